@@ -1,0 +1,120 @@
+// The one interface through which the SDK and the CLI talk to the orchestrator.
+//
+// Two transports implement it: embedded (rules + storage in this process, the SQLite file under
+// BATON_HOME) and remote (HTTP to a Baton server at BATON_API_URL). Every SDK behaviour test runs
+// against both. make_client() picks one from the environment.
+//
+// Flow-run transitions are synchronous: the orchestration rules decide them (retries, terminal
+// states, duplicates, concurrency) and the answer says what was accepted. Task-run transitions are
+// decided in-process by the same rules (as Prefect 3 does client-side) and recorded in batches:
+// record_task_run() returns at once and a background writer group-commits; flush() makes
+// everything recorded so far durable. Nothing accepted is lost on a normal exit (the destructor
+// flushes).
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baton/state.h"
+#include "model/records.h"
+
+namespace baton {
+
+// The orchestration rules' answer to a proposed transition.
+enum class SetStateStatus {
+  kAccept,  // the proposed state (possibly renamed, e.g. Running -> Retrying) is now current
+  kReject,  // not allowed; `state` is the run's current or substituted state (e.g. AwaitingRetry)
+  kWait,    // try again after `wait_s` seconds (e.g. no concurrency slot free)
+  kAbort,   // cannot proceed at all; the caller should stop
+};
+std::string_view to_string(SetStateStatus s) noexcept;
+
+struct SetStateResult {
+  SetStateStatus status = SetStateStatus::kAccept;
+  State state;          // the state the run is in after the call
+  std::string reason;   // why, when not accepted (names the rule)
+  double wait_s = 0;    // for kWait
+};
+
+struct FlowRunFilter {
+  std::vector<std::string> ids;
+  std::vector<std::string> flow_names;
+  std::vector<StateType> state_types;
+  std::vector<std::string> state_names;
+  std::vector<std::string> tags;  // all must be present
+  std::string parent_task_run_id;
+  std::string deployment_id;
+  std::optional<TimePoint> start_time_after, start_time_before;
+  // Sorting: "EXPECTED_START_TIME_DESC" (default), "START_TIME_DESC", "END_TIME_DESC",
+  // "CREATED_DESC", "NAME_ASC", "ID_DESC" (Prefect's sort names).
+  std::string sort = "EXPECTED_START_TIME_DESC";
+  int limit = 200;
+  int offset = 0;
+};
+
+struct TaskRunFilter {
+  std::vector<std::string> ids;
+  std::string flow_run_id;
+  std::vector<StateType> state_types;
+  std::vector<std::string> state_names;
+  std::vector<std::string> tags;
+  std::string sort = "EXPECTED_START_TIME_DESC";
+  int limit = 200;
+  int offset = 0;
+};
+
+struct LogFilter {
+  std::string flow_run_id;
+  std::string task_run_id;
+  int min_level = 0;
+  std::string sort = "TIMESTAMP_ASC";
+  int limit = 200;
+  int offset = 0;
+};
+
+class OrchestrationClient {
+ public:
+  virtual ~OrchestrationClient() = default;
+
+  // Flows are upserted by name.
+  virtual FlowRecord ensure_flow(const std::string& name, const std::vector<std::string>& tags) = 0;
+  virtual std::vector<FlowRecord> list_flows(int limit = 200, int offset = 0) = 0;
+
+  // Creates a flow run. Empty id/created are filled in; run.state is its initial state (Pending
+  // when left default). With an idempotency_key already used for the same flow, returns the
+  // existing run instead of creating a second one.
+  virtual FlowRunRecord create_flow_run(FlowRunRecord run) = 0;
+  // Proposes a transition; the orchestration rules decide. `force` skips the rules (used by
+  // tooling that marks runs Crashed). Throws not_found for an unknown run.
+  virtual SetStateResult set_flow_run_state(const std::string& flow_run_id, const State& proposed,
+                                            bool force = false) = 0;
+  virtual std::optional<FlowRunRecord> read_flow_run(const std::string& id) = 0;
+  virtual std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) = 0;
+  // Deletes the run with its states, task runs and logs. False when there was no such run.
+  virtual bool delete_flow_run(const std::string& id) = 0;
+  // The run's state history, oldest first (flow run or task run id).
+  virtual std::vector<State> read_states(const std::string& run_id) = 0;
+
+  // Records a task run snapshot after a transition the SDK has already decided: upserts the row
+  // with `run` and appends run.state to its history. Batched; returns at once.
+  virtual void record_task_run(const TaskRunRecord& run) = 0;
+  virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
+  virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;
+
+  // Batched, like record_task_run.
+  virtual void write_logs(std::vector<LogRecord> logs) = 0;
+  virtual std::vector<LogRecord> read_logs(const LogFilter& filter) = 0;
+
+  // Blocks until everything recorded so far is durable (or throws unavailable after giving up).
+  virtual void flush() = 0;
+};
+
+// BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set). Otherwise
+// the embedded client over $BATON_HOME/baton.db (BATON_HOME defaults to ~/.baton).
+std::unique_ptr<OrchestrationClient> make_client();
+
+}  // namespace baton

@@ -1,0 +1,106 @@
+// The records Baton stores and serves: flows, flow runs, task runs, logs.
+//
+// These are the shared vocabulary of the storage, orchestration, client and server layers. Their
+// JSON form (to_json / from_json) follows Prefect's REST shapes field for field where one exists,
+// so the server returns them as they are and the remote client reads them back.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baton/state.h"
+
+namespace baton {
+
+// How a run is retried: kept on the run so that whoever applies the orchestration rules (the SDK
+// in-process, or the server) decides the same way.
+struct RetryPolicy {
+  int retries = 0;                     // attempts after the first
+  std::vector<double> retry_delays_s;  // delay before retry k is delays[min(k, size-1)]; empty = 0
+  double retry_jitter_factor = 0;      // each delay is scaled by a random factor in [1-j, 1+j]
+};
+
+struct FlowRecord {
+  std::string id;
+  std::string name;
+  std::vector<std::string> tags;
+  TimePoint created{};
+};
+
+struct FlowRunRecord {
+  std::string id;
+  std::string flow_id;
+  std::string flow_name;  // denormalised for listing without a join
+  std::string name;       // e.g. "etl_pipeline-2024-03-31" or a generated "brave-otter"
+  std::string deployment_id;
+  std::string parent_task_run_id;  // set when this run is a subflow of another flow run
+  std::string idempotency_key;     // unique per flow when set: creating twice returns the first
+  nlohmann::json parameters = nlohmann::json::object();
+  std::vector<std::string> tags;
+  RetryPolicy empirical_policy;
+  State state;  // current state
+  int run_count = 0;
+  TimePoint created{};
+  TimePoint updated{};
+  std::optional<TimePoint> expected_start_time;
+  std::optional<TimePoint> start_time;
+  std::optional<TimePoint> end_time;
+  double total_run_time_s = 0;
+};
+
+struct TaskRunRecord {
+  std::string id;
+  std::string flow_run_id;
+  std::string task_key;     // identity of the task definition (its name plus a source hash)
+  std::string name;         // e.g. "extract_data-3"
+  std::string dynamic_key;  // distinguishes calls of the same task within one flow run
+  std::string cache_key;
+  std::optional<TimePoint> cache_expiration;
+  // Upstream dependencies: {"arg": [{"input_type": "task_run", "id": "..."}], ...}
+  nlohmann::json task_inputs = nlohmann::json::object();
+  std::vector<std::string> tags;
+  RetryPolicy empirical_policy;
+  State state;
+  int run_count = 0;
+  TimePoint created{};
+  TimePoint updated{};
+  std::optional<TimePoint> expected_start_time;
+  std::optional<TimePoint> start_time;
+  std::optional<TimePoint> end_time;
+  double total_run_time_s = 0;
+};
+
+// A state as stored in a run's history.
+struct StateRecord {
+  std::string id;
+  std::string run_id;  // flow run or task run
+  State state;
+};
+
+enum class LogLevel { kDebug = 10, kInfo = 20, kWarning = 30, kError = 40, kCritical = 50 };
+
+struct LogRecord {
+  std::string flow_run_id;
+  std::string task_run_id;  // empty for flow-level lines
+  std::string name;         // logger name, e.g. "baton.flow_runs" or "baton.task_runs"
+  int level = static_cast<int>(LogLevel::kInfo);
+  std::string message;
+  TimePoint timestamp{};
+};
+
+void to_json(nlohmann::json& j, const RetryPolicy& p);
+void from_json(const nlohmann::json& j, RetryPolicy& p);
+void to_json(nlohmann::json& j, const FlowRecord& r);
+void from_json(const nlohmann::json& j, FlowRecord& r);
+void to_json(nlohmann::json& j, const FlowRunRecord& r);
+void from_json(const nlohmann::json& j, FlowRunRecord& r);
+void to_json(nlohmann::json& j, const TaskRunRecord& r);
+void from_json(const nlohmann::json& j, TaskRunRecord& r);
+void to_json(nlohmann::json& j, const LogRecord& r);
+void from_json(const nlohmann::json& j, LogRecord& r);
+
+}  // namespace baton
