@@ -14,7 +14,7 @@
 
 namespace baton::testing {
 
-class SdkTest : public ::testing::TestWithParam<Transport> {
+class SdkTest : public ::testing::TestWithParam<SdkTransport> {
  protected:
   void SetUp() override {
     setenv("BATON_LOGGING_QUIET", "1", 0);
@@ -54,6 +54,6 @@ class SdkTest : public ::testing::TestWithParam<Transport> {
   }
 };
 
-inline std::string transport_name(const ::testing::TestParamInfo<Transport>& info) { return info.param.name; }
+inline std::string transport_name(const ::testing::TestParamInfo<SdkTransport>& info) { return info.param.name; }
 
 }  // namespace baton::testing

@@ -4,7 +4,7 @@
 
 namespace baton::testing {
 
-std::vector<Transport> sdk_transports() {
+std::vector<SdkTransport> sdk_transports() {
   return {
       {"embedded", [] { return std::unique_ptr<OrchestrationClient>(EmbeddedClient::open()); }},
   };

@@ -13,14 +13,14 @@
 
 namespace baton::testing {
 
-struct Transport {
+struct SdkTransport {
   std::string name;
   std::function<std::unique_ptr<OrchestrationClient>()> make;
 };
 
-std::vector<Transport> sdk_transports();
+std::vector<SdkTransport> sdk_transports();
 
 // gtest prints a parameter with this instead of its bytes.
-inline void PrintTo(const Transport& t, std::ostream* os) { *os << t.name; }
+inline void PrintTo(const SdkTransport& t, std::ostream* os) { *os << t.name; }
 
 }  // namespace baton::testing
