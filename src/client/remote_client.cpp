@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "baton/error.h"
+#include "client/process_identity.h"
 
 namespace baton {
 
@@ -112,12 +113,16 @@ FlowRunRecord RemoteClient::create_flow_run(FlowRunRecord run) {
   if (run.flow_id.empty()) body.erase("flow_id");
   if (run.name.empty()) body.erase("name");
   if (!run.expected_start_time) body.erase("expected_start_time");
-  if (body.contains("infrastructure_pid") && run.infrastructure_pid.empty()) body.erase("infrastructure_pid");
+  // The server records which process runs the flow: this one (see mark_crashed_runs).
+  if (run.state.type == StateType::kRunning && run.infrastructure_pid.empty())
+    body["infrastructure_pid"] = current_process_identity();
   return call("POST", "/flow_runs/", body).get<FlowRunRecord>();
 }
 
 SetStateResult RemoteClient::set_flow_run_state(const std::string& flow_run_id, const State& proposed, bool force) {
-  json r = call("POST", "/flow_runs/" + flow_run_id + "/set_state", {{"state", proposed}, {"force", force}});
+  json body{{"state", proposed}, {"force", force}};
+  if (proposed.type == StateType::kRunning) body["infrastructure_pid"] = current_process_identity();
+  json r = call("POST", "/flow_runs/" + flow_run_id + "/set_state", body);
   SetStateResult out;
   std::string status = r.value("status", "ABORT");
   out.status = status == "ACCEPT" ? SetStateStatus::kAccept
@@ -162,6 +167,7 @@ std::vector<FlowRunRecord> RemoteClient::filter_flow_runs(const FlowRunFilter& f
 }
 
 bool RemoteClient::delete_flow_run(const std::string& id) {
+  flush();  // queued task runs and logs of this run must not arrive after it is gone
   return call_or_missing("DELETE", "/flow_runs/" + id).has_value();
 }
 

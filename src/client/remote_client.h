@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "baton/error.h"
 #include "client/http_client.h"
 #include "client/orchestration_client.h"
 

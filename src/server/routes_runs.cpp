@@ -9,7 +9,7 @@ namespace {
 using nlohmann::json;
 namespace s = schema;
 
-constexpr int kMaxLimit = 1000;
+constexpr int kMaxLimit = 10000;  // one page at most; keeps answers bounded
 
 // Follows `keys` through nested objects of `body`; null when any is missing.
 const json* at(const json& body, std::initializer_list<const char*> keys) {
@@ -109,6 +109,7 @@ void register_schemas(SchemaRegistry& reg) {
   flow_run_create["deployment_id"] = s::nullable(s::uuid());
   flow_run_create["parent_task_run_id"] = s::nullable(s::uuid());
   flow_run_create["idempotency_key"] = s::nullable(s::string());
+  flow_run_create["infrastructure_pid"] = s::nullable(s::string());
   reg.add("FlowRunCreate", s::object(flow_run_create));
   json flow_run = flow_run_create;
   for (const char* k : {"id", "flow_id", "created", "updated"}) flow_run[k] = s::string();
@@ -135,7 +136,9 @@ void register_schemas(SchemaRegistry& reg) {
   reg.add("TaskRun", s::object(task_run, {"id", "flow_run_id", "task_key", "state"}));
 
   reg.add("SetState", s::object({{"state", {{"$ref", "#/components/schemas/State"}}},
-                                 {"force", s::nullable(s::boolean())}},
+                                 {"force", s::nullable(s::boolean())},
+                                 {"infrastructure_pid", s::nullable(s::string("hostname:pid:start-ticks of the "
+                                                                              "process that runs the flow"))}},
                                 {"state"}, true));
   reg.add("OrchestrationResult",
           s::object({{"status", s::enumeration({"ACCEPT", "REJECT", "WAIT", "ABORT"})},
@@ -291,7 +294,12 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .handler = [&ctx](Request& r) {
                 State proposed = r.json["state"].get<State>();
                 bool force = r.json.value("force", json(false)).is_boolean() && r.json.value("force", false);
-                auto result = ctx.client.set_flow_run_state(path_id(r), proposed, force);
+                std::string identity = r.json.contains("infrastructure_pid") && r.json["infrastructure_pid"].is_string()
+                                           ? r.json["infrastructure_pid"].get<std::string>()
+                                           : std::string();
+                auto result = ctx.embedded && !identity.empty()
+                                  ? ctx.embedded->set_flow_run_state_for(path_id(r), proposed, force, identity)
+                                  : ctx.client.set_flow_run_state(path_id(r), proposed, force);
                 if (result.status == SetStateStatus::kAccept)
                   emit_state_event(ctx, "flow-run", path_id(r), "", result.state);
                 json body{{"status", status_name(result.status)}, {"state", result.state}, {"details", details(result)}};

@@ -49,7 +49,7 @@ struct Server::Impl {
         client(std::move(c)),
         events(std::move(e)),
         auth(options.api_key ? ApiKeyAuth(*options.api_key) : ApiKeyAuth::from_environment()),
-        context{*client, bus, events.get()} {
+        context{*client, bus, events.get(), dynamic_cast<EmbeddedClient*>(client.get())} {
     add_system_routes(router, "Baton");
     add_run_routes(router, context);
     add_event_routes(router, context);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "client/embedded_client.h"
 #include "client/orchestration_client.h"
 #include "server/event_bus.h"
 #include "server/router.h"
@@ -18,7 +19,8 @@ class EventStore;
 struct ServerContext {
   OrchestrationClient& client;
   EventBus& bus;
-  EventStore* events = nullptr;  // null: events are published live but not stored
+  EventStore* events = nullptr;      // null: events are published live but not stored
+  EmbeddedClient* embedded = nullptr;  // `client` when it is embedded (always, in `baton server`)
 };
 
 // Adds the routes of one resource group. Each lives in its own routes_<group>.cpp.

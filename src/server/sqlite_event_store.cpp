@@ -128,7 +128,8 @@ std::vector<json> SqliteEventStore::filter(const EventFilter& f, int limit, int 
   auto q = reader_db_->prepare(sql);
   int index = 1;
   for (const auto& t : texts) q->bind(index++, t);
-  q->bind(index++, limit).bind(index, offset);
+  q->bind(index, limit);
+  q->bind(index + 1, offset);
   std::vector<json> out;
   while (q->step()) {
     out.push_back({{"id", q->text(0)},

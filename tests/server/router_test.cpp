@@ -114,8 +114,11 @@ TEST_P(RouterErrors, AnswerInTheOneErrorShape) {
   ASSERT_TRUE(r.body.contains("error")) << r.body.dump();
   EXPECT_EQ(r.body["error"]["code"], c.code);
   EXPECT_TRUE(r.body["error"]["message"].is_string());
-  if (c.field) EXPECT_EQ(r.body["error"]["field"], c.field);
-  else EXPECT_TRUE(r.body["error"]["field"].is_null());
+  if (c.field) {
+    EXPECT_EQ(r.body["error"]["field"], c.field);
+  } else {
+    EXPECT_TRUE(r.body["error"]["field"].is_null());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -199,7 +199,9 @@ TEST_P(ServerBadInput, AnswersWithTheErrorShapeNamingTheField) {
   ASSERT_TRUE(a.body.is_object() && a.body.contains("error")) << a.body.dump();
   EXPECT_TRUE(a.body["error"]["code"].is_string());
   EXPECT_FALSE(a.body["error"]["message"].get<std::string>().empty());
-  if (c.field) EXPECT_EQ(a.body["error"]["field"], c.field) << a.body.dump();
+  if (c.field) {
+    EXPECT_EQ(a.body["error"]["field"], c.field) << a.body.dump();
+  }
   // The server is still well after every bad request.
   EXPECT_EQ(call(http_, "GET", "/health").status, 200);
 }
@@ -239,7 +241,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"task_batch_bad_item", "POST", "/task_runs/batch",
                  "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", \"state\": {\"type\": "
                  "\"RUNNING\"}}]}",
-                 422, "task_runs.0.id"},
+                 422, "task_runs.0.flow_run_id"},
         BadInput{"task_filter_bad", "POST", "/task_runs/filter", "{\"offset\": \"zero\"}", 422, "offset"},
         BadInput{"logs_not_list", "POST", "/logs/", "{\"message\": \"hi\"}", 422, nullptr},
         BadInput{"logs_bad_item", "POST", "/logs/", "[{\"flow_run_id\": \"x\", \"level\": 20, \"message\": \"m\"}]", 422,
@@ -416,7 +418,9 @@ TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
       // The request may have arrived after the listener closed: then it was never accepted.
     }
     stopper.join();
-    if (a.status != 0) EXPECT_EQ(a.status, 201);
+    if (a.status != 0) {
+      EXPECT_EQ(a.status, 201);
+    }
     EXPECT_NE(server.output().find("Baton server stopped"), std::string::npos) << server.output();
   }
   ServerProcess again({.home = home});
