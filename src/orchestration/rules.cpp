@@ -299,6 +299,11 @@ void apply_global_transforms(const Transition& in, State& state, RunCounters& ru
   if (state.timestamp == TimePoint{}) state.timestamp = in.now;
   if (state.name.empty()) state.name = std::string(default_name(state.type));
   const State* cur = in.current ? &*in.current : nullptr;
+  // A run's history is ordered by time: a state proposed with a clock earlier than the current
+  // state's (another machine, or a state object built before the previous transition) is
+  // recorded just after it (Prefect's EnsureFlowRunStateTimestampIsUnique).
+  if (cur && state.timestamp <= cur->timestamp)
+    state.timestamp = cur->timestamp + std::chrono::microseconds(1);
   bool was_running = cur && cur->type == StateType::kRunning;
   if (state.type == StateType::kRunning && !was_running) {
     bool resuming = in.kind == RunKind::kFlow && cur && cur->type == StateType::kPaused;

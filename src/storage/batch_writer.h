@@ -30,7 +30,7 @@ namespace baton::storage {
 class BatchWriter {
  public:
   struct Options {
-    size_t max_pending = 200'000;
+    size_t max_pending = 20'000;
   };
   struct Stats {
     uint64_t batches = 0;     // transactions committed

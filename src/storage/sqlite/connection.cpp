@@ -58,6 +58,13 @@ Statement& Statement::bind(int index, std::string_view value) {
              index);
   return *this;
 }
+Statement& Statement::bind_view(int index, std::string_view value) {
+  BATON_RESET_BEFORE_BIND();
+  check_bind(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                               SQLITE_STATIC),
+             index);
+  return *this;
+}
 Statement& Statement::bind(int index, std::nullptr_t) {
   BATON_RESET_BEFORE_BIND();
   check_bind(sqlite3_bind_null(stmt_, index), index);
@@ -104,6 +111,12 @@ std::optional<int64_t> Statement::optional_int64(int column) const {
 
 // --- Connection ---------------------------------------------------------------------------------
 
+namespace {
+// SQLite's allocation statistics take a global mutex on every malloc; nothing here reads them.
+// Must run before sqlite3_initialize(); later calls fail harmlessly (SQLITE_MISUSE).
+[[maybe_unused]] const int kMemstatusOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}  // namespace
+
 Connection::Connection(const std::string& path, ConnectionOptions options)
     : path_(path), options_(options) {
   int flags = options.read_only ? SQLITE_OPEN_READONLY
@@ -123,7 +136,9 @@ Connection::Connection(const std::string& path, ConnectionOptions options)
       // Switching to WAL needs a moment of exclusive access; exec() retries while busy.
       exec("PRAGMA journal_mode=WAL");
     }
-    exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY");
+    exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
+         "PRAGMA cache_size=" + std::to_string(options.cache_size) +
+         "; PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint));
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -153,7 +168,7 @@ void Connection::fail(int rc, std::string_view what) const {
 }
 
 Statement& Connection::prepare_cached(std::string_view sql) {
-  auto it = cache_.find(std::string(sql));
+  auto it = cache_.find(sql);
   if (it != cache_.end()) return *it->second;
   auto stmt = std::make_unique<Statement>(*this, sql);
   auto& ref = *stmt;

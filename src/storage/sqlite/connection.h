@@ -66,6 +66,12 @@ class Statement {
   Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, std::nullptr_t);
+  // Binds text without copying it: `value` must stay alive and unchanged until the statement is
+  // reset or re-bound (the hot insert paths bind, step and reset in one go).
+  Statement& bind_view(int index, std::string_view value);
+  Statement& bind_view_or_null(int index, std::string_view value) {
+    return value.empty() ? bind(index, nullptr) : bind_view(index, value);
+  }
   Statement& bind(int index, bool value) { return bind(index, static_cast<int64_t>(value ? 1 : 0)); }
   template <typename T>
   Statement& bind(int index, const std::optional<T>& value) {
@@ -105,6 +111,12 @@ struct ConnectionOptions {
   // Total time a write transaction keeps retrying BEGIN IMMEDIATE before kUnavailable.
   std::chrono::milliseconds busy_give_up{60000};
   bool read_only = false;
+  // Page cache per connection; negative values are KiB (SQLite's convention). The group-commit
+  // connection uses a larger one so that index pages stay cached across batches.
+  int cache_size = -8192;
+  // WAL pages before an automatic checkpoint (SQLite's default is 1000): fewer, larger
+  // checkpoints write a page that changes often once instead of once per checkpoint.
+  int wal_autocheckpoint = 4000;
 };
 
 // An open database file. Opening creates the file, switches it to WAL and synchronous=NORMAL,
@@ -147,7 +159,11 @@ class Connection {
   sqlite3* db_ = nullptr;
   std::string path_;
   ConnectionOptions options_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Statement>, Hash, std::equal_to<>> cache_;
 };
 
 // BEGIN IMMEDIATE in the constructor; ROLLBACK in the destructor unless commit() ran.

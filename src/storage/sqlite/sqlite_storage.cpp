@@ -49,18 +49,23 @@ constexpr std::string_view kStateColumns =
     "retriable, transition_id";
 
 // Binds state fields to parameters first..first+9 (kStateColumns order).
-void bind_state(Statement& s, int first, const State& state, std::string_view transition_id) {
-  s.bind(first, to_string(state.type));
-  s.bind(first + 1, state.name.empty() ? std::string(default_name(state.type)) : state.name);
-  s.bind(first + 2, state.message);
+void bind_state(Statement& s, int first, const State& state, std::string_view transition_id,
+                std::string& data_buffer) {
+  s.bind_view(first, to_string(state.type));
+  s.bind_view(first + 1, state.name.empty() ? default_name(state.type) : std::string_view(state.name));
+  s.bind_view(first + 2, state.message);
   s.bind(first + 3, micros(state.timestamp));
   s.bind(first + 4, micros(state.scheduled_time));
-  if (state.result.is_null()) s.bind(first + 5, nullptr);
-  else s.bind(first + 5, state.result.dump());
-  s.bind_text_or_null(first + 6, state.cache_key);
+  if (state.result.is_null()) {
+    s.bind(first + 5, nullptr);
+  } else {
+    data_buffer = state.result.dump();
+    s.bind_view(first + 5, data_buffer);
+  }
+  s.bind_view_or_null(first + 6, state.cache_key);
   s.bind(first + 7, micros(state.cache_expiration));
   s.bind(first + 8, state.retriable);
-  s.bind_text_or_null(first + 9, transition_id);
+  s.bind_view_or_null(first + 9, transition_id);
 }
 
 // Reads kStateColumns starting at `first`; nullopt when the run has no state (LEFT JOIN).
@@ -80,15 +85,30 @@ std::optional<State> read_state(const Statement& s, int first) {
   return state;
 }
 
-void insert_state(sqlite::Connection& db, std::string_view table, std::string_view run_column,
-                  const std::string& state_id, const std::string& run_id, const State& state,
-                  std::string_view transition_id) {
-  auto& s = db.prepare_cached("INSERT INTO " + std::string(table) + " (id, " +
-                              std::string(run_column) + ", " + std::string(kStateColumns) +
-                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  s.bind(1, state_id).bind(2, run_id);
-  bind_state(s, 3, state, transition_id);
-  s.run();
+enum class RunTable { kFlowRun, kTaskRun };
+
+Statement& insert_state_statement(sqlite::Connection& db, RunTable table) {
+  static const std::string kInsertFlowRunState =
+      "INSERT INTO flow_run_state (id, flow_run_id, " + std::string(kStateColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  static const std::string kInsertTaskRunState =
+      "INSERT INTO task_run_state (id, task_run_id, " + std::string(kStateColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  return db.prepare_cached(table == RunTable::kFlowRun ? kInsertFlowRunState : kInsertTaskRunState);
+}
+
+// `insert` is insert_state_statement(db, table); the hot path fetches it once per batch.
+void insert_state(Statement& insert, const std::string& state_id, const std::string& run_id,
+                  const State& state, std::string_view transition_id) {
+  std::string data;
+  insert.bind_view(1, state_id).bind_view(2, run_id);
+  bind_state(insert, 3, state, transition_id, data);
+  insert.run();
+}
+
+void insert_state(sqlite::Connection& db, RunTable table, const std::string& state_id,
+                  const std::string& run_id, const State& state, std::string_view transition_id) {
+  insert_state(insert_state_statement(db, table), state_id, run_id, state, transition_id);
 }
 
 // --- flow runs ----------------------------------------------------------------------------------
@@ -99,7 +119,7 @@ constexpr std::string_view kFlowRunSelect =
     "r.updated, r.expected_start_time, r.start_time, r.end_time, r.total_run_time, "
     "r.infrastructure_pid, s.type, s.name, s.message, s.timestamp, s.scheduled_time, s.data, "
     "s.cache_key, s.cache_expiration, s.retriable, s.transition_id "
-    "FROM flow_run r LEFT JOIN flow_run_state s ON s.id = r.state_id";
+    "FROM flow_run r LEFT JOIN flow_run_state s ON s.flow_run_id = r.id AND s.id = r.state_id";
 constexpr int kFlowRunStateColumn = 18;
 
 FlowRunRecord read_flow_run_row(const Statement& s) {
@@ -148,7 +168,7 @@ constexpr std::string_view kTaskRunSelect =
     "r.updated, r.expected_start_time, r.start_time, r.end_time, r.total_run_time, "
     "s.type, s.name, s.message, s.timestamp, s.scheduled_time, s.data, s.cache_key, "
     "s.cache_expiration, s.retriable, s.transition_id "
-    "FROM task_run r LEFT JOIN task_run_state s ON s.id = r.state_id";
+    "FROM task_run r LEFT JOIN task_run_state s ON s.task_run_id = r.id AND s.id = r.state_id";
 constexpr int kTaskRunStateColumn = 17;
 
 TaskRunRecord read_task_run_row(const Statement& s) {
@@ -306,25 +326,26 @@ constexpr std::string_view kUpsertTaskRun =
     // A snapshot older than the stored one (a late batch from another writer) must not win.
     "WHERE excluded.state_timestamp >= task_run.state_timestamp";
 
-void upsert_task_run(sqlite::Connection& db, const TaskRunRecord& r, const std::string& state_id,
+void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& state_id,
                      int64_t now_us) {
-  auto& s = db.prepare_cached(kUpsertTaskRun);
-  s.bind(1, r.id);
-  s.bind_text_or_null(2, r.flow_run_id);
-  s.bind(3, r.task_key);
-  s.bind(4, r.name);
-  s.bind(5, r.dynamic_key);
-  s.bind_text_or_null(6, r.cache_key);
+  s.bind_view(1, r.id);
+  s.bind_view_or_null(2, r.flow_run_id);
+  s.bind_view(3, r.task_key);
+  s.bind_view(4, r.name);
+  s.bind_view(5, r.dynamic_key);
+  s.bind_view_or_null(6, r.cache_key);
   s.bind(7, micros(r.cache_expiration));
-  s.bind(8, r.task_inputs.is_null() || r.task_inputs.empty() ? std::string("{}") : r.task_inputs.dump());
-  s.bind(9, r.tags.empty() ? std::string("[]") : json(r.tags).dump());
-  s.bind(10, r.empirical_policy.retries == 0 && r.empirical_policy.retry_delays_s.empty() &&
-                     r.empirical_policy.retry_jitter_factor == 0
-                 ? std::string("{}")
-                 : json(r.empirical_policy).dump());
-  s.bind(11, state_id);
-  s.bind(12, to_string(r.state.type));
-  s.bind(13, r.state.name.empty() ? std::string(default_name(r.state.type)) : r.state.name);
+  // Defaults are bound as literals: most task runs have no inputs, tags or retry policy.
+  if (r.task_inputs.is_null() || r.task_inputs.empty()) s.bind_view(8, "{}");
+  else s.bind(8, r.task_inputs.dump());
+  if (r.tags.empty()) s.bind_view(9, "[]");
+  else s.bind(9, json(r.tags).dump());
+  const auto& p = r.empirical_policy;
+  if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0) s.bind_view(10, "{}");
+  else s.bind(10, json(p).dump());
+  s.bind_view(11, state_id);
+  s.bind_view(12, to_string(r.state.type));
+  s.bind_view(13, r.state.name.empty() ? default_name(r.state.type) : std::string_view(r.state.name));
   s.bind(14, micros(r.state.timestamp));
   s.bind(15, r.run_count);
   s.bind(16, r.created == TimePoint{} ? now_us : micros(r.created));
@@ -340,7 +361,11 @@ void upsert_task_run(sqlite::Connection& db, const TaskRunRecord& r, const std::
 
 
 SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions options)
-    : path_(path), main_(path, options), batch_(path, options) {
+    : path_(path), main_(path, options), batch_(path, [&] {
+        auto batch = options;
+        batch.cache_size = -65536;  // 64 MiB: the indexes of a 100,000-task flow stay cached
+        return batch;
+      }()) {
   migrate_sqlite(main_);
 }
 
@@ -434,7 +459,7 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
       q.reset();
       return {std::move(existing), false};
     }
-    insert_state(main_, "flow_run_state", "flow_run_id", state_id, run.id, run.state, {});
+    insert_state(main_, RunTable::kFlowRun, state_id, run.id, run.state, {});
     return {run, true};
   });
 }
@@ -449,7 +474,7 @@ bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decid
     if (!write.state) return true;
     const State& state = *write.state;
     std::string state_id = new_id();
-    insert_state(main_, "flow_run_state", "flow_run_id", state_id, id, state, write.transition_id);
+    insert_state(main_, RunTable::kFlowRun, state_id, id, state, write.transition_id);
     auto& u = main_.prepare_cached(
         "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
         "run_count = ?, updated = ?, expected_start_time = ?, next_scheduled_start_time = ?, "
@@ -544,12 +569,14 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
     std::string state_id;
+    auto& insert = insert_state_statement(batch_, RunTable::kTaskRun);
+    auto& upsert = batch_.prepare_cached(kUpsertTaskRun);
     for (size_t i = 0; i < task_runs.size(); ++i) {
       const auto& r = task_runs[i];
       if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
       state_id = new_id();
-      insert_state(batch_, "task_run_state", "task_run_id", state_id, r.id, r.state, {});
-      if (last[r.id] == i) upsert_task_run(batch_, r, state_id, now_us);
+      insert_state(insert, state_id, r.id, r.state, {});
+      if (last[r.id] == i) upsert_task_run(upsert, r, state_id, now_us);
     }
     auto& insert_log = batch_.prepare_cached(
         "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp) "
@@ -671,7 +698,7 @@ int SqliteStorage::set_task_runs_state(const std::string& flow_run_id,
     q.reset();
     for (const auto& row : rows) {
       std::string state_id = new_id();
-      insert_state(main_, "task_run_state", "task_run_id", state_id, row.id, state, {});
+      insert_state(main_, RunTable::kTaskRun, state_id, row.id, state, {});
       auto& u = main_.prepare_cached(
           "UPDATE task_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
           "updated = ?, end_time = CASE WHEN ? THEN ? ELSE end_time END WHERE id = ?");
