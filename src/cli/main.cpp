@@ -38,6 +38,19 @@ int main(int argc, char** argv) {
   CLI::App app{"Baton: workflow orchestration for C++", "baton"};
   app.require_subcommand(1);
   for (const auto& install : baton::cli::installers()) install(app);
+  // CLI11 reports an unknown command as "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      found = found || sub->get_name() == argv[1];
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!found) {
+      std::cerr << "error: unknown command '" << argv[1] << "'; expected one of: " << known << "\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

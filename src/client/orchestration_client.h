@@ -40,41 +40,7 @@ struct SetStateResult {
   double wait_s = 0;    // for kWait
 };
 
-struct FlowRunFilter {
-  std::vector<std::string> ids;
-  std::vector<std::string> flow_names;
-  std::vector<StateType> state_types;
-  std::vector<std::string> state_names;
-  std::vector<std::string> tags;  // all must be present
-  std::string parent_task_run_id;
-  std::string deployment_id;
-  std::optional<TimePoint> start_time_after, start_time_before;
-  // Sorting: "EXPECTED_START_TIME_DESC" (default), "START_TIME_DESC", "END_TIME_DESC",
-  // "CREATED_DESC", "NAME_ASC", "ID_DESC" (Prefect's sort names).
-  std::string sort = "EXPECTED_START_TIME_DESC";
-  int limit = 200;
-  int offset = 0;
-};
-
-struct TaskRunFilter {
-  std::vector<std::string> ids;
-  std::string flow_run_id;
-  std::vector<StateType> state_types;
-  std::vector<std::string> state_names;
-  std::vector<std::string> tags;
-  std::string sort = "EXPECTED_START_TIME_DESC";
-  int limit = 200;
-  int offset = 0;
-};
-
-struct LogFilter {
-  std::string flow_run_id;
-  std::string task_run_id;
-  int min_level = 0;
-  std::string sort = "TIMESTAMP_ASC";
-  int limit = 200;
-  int offset = 0;
-};
+// FlowRunFilter, TaskRunFilter and LogFilter live in model/records.h (the storage layer uses them).
 
 class OrchestrationClient {
  public:
@@ -111,6 +77,18 @@ class OrchestrationClient {
 
   // Blocks until everything recorded so far is durable (or throws unavailable after giving up).
   virtual void flush() = 0;
+
+  // CacheRetrieval's lookup: the newest COMPLETED task-run state stored under `cache_key` whose
+  // cache_expiration is unset or later than `now`; nullopt when there is none. Sees everything
+  // recorded before the call (including records not yet flushed).
+  virtual std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) = 0;
+
+  // Marks Crashed every flow run left RUNNING (or CANCELLING) by a process that no longer
+  // exists, and the PENDING/RUNNING task runs inside it. A run's process is known from its
+  // infrastructure_pid ("hostname:pid:start-ticks", recorded when it entered RUNNING); runs from
+  // other hosts, or with no recorded process, are left alone. Returns the ids of the flow runs
+  // it marked. Safe to run at any time, from any process (the CLI and server services call it).
+  virtual std::vector<std::string> mark_crashed_runs() = 0;
 };
 
 // BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set). Otherwise

@@ -68,7 +68,9 @@ void to_json(json& j, const FlowRunRecord& r) {
            {"expected_start_time", opt_time(r.expected_start_time)},
            {"start_time", opt_time(r.start_time)},
            {"end_time", opt_time(r.end_time)},
-           {"total_run_time", r.total_run_time_s}};
+           {"total_run_time", r.total_run_time_s},
+           {"infrastructure_pid",
+            r.infrastructure_pid.empty() ? json(nullptr) : json(r.infrastructure_pid)}};
 }
 void from_json(const json& j, FlowRunRecord& r) {
   read(j, "id", r.id);
@@ -89,6 +91,7 @@ void from_json(const json& j, FlowRunRecord& r) {
   r.start_time = read_opt_time(j, "start_time");
   r.end_time = read_opt_time(j, "end_time");
   read(j, "total_run_time", r.total_run_time_s);
+  read(j, "infrastructure_pid", r.infrastructure_pid);
 }
 
 void to_json(json& j, const TaskRunRecord& r) {
@@ -135,7 +138,8 @@ void from_json(const json& j, TaskRunRecord& r) {
 }
 
 void to_json(json& j, const LogRecord& r) {
-  j = json{{"flow_run_id", r.flow_run_id},
+  j = json{{"id", r.id.empty() ? json(nullptr) : json(r.id)},
+           {"flow_run_id", r.flow_run_id},
            {"task_run_id", r.task_run_id.empty() ? json(nullptr) : json(r.task_run_id)},
            {"name", r.name},
            {"level", r.level},
@@ -143,6 +147,7 @@ void to_json(json& j, const LogRecord& r) {
            {"timestamp", format_time(r.timestamp)}};
 }
 void from_json(const json& j, LogRecord& r) {
+  read(j, "id", r.id);
   read(j, "flow_run_id", r.flow_run_id);
   read(j, "task_run_id", r.task_run_id);
   read(j, "name", r.name);

@@ -50,6 +50,9 @@ struct FlowRunRecord {
   std::optional<TimePoint> start_time;
   std::optional<TimePoint> end_time;
   double total_run_time_s = 0;
+  // Which process runs it: "hostname:pid:start-ticks", recorded when the run enters RUNNING.
+  // Lets tooling tell a run whose process died from one still running (see mark_crashed).
+  std::string infrastructure_pid;
 };
 
 struct TaskRunRecord {
@@ -84,12 +87,53 @@ struct StateRecord {
 enum class LogLevel { kDebug = 10, kInfo = 20, kWarning = 30, kError = 40, kCritical = 50 };
 
 struct LogRecord {
+  std::string id;           // filled in when stored (UUIDv7)
   std::string flow_run_id;
   std::string task_run_id;  // empty for flow-level lines
   std::string name;         // logger name, e.g. "baton.flow_runs" or "baton.task_runs"
   int level = static_cast<int>(LogLevel::kInfo);
   std::string message;
   TimePoint timestamp{};
+};
+
+// Queries over runs and logs: every field left empty matches everything; set fields combine with
+// AND. Unknown sort names are rejected with invalid_argument naming "sort".
+struct FlowRunFilter {
+  std::vector<std::string> ids;
+  std::vector<std::string> flow_names;
+  std::vector<StateType> state_types;
+  std::vector<std::string> state_names;
+  std::vector<std::string> tags;  // all must be present
+  std::string parent_task_run_id;
+  std::string deployment_id;
+  std::optional<TimePoint> start_time_after, start_time_before;
+  // Sorting: "EXPECTED_START_TIME_DESC" (default), "START_TIME_DESC", "END_TIME_DESC",
+  // "CREATED_DESC", "NAME_ASC", "ID_DESC" (Prefect's sort names).
+  std::string sort = "EXPECTED_START_TIME_DESC";
+  int limit = 200;
+  int offset = 0;
+};
+
+struct TaskRunFilter {
+  std::vector<std::string> ids;
+  std::string flow_run_id;
+  std::vector<StateType> state_types;
+  std::vector<std::string> state_names;
+  std::vector<std::string> tags;
+  // "EXPECTED_START_TIME_DESC" (default), "EXPECTED_START_TIME_ASC", "START_TIME_DESC",
+  // "END_TIME_DESC", "CREATED_DESC", "CREATED_ASC", "NAME_ASC", "ID_DESC", "ID_ASC".
+  std::string sort = "EXPECTED_START_TIME_DESC";
+  int limit = 200;
+  int offset = 0;
+};
+
+struct LogFilter {
+  std::string flow_run_id;
+  std::string task_run_id;
+  int min_level = 0;
+  std::string sort = "TIMESTAMP_ASC";  // or "TIMESTAMP_DESC"
+  int limit = 200;
+  int offset = 0;
 };
 
 void to_json(nlohmann::json& j, const RetryPolicy& p);

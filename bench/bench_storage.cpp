@@ -1,0 +1,111 @@
+// The storage half of W1: N task runs, each recorded three times (Pending, Running, Completed)
+// through the embedded client's group-commit writer, then flushed (every state durable).
+// Baseline, same run: the same number of state rows written straight into SQLite (WAL,
+// synchronous=NORMAL) with prepared statements in batched transactions of 10,000 rows.
+//
+//   STORAGE n=100000 us_per_task=... baseline_us=... ratio=... batches=...
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "client/embedded_client.h"
+#include "model/ids.h"
+#include "storage/storage.h"
+
+namespace {
+using namespace baton;
+using Seconds = std::chrono::duration<double>;
+
+double bench_client(const std::string& path, int n, storage::BatchWriter::Stats& stats) {
+  auto client = EmbeddedClient::open(path);
+  FlowRunRecord run;
+  run.flow_name = "bench";
+  run = client->create_flow_run(run);
+  client->set_flow_run_state(run.id, State::running());
+  auto start = std::chrono::steady_clock::now();
+  TaskRunRecord t;
+  t.flow_run_id = run.id;
+  t.task_key = "noop-5f3a9c1b";
+  for (int i = 0; i < n; ++i) {
+    t.id = new_id();
+    t.name = "noop-" + std::to_string(i);
+    t.run_count = 0;
+    t.state = State::pending();
+    t.created = t.state.timestamp;
+    t.expected_start_time = t.state.timestamp;
+    client->record_task_run(t);
+    t.state = State::running();
+    t.run_count = 1;
+    t.start_time = t.state.timestamp;
+    client->record_task_run(t);
+    t.state = State::completed(i);
+    t.end_time = t.state.timestamp;
+    client->record_task_run(t);
+  }
+  client->flush();
+  double s = Seconds(std::chrono::steady_clock::now() - start).count();
+  stats = client->writer_stats();
+  return s;
+}
+
+void check(int rc, sqlite3* db) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    std::fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
+    std::exit(1);
+  }
+}
+
+double bench_baseline(const std::string& path, int rows) {
+  sqlite3* db = nullptr;
+  check(sqlite3_open(path.c_str(), &db), db);
+  check(sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE state (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, type TEXT, "
+                     "name TEXT, timestamp BIGINT, data TEXT)",
+                     nullptr, nullptr, nullptr),
+        db);
+  sqlite3_stmt* insert = nullptr;
+  check(sqlite3_prepare_v2(db, "INSERT INTO state VALUES (?, ?, ?, ?, ?, ?)", -1, &insert, nullptr), db);
+  std::string run_id = new_id();
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < rows; ++i) {
+    if (i % 10000 == 0) check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db);
+    std::string id = new_id();
+    std::string data = std::to_string(i);
+    sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 2, run_id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 3, "COMPLETED", -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 4, "Completed", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(insert, 5, i);
+    sqlite3_bind_text(insert, 6, data.c_str(), -1, SQLITE_TRANSIENT);
+    check(sqlite3_step(insert), db);
+    sqlite3_reset(insert);
+    if (i % 10000 == 9999 || i == rows - 1) check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db);
+  }
+  double s = Seconds(std::chrono::steady_clock::now() - start).count();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return s;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(storage::baton_home()) / ("bench-storage-" + new_id());
+  fs::create_directories(dir);
+  for (int n : {1000, 100000}) {
+    if (argc > 1 && std::stoi(argv[1]) != n) continue;
+    storage::BatchWriter::Stats stats;
+    double ours = bench_client((dir / ("client-" + std::to_string(n) + ".db")).string(), n, stats);
+    double base = bench_baseline((dir / ("baseline-" + std::to_string(n) + ".db")).string(), 3 * n);
+    double us = ours * 1e6 / n, base_us = base * 1e6 / n;
+    std::printf("STORAGE n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f batches=%llu largest=%llu\n", n,
+                us, base_us, us / base_us, static_cast<unsigned long long>(stats.batches),
+                static_cast<unsigned long long>(stats.largest_batch));
+  }
+  fs::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,286 @@
+// `baton flow ...`, `baton flow-run ...` and `baton task-run ...`: read and manage recorded runs
+// through the orchestration client, so they work the same against the embedded database and a
+// server (BATON_API_URL). Human tables by default, --json for machines.
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "baton/error.h"
+#include "cli/command_registry.h"
+#include "cli/table.h"
+#include "client/orchestration_client.h"
+#include "model/ids.h"
+
+namespace baton::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// Every state name Baton or Prefect gives, so `--state cached` can be told from a typo.
+constexpr std::string_view kStateNames[] = {
+    "Scheduled", "Late",      "AwaitingRetry", "AwaitingConcurrencySlot", "Resuming", "Pending",
+    "Submitting", "InfrastructurePending", "Running", "Retrying", "Paused", "Suspended",
+    "Cancelling", "Cancelled", "Completed", "Cached", "RolledBack", "Failed", "TimedOut",
+    "Crashed"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Splits --state values into state types (COMPLETED, failed, ...) and state names (Cached, Late,
+// ...), case-insensitively. Anything else is an error listing what is accepted.
+void parse_state_filters(const std::vector<std::string>& values, std::vector<StateType>& types,
+                         std::vector<std::string>& names) {
+  for (const auto& value : values) {
+    if (auto type = state_type_from_string(upper(value))) {
+      types.push_back(*type);
+      continue;
+    }
+    auto it = std::find_if(std::begin(kStateNames), std::end(kStateNames),
+                           [&](std::string_view name) { return lower(name) == lower(value); });
+    if (it == std::end(kStateNames))
+      throw invalid_argument("unknown state '" + value +
+                                 "'; expected a state type (SCHEDULED, PENDING, RUNNING, COMPLETED, "
+                                 "FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING) or a state name "
+                                 "(Late, AwaitingRetry, Retrying, Cached, TimedOut, ...)",
+                             "--state");
+    names.emplace_back(*it);
+  }
+}
+
+void require_id(const std::string& id, std::string_view what) {
+  if (!is_uuid(id))
+    throw invalid_argument("'" + id + "' is not a " + std::string(what) +
+                               " id; expected a UUID such as 0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e",
+                           std::string(what) + " id");
+}
+
+std::string when(const std::optional<TimePoint>& t) {
+  if (!t) return "-";
+  std::string s = format_time(std::chrono::floor<std::chrono::seconds>(*t));
+  s[10] = ' ';
+  s.pop_back();  // drop the Z: the column header says UTC
+  return s;
+}
+
+std::string duration(double seconds) {
+  char buf[32];
+  if (seconds < 1) std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1000);
+  else if (seconds < 120) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  else {
+    auto whole = static_cast<long long>(seconds);
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", whole / 60, whole % 60);
+  }
+  return buf;
+}
+
+std::string state_label(const State& s) {
+  return s.name.empty() ? std::string(default_name(s.type)) : s.name;
+}
+
+FlowRunRecord read_flow_run_or_throw(OrchestrationClient& client, const std::string& id) {
+  require_id(id, "flow run");
+  auto run = client.read_flow_run(id);
+  if (!run) throw not_found("no flow run with id " + id);
+  return *run;
+}
+
+void print_json(const json& j) { std::cout << j.dump(2) << '\n'; }
+
+struct ListOptions {
+  int limit = 20;
+  bool as_json = false;
+};
+
+void add_limit_and_json(CLI::App* cmd, ListOptions& opts, int default_limit) {
+  opts.limit = default_limit;
+  cmd->add_option("--limit", opts.limit, "Most rows to show")
+      ->check(CLI::Range(1, 10000))
+      ->default_val(default_limit);
+  cmd->add_flag("--json", opts.as_json, "Print JSON instead of a table");
+}
+
+// --- flow ------------------------------------------------------------------------------------
+
+void install_flow(CLI::App& root) {
+  auto* flow = root.add_subcommand("flow", "Flows: the named functions whose runs Baton tracks");
+  flow->require_subcommand(1);
+
+  auto opts = std::make_shared<ListOptions>();
+  auto* ls = flow->add_subcommand("ls", "List flows");
+  add_limit_and_json(ls, *opts, 50);
+  ls->callback([opts] {
+    auto client = make_client();
+    auto flows = client->list_flows(opts->limit, 0);
+    if (opts->as_json) return print_json(flows);
+    Table table({"ID", "NAME", "TAGS", "CREATED (UTC)"});
+    for (const auto& f : flows) {
+      std::string tags;
+      for (const auto& t : f.tags) tags += (tags.empty() ? "" : ",") + t;
+      table.add_row({f.id, f.name, tags.empty() ? "-" : tags, when(f.created)});
+    }
+    table.print(std::cout);
+  });
+}
+
+// --- flow-run --------------------------------------------------------------------------------
+
+void install_flow_run(CLI::App& root) {
+  auto* fr = root.add_subcommand("flow-run", "Flow runs: one execution of a flow each");
+  fr->require_subcommand(1);
+
+  {
+    struct Options : ListOptions {
+      std::vector<std::string> flow_names, states;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* ls = fr->add_subcommand("ls", "List flow runs, newest first");
+    ls->add_option("--flow-name", opts->flow_names, "Only runs of this flow (repeatable)");
+    ls->add_option("--state", opts->states,
+                   "Only runs in this state type or name, e.g. FAILED or Cached (repeatable)");
+    add_limit_and_json(ls, *opts, 20);
+    ls->callback([opts] {
+      FlowRunFilter filter;
+      filter.flow_names = opts->flow_names;
+      parse_state_filters(opts->states, filter.state_types, filter.state_names);
+      filter.limit = opts->limit;
+      auto client = make_client();
+      auto runs = client->filter_flow_runs(filter);
+      if (opts->as_json) return print_json(runs);
+      Table table({"ID", "FLOW", "NAME", "STATE", "START (UTC)", "DURATION"});
+      for (const auto& r : runs)
+        table.add_row({r.id, r.flow_name, r.name, state_label(r.state),
+                       when(r.start_time ? r.start_time : r.expected_start_time),
+                       r.start_time ? duration(r.total_run_time_s) : "-"});
+      table.print(std::cout);
+    });
+  }
+
+  {
+    auto id = std::make_shared<std::string>();
+    auto as_json = std::make_shared<bool>(false);
+    auto* inspect = fr->add_subcommand("inspect", "Show one flow run with its state history");
+    inspect->add_option("id", *id, "Flow run id")->required();
+    inspect->add_flag("--json", *as_json, "Print JSON");
+    inspect->callback([id, as_json] {
+      auto client = make_client();
+      auto run = read_flow_run_or_throw(*client, *id);
+      auto history = client->read_states(run.id);
+      if (*as_json) {
+        json j = run;
+        j["state_history"] = history;
+        return print_json(j);
+      }
+      std::cout << "id:               " << run.id << '\n'
+                << "name:             " << run.name << '\n'
+                << "flow:             " << run.flow_name << " (" << run.flow_id << ")\n"
+                << "state:            " << state_label(run.state)
+                << (run.state.message.empty() ? "" : ": " + run.state.message) << '\n'
+                << "run count:        " << run.run_count << '\n'
+                << "start (UTC):      " << when(run.start_time) << '\n'
+                << "end (UTC):        " << when(run.end_time) << '\n'
+                << "run time:         " << duration(run.total_run_time_s) << '\n'
+                << "parameters:       " << run.parameters.dump() << '\n';
+      if (!run.parent_task_run_id.empty())
+        std::cout << "parent task run:  " << run.parent_task_run_id << '\n';
+      if (!run.tags.empty()) {
+        std::cout << "tags:            ";
+        for (const auto& t : run.tags) std::cout << ' ' << t;
+        std::cout << '\n';
+      }
+      std::cout << "\nstate history:\n";
+      Table table({"TIME (UTC)", "TYPE", "NAME", "MESSAGE"});
+      for (const auto& s : history)
+        table.add_row({format_time(s.timestamp), std::string(to_string(s.type)), state_label(s),
+                       s.message});
+      table.print(std::cout);
+    });
+  }
+
+  {
+    auto id = std::make_shared<std::string>();
+    auto opts = std::make_shared<ListOptions>();
+    auto* logs = fr->add_subcommand("logs", "Print a flow run's log lines, oldest first");
+    logs->add_option("id", *id, "Flow run id")->required();
+    add_limit_and_json(logs, *opts, 1000);
+    logs->callback([id, opts] {
+      auto client = make_client();
+      auto run = read_flow_run_or_throw(*client, *id);
+      LogFilter filter;
+      filter.flow_run_id = run.id;
+      filter.limit = opts->limit;
+      auto lines = client->read_logs(filter);
+      if (opts->as_json) return print_json(lines);
+      for (const auto& line : lines) {
+        const char* level = line.level >= 50   ? "CRITICAL"
+                            : line.level >= 40 ? "ERROR"
+                            : line.level >= 30 ? "WARNING"
+                            : line.level >= 20 ? "INFO"
+                                               : "DEBUG";
+        std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name
+                  << " - " << line.message << '\n';
+      }
+    });
+  }
+
+  {
+    auto id = std::make_shared<std::string>();
+    auto* del = fr->add_subcommand("delete", "Delete a flow run with its task runs and logs");
+    del->add_option("id", *id, "Flow run id")->required();
+    del->callback([id] {
+      require_id(*id, "flow run");
+      auto client = make_client();
+      if (!client->delete_flow_run(*id)) throw not_found("no flow run with id " + *id);
+      std::cout << "Deleted flow run " << *id << '\n';
+    });
+  }
+}
+
+// --- task-run --------------------------------------------------------------------------------
+
+void install_task_run(CLI::App& root) {
+  auto* tr = root.add_subcommand("task-run", "Task runs: one execution of a task each");
+  tr->require_subcommand(1);
+
+  struct Options : ListOptions {
+    std::string flow_run_id;
+    std::vector<std::string> states;
+  };
+  auto opts = std::make_shared<Options>();
+  auto* ls = tr->add_subcommand("ls", "List task runs, newest first");
+  ls->add_option("--flow-run", opts->flow_run_id, "Only task runs of this flow run");
+  ls->add_option("--state", opts->states, "Only task runs in this state type or name (repeatable)");
+  add_limit_and_json(ls, *opts, 50);
+  ls->callback([opts] {
+    auto client = make_client();
+    TaskRunFilter filter;
+    if (!opts->flow_run_id.empty()) filter.flow_run_id = read_flow_run_or_throw(*client, opts->flow_run_id).id;
+    parse_state_filters(opts->states, filter.state_types, filter.state_names);
+    filter.limit = opts->limit;
+    auto runs = client->filter_task_runs(filter);
+    if (opts->as_json) return print_json(runs);
+    Table table({"ID", "NAME", "STATE", "RUNS", "START (UTC)", "DURATION"});
+    for (const auto& r : runs)
+      table.add_row({r.id, r.name, state_label(r.state), std::to_string(r.run_count),
+                     when(r.start_time), r.start_time ? duration(r.total_run_time_s) : "-"});
+    table.print(std::cout);
+  });
+}
+
+}  // namespace
+
+BATON_CLI_COMMANDS(10, install_flow);
+BATON_CLI_COMMANDS(11, install_flow_run);
+BATON_CLI_COMMANDS(12, install_task_run);
+
+}  // namespace baton::cli

@@ -1,0 +1,233 @@
+#include "client/embedded_client.h"
+
+#include <array>
+#include <random>
+
+#include "baton/error.h"
+#include "client/process_identity.h"
+#include "model/ids.h"
+#include "orchestration/rules.h"
+
+namespace baton {
+
+namespace {
+orchestration::RunCounters counters_of(const FlowRunRecord& run) {
+  orchestration::RunCounters c;
+  c.run_count = run.run_count;
+  c.start_time = run.start_time;
+  c.end_time = run.end_time;
+  c.total_run_time_s = run.total_run_time_s;
+  c.expected_start_time = run.expected_start_time;
+  return c;
+}
+
+void apply_counters(const orchestration::RunCounters& c, FlowRunRecord& run) {
+  run.run_count = c.run_count;
+  run.start_time = c.start_time;
+  run.end_time = c.end_time;
+  run.total_run_time_s = c.total_run_time_s;
+  run.expected_start_time = c.expected_start_time;
+}
+
+SetStateStatus status_of(orchestration::Outcome outcome) {
+  switch (outcome) {
+    case orchestration::Outcome::kAccept: return SetStateStatus::kAccept;
+    case orchestration::Outcome::kReject: return SetStateStatus::kReject;
+    case orchestration::Outcome::kWait: return SetStateStatus::kWait;
+    case orchestration::Outcome::kAbort: return SetStateStatus::kAbort;
+  }
+  return SetStateStatus::kAbort;
+}
+
+std::string reason_of(const orchestration::Decision& d) {
+  if (d.reason.empty()) return d.rule;
+  if (d.rule.empty()) return d.reason;
+  return d.rule + ": " + d.reason;
+}
+
+void check_id(const std::string& id, const char* field) {
+  if (!is_uuid(id))
+    throw invalid_argument("'" + id + "' is not a run id; expected a UUID such as "
+                           "0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e",
+                           field);
+}
+}  // namespace
+
+std::string generate_run_name() {
+  static constexpr std::array<std::string_view, 24> kAdjectives{
+      "amber",  "bold",   "brave",  "bright", "calm",   "clever", "cosmic", "crimson",
+      "daring", "eager",  "fancy",  "gentle", "golden", "happy",  "jolly",  "keen",
+      "lively", "lucky",  "mellow", "nimble", "proud",  "quiet",  "swift",  "witty"};
+  static constexpr std::array<std::string_view, 24> kAnimals{
+      "badger", "beaver", "bison",  "cheetah", "crane", "dolphin", "falcon", "ferret",
+      "gecko",  "heron",  "ibis",   "jackal",  "koala", "lemur",   "lynx",   "marten",
+      "narwhal", "otter", "panda",  "puffin",  "quail", "raven",   "tapir",  "walrus"};
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return std::string(kAdjectives[rng() % kAdjectives.size()]) + "-" +
+         std::string(kAnimals[rng() % kAnimals.size()]);
+}
+
+EmbeddedClient::EmbeddedClient(std::unique_ptr<storage::Storage> storage)
+    : storage_(std::move(storage)), writer_(std::make_unique<storage::BatchWriter>(*storage_)) {}
+
+EmbeddedClient::~EmbeddedClient() {
+  writer_.reset();  // drains and joins before the storage closes
+}
+
+std::unique_ptr<EmbeddedClient> EmbeddedClient::open(const std::string& path) {
+  return std::make_unique<EmbeddedClient>(
+      storage::open_sqlite_storage(path.empty() ? storage::default_database_path() : path));
+}
+
+FlowRecord EmbeddedClient::ensure_flow(const std::string& name, const std::vector<std::string>& tags) {
+  return storage_->upsert_flow(name, tags);
+}
+
+std::vector<FlowRecord> EmbeddedClient::list_flows(int limit, int offset) {
+  return storage_->list_flows(limit, offset);
+}
+
+FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
+  if (run.flow_name.empty()) throw invalid_argument("a flow run needs its flow's name", "flow_name");
+  if (run.id.empty()) run.id = new_id();
+  else check_id(run.id, "id");
+  if (run.flow_id.empty()) run.flow_id = ensure_flow(run.flow_name, {}).id;
+  if (run.name.empty()) run.name = generate_run_name();
+  if (!run.parameters.is_object())
+    throw invalid_argument("parameters must be a JSON object", "parameters");
+  auto at = now();
+  run.created = at;
+  run.updated = at;
+
+  orchestration::Transition t;
+  t.kind = orchestration::RunKind::kFlow;
+  t.proposed = run.state;
+  t.policy = run.empirical_policy;
+  t.run = counters_of(run);
+  t.now = at;
+  t.has_deployment = !run.deployment_id.empty();
+  auto decision = orchestration::decide(t);
+  if (!decision.write_state)
+    throw invalid_argument("a flow run cannot start in state " + decision.state.name + ": " +
+                               reason_of(decision),
+                           "state");
+  run.state = decision.state;
+  apply_counters(decision.run, run);
+  if (run.state.type == StateType::kRunning) run.infrastructure_pid = current_process_identity();
+  return storage_->insert_flow_run(run).run;
+}
+
+SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id,
+                                                  const State& proposed, bool force) {
+  orchestration::Decision decision;
+  bool found = storage_->update_flow_run(
+      flow_run_id, [&](FlowRunRecord& run, const std::string& current_transition_id) {
+        orchestration::Transition t;
+        t.kind = orchestration::RunKind::kFlow;
+        t.current = run.state;
+        t.proposed = proposed;
+        t.policy = run.empirical_policy;
+        t.run = counters_of(run);
+        t.now = now();
+        t.force = force;
+        t.current_transition_id = current_transition_id;
+        t.has_infrastructure = !run.infrastructure_pid.empty();
+        t.has_deployment = !run.deployment_id.empty();
+        decision = orchestration::decide(t);
+        storage::FlowRunWrite write;
+        if (decision.write_state) {
+          apply_counters(decision.run, run);
+          if (decision.state.type == StateType::kRunning)
+            run.infrastructure_pid = current_process_identity();
+          write.state = decision.state;
+        }
+        return write;
+      });
+  if (!found) throw not_found("flow run '" + flow_run_id + "' not found");
+  SetStateResult result;
+  result.status = status_of(decision.outcome);
+  result.state = decision.state;
+  result.reason = reason_of(decision);
+  result.wait_s = decision.wait_s;
+  return result;
+}
+
+std::optional<FlowRunRecord> EmbeddedClient::read_flow_run(const std::string& id) {
+  return storage_->read_flow_run(id);
+}
+
+std::vector<FlowRunRecord> EmbeddedClient::filter_flow_runs(const FlowRunFilter& filter) {
+  return storage_->filter_flow_runs(filter);
+}
+
+bool EmbeddedClient::delete_flow_run(const std::string& id) {
+  sync_reads();  // queued task runs of this flow run must not land after it is gone
+  return storage_->delete_flow_run(id);
+}
+
+std::vector<State> EmbeddedClient::read_states(const std::string& run_id) {
+  sync_reads();
+  std::vector<State> out;
+  for (auto& row : storage_->read_states(run_id)) out.push_back(std::move(row.state));
+  return out;
+}
+
+void EmbeddedClient::record_task_run(const TaskRunRecord& run) {
+  if (run.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
+  writer_->enqueue(run);
+}
+
+std::optional<TaskRunRecord> EmbeddedClient::read_task_run(const std::string& id) {
+  sync_reads();
+  return storage_->read_task_run(id);
+}
+
+std::vector<TaskRunRecord> EmbeddedClient::filter_task_runs(const TaskRunFilter& filter) {
+  sync_reads();
+  return storage_->filter_task_runs(filter);
+}
+
+void EmbeddedClient::write_logs(std::vector<LogRecord> logs) { writer_->enqueue(std::move(logs)); }
+
+std::vector<LogRecord> EmbeddedClient::read_logs(const LogFilter& filter) {
+  sync_reads();
+  return storage_->read_logs(filter);
+}
+
+void EmbeddedClient::flush() { writer_->flush(); }
+
+void EmbeddedClient::sync_reads() {
+  if (!writer_->idle()) writer_->flush();
+}
+
+std::optional<State> EmbeddedClient::find_cached_state(const std::string& cache_key, TimePoint at) {
+  sync_reads();
+  return storage_->find_cached_state(cache_key, at);
+}
+
+std::vector<std::string> EmbeddedClient::mark_crashed_runs() {
+  sync_reads();
+  std::vector<std::string> marked;
+  FlowRunFilter filter;
+  filter.state_types = {StateType::kRunning, StateType::kCancelling};
+  filter.sort = "ID_ASC";
+  filter.limit = 500;
+  for (;;) {
+    auto page = storage_->filter_flow_runs(filter);
+    for (const auto& run : page) {
+      if (run.infrastructure_pid.empty() || !process_is_gone(run.infrastructure_pid)) continue;
+      State crashed = State::crashed("the process running this flow run (" +
+                                     run.infrastructure_pid + ") is gone");
+      auto result = set_flow_run_state(run.id, crashed, /*force=*/true);
+      if (result.status != SetStateStatus::kAccept) continue;
+      storage_->set_task_runs_state(run.id, {StateType::kPending, StateType::kRunning},
+                                    State::crashed("its flow run crashed"));
+      marked.push_back(run.id);
+    }
+    if (static_cast<int>(page.size()) < filter.limit) break;
+    filter.offset += filter.limit;
+  }
+  return marked;
+}
+
+}  // namespace baton

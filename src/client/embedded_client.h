@@ -1,0 +1,67 @@
+// The embedded transport: the orchestration client running rules and storage in this process,
+// over the SQLite file under BATON_HOME. What make_client() returns when BATON_API_URL is unset.
+//
+//   auto client = baton::EmbeddedClient::open();          // $BATON_HOME/baton.db
+//   auto flow = client->ensure_flow("etl", {});
+//   FlowRunRecord run;  run.flow_name = "etl";
+//   run = client->create_flow_run(run);                    // Pending
+//   client->set_flow_run_state(run.id, State::running());  // decided by the flow policy
+//
+// Flow-run transitions run the flow policy (orchestration/rules.h) inside one write transaction
+// of the database: read the current state, decide, write. Several processes may share the file.
+// Task-run snapshots and logs go through a BatchWriter (group commit); reads of task runs, logs
+// and cached states flush it first, so this process always reads its own writes.
+//
+// Thread-safety: every method may be called from any thread. Errors: see OrchestrationClient.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "client/orchestration_client.h"
+#include "storage/batch_writer.h"
+#include "storage/storage.h"
+
+namespace baton {
+
+class EmbeddedClient final : public OrchestrationClient {
+ public:
+  explicit EmbeddedClient(std::unique_ptr<storage::Storage> storage);
+  ~EmbeddedClient() override;
+
+  // Opens (creating and migrating) the SQLite database at `path`; empty = $BATON_HOME/baton.db.
+  static std::unique_ptr<EmbeddedClient> open(const std::string& path = {});
+
+  FlowRecord ensure_flow(const std::string& name, const std::vector<std::string>& tags) override;
+  std::vector<FlowRecord> list_flows(int limit = 200, int offset = 0) override;
+  FlowRunRecord create_flow_run(FlowRunRecord run) override;
+  SetStateResult set_flow_run_state(const std::string& flow_run_id, const State& proposed,
+                                    bool force = false) override;
+  std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
+  std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
+  bool delete_flow_run(const std::string& id) override;
+  std::vector<State> read_states(const std::string& run_id) override;
+  void record_task_run(const TaskRunRecord& run) override;
+  std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
+  std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
+  void write_logs(std::vector<LogRecord> logs) override;
+  std::vector<LogRecord> read_logs(const LogFilter& filter) override;
+  void flush() override;
+  std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
+  std::vector<std::string> mark_crashed_runs() override;
+
+  storage::Storage& storage() noexcept { return *storage_; }
+  storage::BatchWriter::Stats writer_stats() { return writer_->stats(); }
+
+ private:
+  // Flushes when the writer has anything pending: read-your-writes for this process.
+  void sync_reads();
+
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<storage::BatchWriter> writer_;
+};
+
+// A flow-run name in Prefect's style, e.g. "brave-otter".
+std::string generate_run_name();
+
+}  // namespace baton

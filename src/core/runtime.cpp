@@ -1,0 +1,86 @@
+#include "core/runtime.h"
+
+#include <cstdlib>
+#include <string>
+
+namespace baton::core {
+
+std::filesystem::path baton_home() {
+  if (const char* home = std::getenv("BATON_HOME"); home && *home) return home;
+  if (const char* user_home = std::getenv("HOME"); user_home && *user_home)
+    return std::filesystem::path(user_home) / ".baton";
+  return ".baton";
+}
+
+namespace {
+int level_from_env() {
+  const char* v = std::getenv("BATON_LOGGING_LEVEL");
+  if (!v) return 20;
+  std::string s(v);
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (s == "DEBUG") return 10;
+  if (s == "WARNING") return 30;
+  if (s == "ERROR") return 40;
+  if (s == "CRITICAL") return 50;
+  return 20;
+}
+}  // namespace
+
+Runtime& Runtime::get() {
+  static Runtime runtime;
+  return runtime;
+}
+
+Runtime::Runtime()
+    : results_(std::make_unique<ResultStore>(baton_home() / "storage")),
+      log_level_(level_from_env()),
+      echo_logs_(std::getenv("BATON_LOGGING_QUIET") == nullptr ||
+                 std::string(std::getenv("BATON_LOGGING_QUIET")) == "0") {}
+
+Runtime::~Runtime() {
+  default_runner_.reset();
+  try {
+    if (client_) client_->flush();
+  } catch (...) {
+    // Nothing sensible to do at exit; the client's destructor retries its own flush.
+  }
+}
+
+OrchestrationClient& Runtime::client() {
+  if (auto* c = client_ptr_.load(std::memory_order_acquire)) return *c;
+  std::lock_guard lock(mutex_);
+  if (!client_) {
+    client_ = factory_ ? factory_() : make_client();
+    client_ptr_.store(client_.get(), std::memory_order_release);
+  }
+  return *client_;
+}
+
+ResultStore& Runtime::results() { return *results_; }
+
+Watchdog& Runtime::watchdog() {
+  std::lock_guard lock(mutex_);
+  if (!watchdog_) watchdog_ = std::make_unique<Watchdog>();
+  return *watchdog_;
+}
+
+ThreadPool& Runtime::default_runner() {
+  std::lock_guard lock(mutex_);
+  if (!default_runner_) default_runner_ = std::make_unique<ThreadPool>(0);
+  return *default_runner_;
+}
+
+void Runtime::set_client_factory(ClientFactory factory) {
+  std::lock_guard lock(mutex_);
+  if (client_) client_->flush();
+  client_ptr_.store(nullptr, std::memory_order_release);
+  client_.reset();
+  factory_ = std::move(factory);
+  results_ = std::make_unique<ResultStore>(baton_home() / "storage");
+}
+
+void Runtime::flush() {
+  if (auto* c = client_ptr_.load(std::memory_order_acquire)) c->flush();
+}
+
+}  // namespace baton::core

@@ -1,0 +1,417 @@
+#include "core/task_run.h"
+
+#include <thread>
+
+#include "baton/error.h"
+#include "core/logging.h"
+#include "core/names.h"
+#include "core/result_store.h"
+#include "core/runtime.h"
+#include "model/ids.h"
+
+namespace baton::core {
+
+namespace {
+thread_local RunContext* tl_current = nullptr;
+
+std::string exception_message(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+template <class E>
+bool holds(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return std::string(buf) + "s";
+}
+
+std::atomic<int> g_unparented_index{0};
+}  // namespace
+
+RunContext* current_context() { return tl_current; }
+ScopedContext::ScopedContext(RunContext* ctx) : previous_(tl_current) { tl_current = ctx; }
+ScopedContext::~ScopedContext() { tl_current = previous_; }
+
+orchestration::Decision propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
+                                           std::optional<State> cached, std::mutex* state_mutex) {
+  orchestration::Transition t;
+  t.kind = orchestration::RunKind::kTask;
+  if (has_state) t.current = record.state;
+  t.proposed = std::move(proposed);
+  t.policy = record.empirical_policy;
+  t.run.run_count = record.run_count;
+  t.run.start_time = record.start_time;
+  t.run.end_time = record.end_time;
+  t.run.total_run_time_s = record.total_run_time_s;
+  t.run.expected_start_time = record.expected_start_time;
+  t.now = now();
+  t.cached = std::move(cached);
+  orchestration::Decision d = orchestration::decide(t);
+  if (d.write_state) {
+    record.run_count = d.run.run_count;
+    record.start_time = d.run.start_time;
+    record.end_time = d.run.end_time;
+    record.total_run_time_s = d.run.total_run_time_s;
+    record.expected_start_time = d.run.expected_start_time;
+    record.updated = d.state.timestamp;
+    if (state_mutex) {
+      std::lock_guard lock(*state_mutex);
+      record.state = d.state;
+    } else {
+      record.state = d.state;
+    }
+    has_state = true;
+    Runtime::get().client().record_task_run(record);
+  }
+  return d;
+}
+
+TaskRunImpl::TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
+                         std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow,
+                         std::vector<engine::Dependency> deps)
+    : def_(std::move(def)), call_(call), owned_call_(std::move(owned_call)), flow_(flow), deps_(std::move(deps)) {}
+
+bool TaskRunImpl::done() const {
+  std::lock_guard lock(mutex_);
+  return done_;
+}
+
+void TaskRunImpl::wait() const {
+  std::unique_lock lock(mutex_);
+  done_cv_.wait(lock, [this] { return done_; });
+}
+
+bool TaskRunImpl::wait_for(Seconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return done_cv_.wait_for(lock, timeout, [this] { return done_; });
+}
+
+State TaskRunImpl::state() const {
+  std::lock_guard lock(mutex_);
+  return record_.state;
+}
+
+std::exception_ptr TaskRunImpl::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+void TaskRunImpl::prepare() {
+  const auto& def = *def_;
+  record_.id = new_id();
+  int index = flow_ ? flow_->next_task_index(def.name) : g_unparented_index++;
+  record_.dynamic_key = std::to_string(index);
+  if (flow_) record_.flow_run_id = flow_->id();
+  record_.task_key = def.task_key();
+  record_.name.reserve(def.name.size() + 8);
+  record_.name = def.name;
+  record_.name += '-';
+  record_.name += record_.dynamic_key;
+  // A template needs the argument values; with futures among them they are not known yet, so such
+  // runs keep the default name.
+  if (!def.task_run_name.empty() && deps_.empty())
+    record_.name = render_name(def.task_run_name, call_->inputs(), "task_run_name");
+  record_.tags = def.tags;
+  if (def.retries > 0) {
+    record_.empirical_policy.retries = def.retries;
+    record_.empirical_policy.retry_delays_s = def.retry_delay.delays_s(def.retries);
+    record_.empirical_policy.retry_jitter_factor = def.retry_jitter_factor;
+  }
+  if (!deps_.empty()) {
+    record_.task_inputs = nlohmann::json::object();
+    for (const auto& dep : deps_)
+      record_.task_inputs[dep.input].push_back({{"input_type", "task_run"}, {"id", dep.run->id()}});
+  }
+  record_.created = now();
+  propose_task_state(record_, has_state_, State::pending(), std::nullopt, &mutex_);
+}
+
+void TaskRunImpl::run_here() {
+  for (const auto& dep : deps_) dep.run->wait();
+  run_to_completion();
+}
+
+void TaskRunImpl::schedule(ThreadPool& runner) {
+  runner_ = &runner;
+  if (flow_) flow_->add_outstanding();
+  waiting_for_.store(static_cast<int>(deps_.size()) + 1);
+  auto self = shared_from_this();
+  for (const auto& dep : deps_) {
+    auto* upstream = static_cast<TaskRunImpl*>(dep.run.get());
+    if (!upstream->add_dependent(self)) dependency_done();
+  }
+  dependency_done();
+}
+
+bool TaskRunImpl::add_dependent(const std::shared_ptr<TaskRunImpl>& dependent) {
+  std::lock_guard lock(mutex_);
+  if (done_) return false;
+  dependents_.push_back(dependent);
+  return true;
+}
+
+void TaskRunImpl::dependency_done() {
+  if (waiting_for_.fetch_sub(1) == 1) runner_->post(shared_from_this());
+}
+
+void TaskRunImpl::execute() {
+  // The pool thread works for the flow run that submitted this task.
+  RunContext ctx;
+  ctx.flow = flow_;
+  ctx.cancel = flow_ ? flow_->cancel() : nullptr;
+  ScopedContext scope(&ctx);
+  run_to_completion();
+}
+
+bool TaskRunImpl::sleep_until(TimePoint at) {
+  const auto* flow_cancel = flow_ ? flow_->cancel().get() : nullptr;
+  while (now() < at) {
+    if (flow_cancel && flow_cancel->is_cancelled()) return false;
+    auto left = at - now();
+    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(50)));
+  }
+  return true;
+}
+
+void TaskRunImpl::run_to_completion() {
+  const auto& def = *def_;
+  const std::string label = "Task run '" + record_.name + "'";
+  auto& client = Runtime::get().client();
+
+  // Upstream runs that did not complete: this run cannot have its inputs.
+  for (const auto& dep : deps_) {
+    State s = dep.run->state();
+    if (s.type == StateType::kCompleted) continue;
+    std::string msg = "Upstream task run '" + dep.run->name() + "' did not complete (" + s.name + ")";
+    State failed = State::failed(msg, "NotReady");
+    failed.retriable = false;
+    propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
+    emit_log(40, record_.flow_run_id, record_.id, label, "Finished in state NotReady: " + msg);
+    finish(std::make_exception_ptr(UpstreamFailedError(msg)));
+    return;
+  }
+
+  std::string cache_key;
+  std::optional<State> cached;
+  if (def.cache) {
+    try {
+      nlohmann::json inputs = call_->inputs();
+      cache_key = def.cache_key_fn ? def.cache_key_fn(inputs)
+                                   : def.task_key() + "-" + digest(def.task_key() + "\n" + inputs.dump());
+    } catch (...) {
+      auto e = std::current_exception();
+      State failed = State::failed("Cannot compute the cache key: " + exception_message(e));
+      failed.retriable = false;
+      propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
+      finish(e);
+      return;
+    }
+    if (!def.refresh_cache) {
+      if (auto hit = client.find_cached_state(cache_key, now())) {
+        // A hit is usable only if its result can still be read back.
+        const auto& ref = hit->result;
+        if (ref.is_object() && ref.contains("storage_key")) {
+          if (Runtime::get().results().read(ref["storage_key"].get<std::string>(), now())) cached = std::move(hit);
+        } else {
+          cached = std::move(hit);
+        }
+      }
+    }
+  }
+
+  std::exception_ptr error;
+  for (;;) {
+    State running = State::running();
+    running.cache_key = cache_key;
+    auto d = propose_task_state(record_, has_state_, std::move(running), std::move(cached), &mutex_);
+    cached.reset();
+    if (d.outcome == orchestration::Outcome::kWait) {
+      std::this_thread::sleep_for(Seconds(std::min(d.wait_s, 1.0)));
+      continue;
+    }
+    if (d.outcome == orchestration::Outcome::kReject && d.state.type == StateType::kCompleted) {
+      // CacheRetrieval: the body does not run.
+      try {
+        const auto& ref = d.state.result;
+        if (ref.is_object() && ref.contains("storage_key")) {
+          auto stored = Runtime::get().results().read(ref["storage_key"].get<std::string>(), now());
+          if (!stored) throw unavailable("the cached result was removed from the result store");
+          call_->load_result(stored->value);
+        } else {
+          call_->load_result(ref);
+        }
+        emit_log(10, record_.flow_run_id, record_.id, label, "Finished in state Cached");
+        finish(nullptr);
+      } catch (...) {
+        finish(std::current_exception());
+      }
+      return;
+    }
+    if (d.outcome != orchestration::Outcome::kAccept) {
+      std::string msg = "Task run could not start: " + (d.reason.empty() ? std::string(to_string(d.outcome)) : d.reason);
+      finish(std::make_exception_ptr(std::runtime_error(msg)));
+      return;
+    }
+
+    // Running (or Retrying): run the body with this run as the thread's context.
+    std::shared_ptr<detail::CancelState> cancel = flow_ ? flow_->cancel() : nullptr;
+    std::uint64_t alarm = 0;
+    std::string timeout_reason;
+    if (def.timeout) {
+      cancel = std::make_shared<detail::CancelState>(cancel);
+      timeout_reason = label + " exceeded its timeout of " + format_seconds(def.timeout->count());
+      alarm = Runtime::get().watchdog().arm(
+          std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
+          cancel, timeout_reason);
+    }
+    error = nullptr;
+    {
+      RunContext ctx;
+      ctx.flow = flow_;
+      ctx.task_run_id = &record_.id;
+      ctx.task_run_name = &record_.name;
+      ctx.cancel = cancel;
+      ctx.log_prints = def.log_prints || (flow_ && flow_->log_prints());
+      if (ctx.log_prints) install_print_capture();
+      ScopedContext scope(&ctx);
+      try {
+        call_->run();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (ctx.log_prints) flush_captured_prints();
+    }
+    if (alarm) Runtime::get().watchdog().disarm(alarm);
+    bool timed_out = cancel && cancel->is_timed_out();
+    if (timed_out && (!error || holds<TimeoutError>(error) || holds<CancelledError>(error)))
+      error = std::make_exception_ptr(TimeoutError(cancel->why()));
+
+    if (!error) {
+      State completed = State::completed();
+      try {
+        if (def.cache || def.persist_result) {
+          std::optional<TimePoint> expiration;
+          if (def.cache_expiration)
+            expiration = now() + std::chrono::duration_cast<std::chrono::microseconds>(*def.cache_expiration);
+          std::string storage_key = cache_key.empty() ? record_.id : cache_key;
+          Runtime::get().results().write(storage_key, call_->result_json(), expiration);
+          completed.result = {{"storage_key", storage_key}};
+          completed.cache_key = cache_key;
+          completed.cache_expiration = expiration;
+        }
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (!error) {
+        propose_task_state(record_, has_state_, std::move(completed), std::nullopt, &mutex_);
+        emit_log(10, record_.flow_run_id, record_.id, label, "Finished in state Completed");
+        finish(nullptr);
+        return;
+      }
+    }
+
+    std::string msg = exception_message(error);
+    State failed = timed_out ? State::timed_out(msg) : State::failed(msg);
+    if (def.retry_condition) {
+      try {
+        failed.retriable = def.retry_condition(error);
+      } catch (...) {
+        failed.retriable = false;
+      }
+    }
+    auto fd = propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
+    if (fd.state.type == StateType::kScheduled && fd.state.scheduled_time) {
+      emit_log(30, record_.flow_run_id, record_.id, label,
+               "Task run failed with exception: " + msg + " - " + fd.reason);
+      if (sleep_until(*fd.state.scheduled_time)) continue;
+      State cancelled = State::cancelled("The flow run was cancelled while the task waited to retry");
+      propose_task_state(record_, has_state_, std::move(cancelled), std::nullopt, &mutex_);
+      finish(error);
+      return;
+    }
+    emit_log(40, record_.flow_run_id, record_.id, label, "Finished in state " + fd.state.name + ": " + msg);
+    finish(error);
+    return;
+  }
+}
+
+void TaskRunImpl::finish(std::exception_ptr error) {
+  const auto& def = *def_;
+  State final_state = state();
+  const auto& hooks = final_state.type == StateType::kCompleted ? def.on_completion : def.on_failure;
+  if (!hooks.empty() && (final_state.type == StateType::kCompleted || final_state.is_final_failure())) {
+    RunInfo info{record_.id, record_.name, def.name, record_.flow_run_id, record_.run_count, nullptr};
+    for (const auto& hook : hooks) {
+      try {
+        hook(info, final_state);
+      } catch (const std::exception& e) {
+        emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'",
+                 std::string("A state hook failed: ") + e.what());
+      } catch (...) {
+        emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'", "A state hook failed");
+      }
+    }
+  }
+  std::vector<std::shared_ptr<TaskRunImpl>> dependents;
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    error_ = std::move(error);
+    dependents.swap(dependents_);
+  }
+  done_cv_.notify_all();
+  for (auto& d : dependents) d->dependency_done();
+  // Last: once outstanding drops to zero the flow run may end and its context go away.
+  if (runner_ && flow_) flow_->remove_outstanding();
+}
+
+}  // namespace baton::core
+
+namespace baton::engine {
+
+void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call, std::vector<Dependency> deps) {
+  auto* ctx = core::current_context();
+  core::TaskRunImpl run(task, &call, nullptr, ctx ? ctx->flow : nullptr, std::move(deps));
+  run.prepare();
+  run.run_here();
+  if (auto e = run.error()) std::rethrow_exception(e);
+}
+
+TaskRunPtr submit_task(std::shared_ptr<const TaskDefinition> task, std::unique_ptr<TaskCall> call,
+                       std::vector<Dependency> deps) {
+  auto* ctx = core::current_context();
+  auto* flow = ctx ? ctx->flow : nullptr;
+  auto* raw = call.get();
+  auto run = std::make_shared<core::TaskRunImpl>(std::move(task), raw, std::move(call), flow, std::move(deps));
+  run->prepare();
+  run->schedule(flow ? flow->runner() : core::Runtime::get().default_runner());
+  return run;
+}
+
+std::string current_flow_run_id() {
+  auto* ctx = core::current_context();
+  return ctx && ctx->flow ? ctx->flow->id() : std::string();
+}
+
+std::string current_task_run_id() {
+  auto* ctx = core::current_context();
+  return ctx && ctx->task_run_id ? *ctx->task_run_id : std::string();
+}
+
+}  // namespace baton::engine

@@ -1,0 +1,81 @@
+// The engine's side of one task run: its record, its transitions under the task policy, and the
+// shared state a Future waits on.
+//
+// Transitions are decided in-process by the orchestration rules (orchestration::decide with the
+// task policy: CacheRetrieval, terminal-state handling, WaitForScheduledTime, RetryFailedTasks,
+// RenameReruns, CacheInsertion, and the global transforms for run counts and times) and each
+// accepted state is recorded through OrchestrationClient::record_task_run, which batches.
+//
+// Thread-safety: the handle methods (wait, state, ...) are safe from any thread; the run itself
+// is driven by one thread at a time (the caller's for a direct call, a pool thread otherwise).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "baton/engine.h"
+#include "core/run_context.h"
+#include "core/thread_pool.h"
+#include "model/records.h"
+#include "orchestration/rules.h"
+
+namespace baton::core {
+
+// Proposes `proposed` for the task run `record` (whose current state is record.state when
+// `has_state`), records the decided state and updates the run's counters. `state_mutex`, when
+// given, guards the write of record.state against concurrent readers.
+orchestration::Decision propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
+                                           std::optional<State> cached = std::nullopt,
+                                           std::mutex* state_mutex = nullptr);
+
+class TaskRunImpl final : public engine::TaskRunHandle, public Runnable, public std::enable_shared_from_this<TaskRunImpl> {
+ public:
+  TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
+              std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow, std::vector<engine::Dependency> deps);
+
+  const std::string& id() const override { return record_.id; }
+  const std::string& name() const override { return record_.name; }
+  bool done() const override;
+  void wait() const override;
+  bool wait_for(Seconds timeout) const override;
+  State state() const override;
+  std::exception_ptr error() const override;
+  engine::TaskCall& call() override { return *call_; }
+
+  // Fills in the record and records it Pending.
+  void prepare();
+  // Waits for the dependencies (direct calls), then runs to a final state on this thread.
+  void run_here();
+  // Queues the run on `runner` once every dependency is final.
+  void schedule(ThreadPool& runner);
+  void execute() override;
+
+ private:
+  void run_to_completion();
+  bool add_dependent(const std::shared_ptr<TaskRunImpl>& dependent);
+  void dependency_done();
+  void finish(std::exception_ptr error);
+  bool sleep_until(TimePoint at);
+
+  std::shared_ptr<const engine::TaskDefinition> def_;
+  engine::TaskCall* call_;
+  std::unique_ptr<engine::TaskCall> owned_call_;
+  FlowRunContext* flow_;
+  std::vector<engine::Dependency> deps_;
+  TaskRunRecord record_;
+  bool has_state_ = false;
+  ThreadPool* runner_ = nullptr;
+  std::atomic<int> waiting_for_{0};
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable done_cv_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::vector<std::shared_ptr<TaskRunImpl>> dependents_;
+};
+
+}  // namespace baton::core

@@ -1,0 +1,46 @@
+// A fixed-size thread pool: the default task runner of a flow run.
+//
+// Jobs are Runnable objects held by shared_ptr (a task run is one, so posting allocates nothing
+// more). The pool starts its threads in the constructor and, in the destructor, finishes the jobs
+// already queued and joins them.
+//
+// Thread-safety: post() may be called from any thread, including from a job.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace baton::core {
+
+class Runnable {
+ public:
+  virtual ~Runnable() = default;
+  virtual void execute() = 0;
+};
+
+class ThreadPool {
+ public:
+  // threads <= 0: one per hardware thread.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  void post(std::shared_ptr<Runnable> job);
+  int size() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  void work();
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::shared_ptr<Runnable>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace baton::core

@@ -1,0 +1,124 @@
+#include "storage/batch_writer.h"
+
+#include <algorithm>
+
+namespace baton::storage {
+
+BatchWriter::BatchWriter(Storage& storage, Options options)
+    : storage_(storage), options_(options), thread_([this] { run(); }) {}
+
+BatchWriter::~BatchWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_one();
+  thread_.join();  // the writer drains the queue before it stops
+}
+
+void BatchWriter::wait_for_space(std::unique_lock<std::mutex>& lock) {
+  if (runs_.size() + logs_.size() < options_.max_pending) return;
+  space_cv_.wait(lock, [&] { return runs_.size() + logs_.size() < options_.max_pending; });
+}
+
+void BatchWriter::enqueue(const TaskRunRecord& run) {
+  std::unique_lock lock(mutex_);
+  wait_for_space(lock);
+  bool was_empty = runs_.empty() && logs_.empty();
+  runs_.push_back(run);
+  ++enqueued_;
+  lock.unlock();
+  if (was_empty) work_cv_.notify_one();
+}
+
+void BatchWriter::enqueue(std::vector<LogRecord> logs) {
+  if (logs.empty()) return;
+  std::unique_lock lock(mutex_);
+  wait_for_space(lock);
+  bool was_empty = runs_.empty() && logs_.empty();
+  enqueued_ += logs.size();
+  if (logs_.empty()) logs_ = std::move(logs);
+  else std::move(logs.begin(), logs.end(), std::back_inserter(logs_));
+  lock.unlock();
+  if (was_empty) work_cv_.notify_one();
+}
+
+void BatchWriter::flush() {
+  std::unique_lock lock(mutex_);
+  uint64_t target = enqueued_;
+  done_cv_.wait(lock, [&] { return committed_ >= target; });
+  if (error_) {
+    auto error = std::exchange(error_, nullptr);
+    std::rethrow_exception(error);
+  }
+}
+
+bool BatchWriter::idle() {
+  std::lock_guard lock(mutex_);
+  return committed_ == enqueued_;
+}
+
+BatchWriter::Stats BatchWriter::stats() {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void BatchWriter::run() {
+  std::vector<TaskRunRecord> runs;
+  std::vector<LogRecord> logs;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stop_ || !runs_.empty() || !logs_.empty(); });
+    if (runs_.empty() && logs_.empty()) {
+      if (stop_) return;
+      continue;
+    }
+    runs.swap(runs_);
+    logs.swap(logs_);
+    uint64_t target = enqueued_;
+    lock.unlock();
+    space_cv_.notify_all();
+    write(runs, logs);
+    size_t count = runs.size() + logs.size();
+    runs.clear();
+    logs.clear();
+    lock.lock();
+    committed_ = target;
+    ++stats_.batches;
+    stats_.records += count;
+    stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, count);
+    done_cv_.notify_all();
+  }
+}
+
+void BatchWriter::write(std::vector<TaskRunRecord>& runs, std::vector<LogRecord>& logs) {
+  try {
+    storage_.write_batch(runs, logs);
+    return;
+  } catch (...) {
+    // Fall through: isolate the record(s) at fault.
+  }
+  static const std::vector<TaskRunRecord> kNoRuns;
+  static const std::vector<LogRecord> kNoLogs;
+  auto record_failure = [&] {
+    std::lock_guard lock(mutex_);
+    ++stats_.dropped;
+    if (!error_) error_ = std::current_exception();
+  };
+  for (const auto& r : runs) {
+    try {
+      storage_.write_batch({r}, kNoLogs);
+    } catch (...) {
+      record_failure();
+    }
+  }
+  for (const auto& l : logs) {
+    try {
+      storage_.write_batch(kNoRuns, {l});
+    } catch (...) {
+      record_failure();
+    }
+  }
+}
+
+}  // namespace baton::storage

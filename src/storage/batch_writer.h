@@ -1,0 +1,79 @@
+// Group commit for task-run snapshots and log lines.
+//
+// enqueue() returns at once; one writer thread takes everything queued so far and writes it with
+// Storage::write_batch (one transaction per batch, so one fsync-equivalent per batch, never one per
+// state). While a batch commits, the next one accumulates, so batches grow with the load.
+// flush() waits until everything enqueued before the call is committed. The destructor flushes
+// and joins the thread: nothing accepted is lost on a normal exit.
+//
+// Back-pressure: when `max_pending` records are queued, enqueue() blocks until the writer catches
+// up, which bounds memory.
+//
+// Errors: a batch that fails (after the storage's own busy retries) is retried record by record so
+// that one bad record cannot take its neighbours down; records that still fail are dropped and the
+// first error is reported by the next flush() as baton::Error (kUnavailable or the original kind).
+//
+// Thread-safety: enqueue and flush may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "storage/storage.h"
+
+namespace baton::storage {
+
+class BatchWriter {
+ public:
+  struct Options {
+    size_t max_pending = 20'000;
+  };
+  struct Stats {
+    uint64_t batches = 0;     // transactions committed
+    uint64_t records = 0;     // task-run snapshots and log lines committed
+    uint64_t dropped = 0;     // records that could not be written
+    uint64_t largest_batch = 0;
+  };
+
+  // `storage` must outlive the writer.
+  explicit BatchWriter(Storage& storage) : BatchWriter(storage, Options{}) {}
+  BatchWriter(Storage& storage, Options options);
+  ~BatchWriter();
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+
+  void enqueue(const TaskRunRecord& run);
+  void enqueue(std::vector<LogRecord> logs);
+  // Waits until everything enqueued before the call is committed; throws the first write error
+  // since the previous flush.
+  void flush();
+  // True when nothing is queued or being written.
+  bool idle();
+  Stats stats();
+
+ private:
+  void run();
+  void write(std::vector<TaskRunRecord>& runs, std::vector<LogRecord>& logs);
+  void wait_for_space(std::unique_lock<std::mutex>& lock);
+
+  Storage& storage_;
+  Options options_;
+  std::mutex mutex_;
+  std::condition_variable work_cv_;   // writer waits for records
+  std::condition_variable done_cv_;   // flushers wait for commits
+  std::condition_variable space_cv_;  // producers wait for room
+  std::vector<TaskRunRecord> runs_;
+  std::vector<LogRecord> logs_;
+  uint64_t enqueued_ = 0;   // sequence number of the last record enqueued
+  uint64_t committed_ = 0;  // sequence number of the last record written (or dropped)
+  bool stop_ = false;
+  std::exception_ptr error_;
+  Stats stats_;
+  std::thread thread_;
+};
+
+}  // namespace baton::storage

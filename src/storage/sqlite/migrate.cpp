@@ -1,0 +1,51 @@
+#include <set>
+
+#include "storage/migrations.h"
+#include "storage/sqlite/connection.h"
+
+namespace baton::storage {
+
+namespace {
+constexpr std::string_view kCreateTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+bool applies_to_sqlite(const Migration& m) { return m.dialect.empty() || m.dialect == "sqlite"; }
+}  // namespace
+
+std::vector<int> applied_migrations(sqlite::Connection& db) {
+  db.exec(kCreateTable);
+  std::vector<int> out;
+  auto& q = db.prepare_cached("SELECT version FROM schema_migrations ORDER BY version");
+  q.reset();
+  while (q.step()) out.push_back(static_cast<int>(q.int64(0)));
+  q.reset();
+  return out;
+}
+
+void migrate_sqlite(sqlite::Connection& db) {
+  auto applied_list = applied_migrations(db);
+  std::set<int> applied(applied_list.begin(), applied_list.end());
+  for (const auto& m : embedded_migrations()) {
+    if (!applies_to_sqlite(m) || applied.count(m.version)) continue;
+    // Re-check inside the write lock: another process may have applied it meanwhile.
+    db.write_transaction([&] {
+      auto& check = db.prepare_cached("SELECT 1 FROM schema_migrations WHERE version = ?");
+      bool done = check.bind(1, m.version).step();
+      check.reset();
+      if (done) return;
+      db.exec(m.sql);
+      auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+      db.prepare_cached("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+          .bind(1, m.version)
+          .bind(2, m.name)
+          .bind(3, static_cast<int64_t>(micros))
+          .run();
+    });
+    applied.insert(m.version);
+  }
+}
+
+}  // namespace baton::storage

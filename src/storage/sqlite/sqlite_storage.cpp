@@ -1,0 +1,719 @@
+#include "storage/sqlite/sqlite_storage.h"
+
+#include <unordered_map>
+
+#include "model/ids.h"
+#include "storage/migrations.h"
+#include "storage/sqlite/sqlite_dialect.h"
+
+namespace baton::storage {
+
+namespace {
+using nlohmann::json;
+using sqlite::Statement;
+
+int64_t micros(TimePoint t) { return t.time_since_epoch().count(); }
+std::optional<int64_t> micros(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return micros(*t);
+}
+TimePoint time_at(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
+std::optional<TimePoint> optional_time(const Statement& s, int column) {
+  if (s.is_null(column)) return std::nullopt;
+  return time_at(s.int64(column));
+}
+json parse_json(const std::string& text, json fallback) {
+  if (text.empty()) return fallback;
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+std::vector<std::string> parse_tags(const std::string& text) {
+  auto j = parse_json(text, json::array());
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& t : j)
+      if (t.is_string()) out.push_back(t.get<std::string>());
+  return out;
+}
+RetryPolicy parse_policy(const std::string& text) {
+  RetryPolicy p;
+  auto j = parse_json(text, json::object());
+  if (j.is_object()) from_json(j, p);
+  return p;
+}
+
+// --- states -------------------------------------------------------------------------------------
+
+// The state columns, in this order, in both state tables and in the run selects below.
+constexpr std::string_view kStateColumns =
+    "type, name, message, timestamp, scheduled_time, data, cache_key, cache_expiration, "
+    "retriable, transition_id";
+
+// Binds state fields to parameters first..first+9 (kStateColumns order).
+void bind_state(Statement& s, int first, const State& state, std::string_view transition_id,
+                std::string& data_buffer) {
+  s.bind_view(first, to_string(state.type));
+  s.bind_view(first + 1, state.name.empty() ? default_name(state.type) : std::string_view(state.name));
+  s.bind_view(first + 2, state.message);
+  s.bind(first + 3, micros(state.timestamp));
+  s.bind(first + 4, micros(state.scheduled_time));
+  if (state.result.is_null()) {
+    s.bind(first + 5, nullptr);
+  } else {
+    data_buffer = state.result.dump();
+    s.bind_view(first + 5, data_buffer);
+  }
+  s.bind_view_or_null(first + 6, state.cache_key);
+  s.bind(first + 7, micros(state.cache_expiration));
+  s.bind(first + 8, state.retriable);
+  s.bind_view_or_null(first + 9, transition_id);
+}
+
+// Reads kStateColumns starting at `first`; nullopt when the run has no state (LEFT JOIN).
+std::optional<State> read_state(const Statement& s, int first) {
+  if (s.is_null(first)) return std::nullopt;
+  State state;
+  auto type = state_type_from_string(s.text(first));
+  state.type = type.value_or(StateType::kPending);
+  state.name = s.text(first + 1);
+  state.message = s.text(first + 2);
+  state.timestamp = time_at(s.int64(first + 3));
+  state.scheduled_time = optional_time(s, first + 4);
+  if (!s.is_null(first + 5)) state.result = parse_json(s.text(first + 5), nullptr);
+  state.cache_key = s.text(first + 6);
+  state.cache_expiration = optional_time(s, first + 7);
+  state.retriable = s.is_null(first + 8) || s.int64(first + 8) != 0;
+  return state;
+}
+
+enum class RunTable { kFlowRun, kTaskRun };
+
+Statement& insert_state_statement(sqlite::Connection& db, RunTable table) {
+  static const std::string kInsertFlowRunState =
+      "INSERT INTO flow_run_state (id, flow_run_id, " + std::string(kStateColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  static const std::string kInsertTaskRunState =
+      "INSERT INTO task_run_state (id, task_run_id, " + std::string(kStateColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  return db.prepare_cached(table == RunTable::kFlowRun ? kInsertFlowRunState : kInsertTaskRunState);
+}
+
+// `insert` is insert_state_statement(db, table); the hot path fetches it once per batch.
+void insert_state(Statement& insert, const std::string& state_id, const std::string& run_id,
+                  const State& state, std::string_view transition_id) {
+  std::string data;
+  insert.bind_view(1, state_id).bind_view(2, run_id);
+  bind_state(insert, 3, state, transition_id, data);
+  insert.run();
+}
+
+void insert_state(sqlite::Connection& db, RunTable table, const std::string& state_id,
+                  const std::string& run_id, const State& state, std::string_view transition_id) {
+  insert_state(insert_state_statement(db, table), state_id, run_id, state, transition_id);
+}
+
+// --- flow runs ----------------------------------------------------------------------------------
+
+constexpr std::string_view kFlowRunSelect =
+    "SELECT r.id, r.flow_id, r.flow_name, r.name, r.deployment_id, r.parent_task_run_id, "
+    "r.idempotency_key, r.parameters, r.tags, r.empirical_policy, r.run_count, r.created, "
+    "r.updated, r.expected_start_time, r.start_time, r.end_time, r.total_run_time, "
+    "r.infrastructure_pid, s.type, s.name, s.message, s.timestamp, s.scheduled_time, s.data, "
+    "s.cache_key, s.cache_expiration, s.retriable, s.transition_id "
+    "FROM flow_run r LEFT JOIN flow_run_state s ON s.flow_run_id = r.id AND s.id = r.state_id";
+constexpr int kFlowRunStateColumn = 18;
+
+FlowRunRecord read_flow_run_row(const Statement& s) {
+  FlowRunRecord r;
+  r.id = s.text(0);
+  r.flow_id = s.text(1);
+  r.flow_name = s.text(2);
+  r.name = s.text(3);
+  r.deployment_id = s.text(4);
+  r.parent_task_run_id = s.text(5);
+  r.idempotency_key = s.text(6);
+  r.parameters = parse_json(s.text(7), json::object());
+  r.tags = parse_tags(s.text(8));
+  r.empirical_policy = parse_policy(s.text(9));
+  r.run_count = static_cast<int>(s.int64(10));
+  r.created = time_at(s.int64(11));
+  r.updated = time_at(s.int64(12));
+  r.expected_start_time = optional_time(s, 13);
+  r.start_time = optional_time(s, 14);
+  r.end_time = optional_time(s, 15);
+  r.total_run_time_s = s.real(16);
+  r.infrastructure_pid = s.text(17);
+  if (auto state = read_state(s, kFlowRunStateColumn)) r.state = std::move(*state);
+  return r;
+}
+
+std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::string& id,
+                                             std::string* transition_id = nullptr) {
+  auto& q = db.prepare_cached(std::string(kFlowRunSelect) + " WHERE r.id = ?");
+  q.bind(1, id);
+  if (!q.step()) {
+    q.reset();
+    return std::nullopt;
+  }
+  auto run = read_flow_run_row(q);
+  if (transition_id) *transition_id = q.text(kFlowRunStateColumn + 9);
+  q.reset();
+  return run;
+}
+
+// --- task runs ----------------------------------------------------------------------------------
+
+constexpr std::string_view kTaskRunSelect =
+    "SELECT r.id, r.flow_run_id, r.task_key, r.name, r.dynamic_key, r.cache_key, "
+    "r.cache_expiration, r.task_inputs, r.tags, r.empirical_policy, r.run_count, r.created, "
+    "r.updated, r.expected_start_time, r.start_time, r.end_time, r.total_run_time, "
+    "s.type, s.name, s.message, s.timestamp, s.scheduled_time, s.data, s.cache_key, "
+    "s.cache_expiration, s.retriable, s.transition_id "
+    "FROM task_run r LEFT JOIN task_run_state s ON s.task_run_id = r.id AND s.id = r.state_id";
+constexpr int kTaskRunStateColumn = 17;
+
+TaskRunRecord read_task_run_row(const Statement& s) {
+  TaskRunRecord r;
+  r.id = s.text(0);
+  r.flow_run_id = s.text(1);
+  r.task_key = s.text(2);
+  r.name = s.text(3);
+  r.dynamic_key = s.text(4);
+  r.cache_key = s.text(5);
+  r.cache_expiration = optional_time(s, 6);
+  r.task_inputs = parse_json(s.text(7), json::object());
+  r.tags = parse_tags(s.text(8));
+  r.empirical_policy = parse_policy(s.text(9));
+  r.run_count = static_cast<int>(s.int64(10));
+  r.created = time_at(s.int64(11));
+  r.updated = time_at(s.int64(12));
+  r.expected_start_time = optional_time(s, 13);
+  r.start_time = optional_time(s, 14);
+  r.end_time = optional_time(s, 15);
+  r.total_run_time_s = s.real(16);
+  if (auto state = read_state(s, kTaskRunStateColumn)) r.state = std::move(*state);
+  return r;
+}
+
+// --- filters ------------------------------------------------------------------------------------
+
+// A WHERE clause under construction with its bound values, bound in order.
+struct Where {
+  std::string sql;
+  std::vector<std::function<void(Statement&, int)>> binds;
+
+  void add(const std::string& condition) { sql += (sql.empty() ? " WHERE " : " AND ") + condition; }
+  template <typename T>
+  void bind(T value) {
+    binds.push_back([v = std::move(value)](Statement& s, int i) { s.bind(i, v); });
+  }
+  void in(const std::string& column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    std::string marks;
+    for (size_t i = 0; i < values.size(); ++i) marks += i ? ", ?" : "?";
+    add(column + " IN (" + marks + ")");
+    for (const auto& v : values) bind(v);
+  }
+  void state_types(const std::string& column, const std::vector<StateType>& types) {
+    std::vector<std::string> names;
+    for (auto t : types) names.emplace_back(to_string(t));
+    in(column, names);
+  }
+  void tags(const std::string& column, const std::vector<std::string>& tags) {
+    for (const auto& t : tags) {
+      add(sqlite_dialect::json_array_contains(column));
+      bind(t);
+    }
+  }
+  int apply(Statement& s) const {
+    int i = 1;
+    for (const auto& b : binds) b(s, i++);
+    return i;
+  }
+};
+
+void check_page(int limit, int offset) {
+  if (limit < 0) throw invalid_argument("limit must be 0 or more, got " + std::to_string(limit), "limit");
+  if (offset < 0)
+    throw invalid_argument("offset must be 0 or more, got " + std::to_string(offset), "offset");
+}
+
+struct SortOption {
+  std::string_view name;
+  std::string_view order_by;
+};
+
+std::string order_by(std::string_view sort, std::initializer_list<SortOption> options) {
+  std::string expected;
+  for (const auto& o : options) {
+    if (o.name == sort) return " ORDER BY " + std::string(o.order_by);
+    expected += (expected.empty() ? "" : ", ") + std::string(o.name);
+  }
+  throw invalid_argument("unknown sort '" + std::string(sort) + "'; expected one of " + expected,
+                         "sort");
+}
+
+std::string flow_run_order(std::string_view sort) {
+  return order_by(sort, {
+      {"EXPECTED_START_TIME_DESC", "r.expected_start_time DESC NULLS LAST, r.id DESC"},
+      {"EXPECTED_START_TIME_ASC", "r.expected_start_time ASC NULLS LAST, r.id ASC"},
+      {"START_TIME_DESC", "r.start_time DESC NULLS LAST, r.id DESC"},
+      {"START_TIME_ASC", "r.start_time ASC NULLS LAST, r.id ASC"},
+      {"END_TIME_DESC", "r.end_time DESC NULLS LAST, r.id DESC"},
+      {"CREATED_DESC", "r.created DESC, r.id DESC"},
+      {"CREATED_ASC", "r.created ASC, r.id ASC"},
+      {"NAME_ASC", "r.name ASC, r.id ASC"},
+      {"NAME_DESC", "r.name DESC, r.id DESC"},
+      {"ID_DESC", "r.id DESC"},
+      {"ID_ASC", "r.id ASC"},
+  });
+}
+
+std::string task_run_order(std::string_view sort) {
+  return order_by(sort, {
+      {"EXPECTED_START_TIME_DESC", "r.expected_start_time DESC NULLS LAST, r.id DESC"},
+      {"EXPECTED_START_TIME_ASC", "r.expected_start_time ASC NULLS LAST, r.id ASC"},
+      {"START_TIME_DESC", "r.start_time DESC NULLS LAST, r.id DESC"},
+      {"END_TIME_DESC", "r.end_time DESC NULLS LAST, r.id DESC"},
+      {"CREATED_DESC", "r.created DESC, r.id DESC"},
+      {"CREATED_ASC", "r.created ASC, r.id ASC"},
+      {"NAME_ASC", "r.name ASC, r.id ASC"},
+      {"ID_DESC", "r.id DESC"},
+      {"ID_ASC", "r.id ASC"},
+  });
+}
+
+Where flow_run_where(const FlowRunFilter& f) {
+  Where w;
+  w.in("r.id", f.ids);
+  w.in("r.flow_name", f.flow_names);
+  w.state_types("r.state_type", f.state_types);
+  w.in("r.state_name", f.state_names);
+  w.tags("r.tags", f.tags);
+  if (!f.parent_task_run_id.empty()) {
+    w.add("r.parent_task_run_id = ?");
+    w.bind(f.parent_task_run_id);
+  }
+  if (!f.deployment_id.empty()) {
+    w.add("r.deployment_id = ?");
+    w.bind(f.deployment_id);
+  }
+  if (f.start_time_after) {
+    w.add("r.start_time >= ?");
+    w.bind(micros(*f.start_time_after));
+  }
+  if (f.start_time_before) {
+    w.add("r.start_time <= ?");
+    w.bind(micros(*f.start_time_before));
+  }
+  return w;
+}
+
+// --- batch writes -------------------------------------------------------------------------------
+
+constexpr std::string_view kUpsertTaskRun =
+    "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
+    "cache_expiration, task_inputs, tags, empirical_policy, state_id, state_type, state_name, "
+    "state_timestamp, run_count, created, updated, expected_start_time, start_time, end_time, "
+    "total_run_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, cache_key = excluded.cache_key, "
+    "cache_expiration = excluded.cache_expiration, task_inputs = excluded.task_inputs, "
+    "tags = excluded.tags, empirical_policy = excluded.empirical_policy, "
+    "state_id = excluded.state_id, state_type = excluded.state_type, "
+    "state_name = excluded.state_name, state_timestamp = excluded.state_timestamp, "
+    "run_count = excluded.run_count, updated = excluded.updated, "
+    "expected_start_time = excluded.expected_start_time, start_time = excluded.start_time, "
+    "end_time = excluded.end_time, total_run_time = excluded.total_run_time "
+    // A snapshot older than the stored one (a late batch from another writer) must not win.
+    "WHERE excluded.state_timestamp >= task_run.state_timestamp";
+
+void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& state_id,
+                     int64_t now_us) {
+  s.bind_view(1, r.id);
+  s.bind_view_or_null(2, r.flow_run_id);
+  s.bind_view(3, r.task_key);
+  s.bind_view(4, r.name);
+  s.bind_view(5, r.dynamic_key);
+  s.bind_view_or_null(6, r.cache_key);
+  s.bind(7, micros(r.cache_expiration));
+  // Defaults are bound as literals: most task runs have no inputs, tags or retry policy.
+  if (r.task_inputs.is_null() || r.task_inputs.empty()) s.bind_view(8, "{}");
+  else s.bind(8, r.task_inputs.dump());
+  if (r.tags.empty()) s.bind_view(9, "[]");
+  else s.bind(9, json(r.tags).dump());
+  const auto& p = r.empirical_policy;
+  if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0) s.bind_view(10, "{}");
+  else s.bind(10, json(p).dump());
+  s.bind_view(11, state_id);
+  s.bind_view(12, to_string(r.state.type));
+  s.bind_view(13, r.state.name.empty() ? default_name(r.state.type) : std::string_view(r.state.name));
+  s.bind(14, micros(r.state.timestamp));
+  s.bind(15, r.run_count);
+  s.bind(16, r.created == TimePoint{} ? now_us : micros(r.created));
+  s.bind(17, r.updated == TimePoint{} ? now_us : micros(r.updated));
+  s.bind(18, micros(r.expected_start_time));
+  s.bind(19, micros(r.start_time));
+  s.bind(20, micros(r.end_time));
+  s.bind(21, r.total_run_time_s);
+  s.run();
+}
+
+}  // namespace
+
+
+SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions options)
+    : path_(path), main_(path, options), batch_(path, [&] {
+        auto batch = options;
+        batch.cache_size = -65536;  // 64 MiB: the indexes of a 100,000-task flow stay cached
+        return batch;
+      }()) {
+  migrate_sqlite(main_);
+}
+
+SqliteStorage::~SqliteStorage() = default;
+
+FlowRecord SqliteStorage::upsert_flow(const std::string& name, const std::vector<std::string>& tags) {
+  if (name.empty()) throw invalid_argument("a flow needs a name", "name");
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&] {
+    auto now_us = micros(now());
+    auto& s = main_.prepare_cached(
+        "INSERT INTO flow (id, name, tags, created, updated) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET tags = CASE WHEN excluded.tags = '[]' THEN flow.tags "
+        "ELSE excluded.tags END, updated = excluded.updated "
+        "RETURNING id, name, tags, created");
+    s.bind(1, new_id()).bind(2, name).bind(3, json(tags).dump()).bind(4, now_us).bind(5, now_us);
+    if (!s.step()) throw Error(ErrorKind::kInternal, "flow upsert returned no row");
+    FlowRecord f{s.text(0), s.text(1), parse_tags(s.text(2)), time_at(s.int64(3))};
+    s.reset();
+    return f;
+  });
+}
+
+std::vector<FlowRecord> SqliteStorage::list_flows(int limit, int offset) {
+  check_page(limit, offset);
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached(
+      "SELECT id, name, tags, created FROM flow ORDER BY name ASC LIMIT ? OFFSET ?");
+  q.bind(1, limit).bind(2, offset);
+  std::vector<FlowRecord> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))});
+  q.reset();
+  return out;
+}
+
+std::optional<FlowRecord> SqliteStorage::read_flow_by_name(const std::string& name) {
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached("SELECT id, name, tags, created FROM flow WHERE name = ?");
+  q.bind(1, name);
+  std::optional<FlowRecord> out;
+  if (q.step()) out = FlowRecord{q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))};
+  q.reset();
+  return out;
+}
+
+Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&]() -> InsertResult {
+    std::string state_id = new_id();
+    auto& s = main_.prepare_cached(
+        "INSERT INTO flow_run (id, flow_id, flow_name, name, deployment_id, parent_task_run_id, "
+        "idempotency_key, parameters, tags, empirical_policy, state_id, state_type, state_name, "
+        "state_timestamp, run_count, created, updated, expected_start_time, "
+        "next_scheduled_start_time, start_time, end_time, total_run_time, infrastructure_pid) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (flow_id, idempotency_key) DO NOTHING");
+    s.bind(1, run.id);
+    s.bind(2, run.flow_id);
+    s.bind(3, run.flow_name);
+    s.bind(4, run.name);
+    s.bind_text_or_null(5, run.deployment_id);
+    s.bind_text_or_null(6, run.parent_task_run_id);
+    s.bind_text_or_null(7, run.idempotency_key);
+    s.bind(8, run.parameters.dump());
+    s.bind(9, json(run.tags).dump());
+    s.bind(10, json(run.empirical_policy).dump());
+    s.bind(11, state_id);
+    s.bind(12, to_string(run.state.type));
+    s.bind(13, run.state.name);
+    s.bind(14, micros(run.state.timestamp));
+    s.bind(15, run.run_count);
+    s.bind(16, micros(run.created));
+    s.bind(17, micros(run.updated));
+    s.bind(18, micros(run.expected_start_time));
+    if (run.state.type == StateType::kScheduled) s.bind(19, micros(run.state.scheduled_time));
+    else s.bind(19, nullptr);
+    s.bind(20, micros(run.start_time));
+    s.bind(21, micros(run.end_time));
+    s.bind(22, run.total_run_time_s);
+    s.bind_text_or_null(23, run.infrastructure_pid);
+    s.run();
+    if (main_.changes() == 0) {
+      auto& q = main_.prepare_cached(std::string(kFlowRunSelect) +
+                                     " WHERE r.flow_id = ? AND r.idempotency_key = ?");
+      q.bind(1, run.flow_id).bind(2, run.idempotency_key);
+      if (!q.step()) {
+        q.reset();
+        throw conflict("flow run '" + run.id + "' conflicts with an existing run");
+      }
+      auto existing = read_flow_run_row(q);
+      q.reset();
+      return {std::move(existing), false};
+    }
+    insert_state(main_, RunTable::kFlowRun, state_id, run.id, run.state, {});
+    return {run, true};
+  });
+}
+
+bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&] {
+    std::string transition_id;
+    auto run = select_flow_run(main_, id, &transition_id);
+    if (!run) return false;
+    FlowRunWrite write = decide(*run, transition_id);
+    if (!write.state) return true;
+    const State& state = *write.state;
+    std::string state_id = new_id();
+    insert_state(main_, RunTable::kFlowRun, state_id, id, state, write.transition_id);
+    auto& u = main_.prepare_cached(
+        "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
+        "run_count = ?, updated = ?, expected_start_time = ?, next_scheduled_start_time = ?, "
+        "start_time = ?, end_time = ?, total_run_time = ?, infrastructure_pid = ? WHERE id = ?");
+    u.bind(1, state_id);
+    u.bind(2, to_string(state.type));
+    u.bind(3, state.name);
+    u.bind(4, micros(state.timestamp));
+    u.bind(5, run->run_count);
+    u.bind(6, micros(now()));
+    u.bind(7, micros(run->expected_start_time));
+    if (state.type == StateType::kScheduled) u.bind(8, micros(state.scheduled_time));
+    else u.bind(8, nullptr);
+    u.bind(9, micros(run->start_time));
+    u.bind(10, micros(run->end_time));
+    u.bind(11, run->total_run_time_s);
+    u.bind_text_or_null(12, run->infrastructure_pid);
+    u.bind(13, id);
+    u.run();
+    return true;
+  });
+}
+
+std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id) {
+  std::lock_guard lock(main_mutex_);
+  return select_flow_run(main_, id);
+}
+
+std::vector<FlowRunRecord> SqliteStorage::filter_flow_runs(const FlowRunFilter& f) {
+  check_page(f.limit, f.offset);
+  Where w = flow_run_where(f);
+  std::string sql = std::string(kFlowRunSelect) + w.sql + flow_run_order(f.sort) + " LIMIT ? OFFSET ?";
+  std::lock_guard lock(main_mutex_);
+  auto q = main_.prepare(sql);
+  int next = w.apply(*q);
+  q->bind(next, f.limit).bind(next + 1, f.offset);
+  std::vector<FlowRunRecord> out;
+  while (q->step()) out.push_back(read_flow_run_row(*q));
+  return out;
+}
+
+int64_t SqliteStorage::count_flow_runs(const FlowRunFilter& f) {
+  Where w = flow_run_where(f);
+  std::lock_guard lock(main_mutex_);
+  auto q = main_.prepare("SELECT COUNT(*) FROM flow_run r" + w.sql);
+  w.apply(*q);
+  q->step();
+  return q->int64(0);
+}
+
+bool SqliteStorage::delete_flow_run(const std::string& id) {
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&] {
+    auto& d = main_.prepare_cached("DELETE FROM flow_run WHERE id = ?");
+    d.bind(1, id).run();
+    if (main_.changes() == 0) return false;
+    main_.prepare_cached("DELETE FROM flow_run_state WHERE flow_run_id = ?").bind(1, id).run();
+    main_.prepare_cached(
+             "DELETE FROM task_run_state WHERE task_run_id IN "
+             "(SELECT id FROM task_run WHERE flow_run_id = ?)")
+        .bind(1, id)
+        .run();
+    main_.prepare_cached("DELETE FROM task_run WHERE flow_run_id = ?").bind(1, id).run();
+    main_.prepare_cached("DELETE FROM log WHERE flow_run_id = ?").bind(1, id).run();
+    return true;
+  });
+}
+
+std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached(
+      "SELECT id, " + std::string(kStateColumns) + " FROM flow_run_state WHERE flow_run_id = ? " +
+      "UNION ALL SELECT id, " + std::string(kStateColumns) +
+      " FROM task_run_state WHERE task_run_id = ? ORDER BY 5, 1");
+  q.bind(1, run_id).bind(2, run_id);
+  std::vector<StateRow> out;
+  while (q.step()) out.push_back({q.text(0), *read_state(q, 1), q.text(10)});
+  q.reset();
+  return out;
+}
+
+void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
+                                const std::vector<LogRecord>& logs) {
+  if (task_runs.empty() && logs.empty()) return;
+  // Several snapshots of one task run in a batch: every state goes into the history, but only
+  // the last snapshot needs upserting into the run row.
+  std::unordered_map<std::string_view, size_t> last;
+  last.reserve(task_runs.size());
+  for (size_t i = 0; i < task_runs.size(); ++i) last[task_runs[i].id] = i;
+
+  std::lock_guard lock(batch_mutex_);
+  batch_.write_transaction([&] {
+    int64_t now_us = micros(now());
+    std::string state_id;
+    auto& insert = insert_state_statement(batch_, RunTable::kTaskRun);
+    auto& upsert = batch_.prepare_cached(kUpsertTaskRun);
+    for (size_t i = 0; i < task_runs.size(); ++i) {
+      const auto& r = task_runs[i];
+      if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
+      state_id = new_id();
+      insert_state(insert, state_id, r.id, r.state, {});
+      if (last[r.id] == i) upsert_task_run(upsert, r, state_id, now_us);
+    }
+    auto& insert_log = batch_.prepare_cached(
+        "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& l : logs) {
+      insert_log.bind(1, l.id.empty() ? new_id() : l.id);
+      insert_log.bind_text_or_null(2, l.flow_run_id);
+      insert_log.bind_text_or_null(3, l.task_run_id);
+      insert_log.bind(4, l.name);
+      insert_log.bind(5, l.level);
+      insert_log.bind(6, l.message);
+      insert_log.bind(7, l.timestamp == TimePoint{} ? now_us : micros(l.timestamp));
+      insert_log.run();
+    }
+  });
+}
+
+std::optional<TaskRunRecord> SqliteStorage::read_task_run(const std::string& id) {
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached(std::string(kTaskRunSelect) + " WHERE r.id = ?");
+  q.bind(1, id);
+  std::optional<TaskRunRecord> out;
+  if (q.step()) out = read_task_run_row(q);
+  q.reset();
+  return out;
+}
+
+std::vector<TaskRunRecord> SqliteStorage::filter_task_runs(const TaskRunFilter& f) {
+  check_page(f.limit, f.offset);
+  Where w;
+  w.in("r.id", f.ids);
+  if (!f.flow_run_id.empty()) {
+    w.add("r.flow_run_id = ?");
+    w.bind(f.flow_run_id);
+  }
+  w.state_types("r.state_type", f.state_types);
+  w.in("r.state_name", f.state_names);
+  w.tags("r.tags", f.tags);
+  std::string sql =
+      std::string(kTaskRunSelect) + w.sql + task_run_order(f.sort) + " LIMIT ? OFFSET ?";
+  std::lock_guard lock(main_mutex_);
+  auto q = main_.prepare(sql);
+  int next = w.apply(*q);
+  q->bind(next, f.limit).bind(next + 1, f.offset);
+  std::vector<TaskRunRecord> out;
+  while (q->step()) out.push_back(read_task_run_row(*q));
+  return out;
+}
+
+std::vector<LogRecord> SqliteStorage::read_logs(const LogFilter& f) {
+  check_page(f.limit, f.offset);
+  Where w;
+  if (!f.flow_run_id.empty()) {
+    w.add("flow_run_id = ?");
+    w.bind(f.flow_run_id);
+  }
+  if (!f.task_run_id.empty()) {
+    w.add("task_run_id = ?");
+    w.bind(f.task_run_id);
+  }
+  if (f.min_level > 0) {
+    w.add("level >= ?");
+    w.bind(static_cast<int64_t>(f.min_level));
+  }
+  std::string order = order_by(f.sort, {{"TIMESTAMP_ASC", "timestamp ASC, id ASC"},
+                                        {"TIMESTAMP_DESC", "timestamp DESC, id DESC"}});
+  std::string sql = "SELECT id, flow_run_id, task_run_id, name, level, message, timestamp FROM log" +
+                    w.sql + order + " LIMIT ? OFFSET ?";
+  std::lock_guard lock(main_mutex_);
+  auto q = main_.prepare(sql);
+  int next = w.apply(*q);
+  q->bind(next, f.limit).bind(next + 1, f.offset);
+  std::vector<LogRecord> out;
+  while (q->step()) {
+    LogRecord l;
+    l.id = q->text(0);
+    l.flow_run_id = q->text(1);
+    l.task_run_id = q->text(2);
+    l.name = q->text(3);
+    l.level = static_cast<int>(q->int64(4));
+    l.message = q->text(5);
+    l.timestamp = time_at(q->int64(6));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::optional<State> SqliteStorage::find_cached_state(const std::string& cache_key, TimePoint at) {
+  if (cache_key.empty()) return std::nullopt;
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached(
+      "SELECT " + std::string(kStateColumns) +
+      " FROM task_run_state WHERE cache_key = ? AND type = 'COMPLETED' "
+      "AND (cache_expiration IS NULL OR cache_expiration > ?) ORDER BY timestamp DESC LIMIT 1");
+  q.bind(1, cache_key).bind(2, micros(at));
+  std::optional<State> out;
+  if (q.step()) out = read_state(q, 0);
+  q.reset();
+  return out;
+}
+
+int SqliteStorage::set_task_runs_state(const std::string& flow_run_id,
+                                       const std::vector<StateType>& from, const State& state) {
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&] {
+    Where w;
+    w.add("flow_run_id = ?");
+    w.bind(flow_run_id);
+    w.state_types("state_type", from);
+    auto q = main_.prepare("SELECT id, state_timestamp, start_time FROM task_run" + w.sql);
+    w.apply(*q);
+    struct Row {
+      std::string id;
+      int64_t state_timestamp;
+      bool running;
+    };
+    std::vector<Row> rows;
+    while (q->step()) rows.push_back({q->text(0), q->int64(1), !q->is_null(2)});
+    q.reset();
+    for (const auto& row : rows) {
+      std::string state_id = new_id();
+      insert_state(main_, RunTable::kTaskRun, state_id, row.id, state, {});
+      auto& u = main_.prepare_cached(
+          "UPDATE task_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
+          "updated = ?, end_time = CASE WHEN ? THEN ? ELSE end_time END WHERE id = ?");
+      u.bind(1, state_id)
+          .bind(2, to_string(state.type))
+          .bind(3, state.name)
+          .bind(4, micros(state.timestamp))
+          .bind(5, micros(now()))
+          .bind(6, state.is_terminal())
+          .bind(7, micros(state.timestamp))
+          .bind(8, row.id)
+          .run();
+    }
+    return static_cast<int>(rows.size());
+  });
+}
+
+}  // namespace baton::storage

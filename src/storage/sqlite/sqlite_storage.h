@@ -1,0 +1,52 @@
+// Storage over one SQLite file (WAL): the embedded database under $BATON_HOME.
+//
+// Holds two connections: one for synchronous calls (flow runs, reads) and one for write_batch,
+// so the group-commit writer never waits behind a reader in this process; across processes
+// SQLite's locks (BEGIN IMMEDIATE + busy timeout + bounded retry) serialise writers.
+//
+// Thread-safety: all methods are safe from any thread; each connection is guarded by its mutex.
+#pragma once
+
+#include <mutex>
+
+#include "storage/sqlite/connection.h"
+#include "storage/storage.h"
+
+namespace baton::storage {
+
+class SqliteStorage final : public Storage {
+ public:
+  // Opens `path` (creating it), applies pending migrations. Throws unavailable on failure.
+  explicit SqliteStorage(const std::string& path, sqlite::ConnectionOptions options = {});
+  ~SqliteStorage() override;
+
+  FlowRecord upsert_flow(const std::string& name, const std::vector<std::string>& tags) override;
+  std::vector<FlowRecord> list_flows(int limit, int offset) override;
+  std::optional<FlowRecord> read_flow_by_name(const std::string& name) override;
+  InsertResult insert_flow_run(const FlowRunRecord& run) override;
+  bool update_flow_run(const std::string& id, const DecideFn& decide) override;
+  std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
+  std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
+  int64_t count_flow_runs(const FlowRunFilter& filter) override;
+  bool delete_flow_run(const std::string& id) override;
+  std::vector<StateRow> read_states(const std::string& run_id) override;
+  void write_batch(const std::vector<TaskRunRecord>& task_runs,
+                   const std::vector<LogRecord>& logs) override;
+  std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
+  std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
+  std::vector<LogRecord> read_logs(const LogFilter& filter) override;
+  std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
+  int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,
+                          const State& state) override;
+
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+  std::mutex main_mutex_;
+  sqlite::Connection main_;
+  std::mutex batch_mutex_;
+  sqlite::Connection batch_;
+};
+
+}  // namespace baton::storage

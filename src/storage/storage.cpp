@@ -1,0 +1,36 @@
+#include "storage/storage.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "baton/error.h"
+#include "storage/sqlite/sqlite_storage.h"
+
+namespace baton::storage {
+
+std::string baton_home() {
+  namespace fs = std::filesystem;
+  fs::path home;
+  if (const char* env = std::getenv("BATON_HOME"); env && *env) {
+    home = env;
+  } else if (const char* user_home = std::getenv("HOME"); user_home && *user_home) {
+    home = fs::path(user_home) / ".baton";
+  } else {
+    throw unavailable("cannot locate Baton's home: neither BATON_HOME nor HOME is set");
+  }
+  std::error_code ec;
+  fs::create_directories(home, ec);
+  if (ec || !fs::is_directory(home))
+    throw unavailable("cannot create BATON_HOME '" + home.string() + "': " + ec.message());
+  return home.string();
+}
+
+std::string default_database_path() {
+  return (std::filesystem::path(baton_home()) / "baton.db").string();
+}
+
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path) {
+  return std::make_unique<SqliteStorage>(path);
+}
+
+}  // namespace baton::storage

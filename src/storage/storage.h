@@ -1,0 +1,108 @@
+// The storage interface: what the orchestration client (and the server) need from a database.
+//
+// One implementation per database: SqliteStorage (src/storage/sqlite/) now, a PostgreSQL one
+// (src/storage/postgres/) later, behind this same interface so callers never change. The SQL is
+// portable (ON CONFLICT, RETURNING, BIGINT microsecond times, TEXT JSON, `?` placeholders that a
+// PostgreSQL backend rewrites to $n); what differs between dialects (tag containment, JSON
+// access, row claims) lives in each backend's dialect file.
+//
+// Storage records and reads; it decides nothing. Flow-run transitions are read-decide-write in
+// one write transaction: update_flow_run() reads the row, calls the caller's `decide` (which
+// applies the orchestration rules) and writes what it returns, atomically with respect to every
+// other process writing the same database.
+//
+// Errors: baton::Error. kUnavailable when the database cannot be opened or stays locked past the
+// retry budget; kInvalidArgument for a bad filter (e.g. an unknown sort name, naming "sort");
+// kConflict for a constraint violation. A failed call writes nothing.
+//
+// Thread-safety: every method may be called from any thread (implementations serialise on their
+// connection). Batched writes go through BatchWriter (batch_writer.h), not through here directly.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baton/state.h"
+#include "model/records.h"
+
+namespace baton::storage {
+
+// A state as recorded in a run's history, with the storage-level fields the model's State lacks.
+struct StateRow {
+  std::string id;
+  State state;
+  std::string transition_id;
+};
+
+// What update_flow_run's `decide` returns: the state to append (nullopt = write nothing) and the
+// transition id to store with it. `run` is updated in place by `decide`.
+struct FlowRunWrite {
+  std::optional<State> state;
+  std::string transition_id;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Flows, upserted by name (tags replaced when given non-empty).
+  virtual FlowRecord upsert_flow(const std::string& name, const std::vector<std::string>& tags) = 0;
+  virtual std::vector<FlowRecord> list_flows(int limit, int offset) = 0;
+  virtual std::optional<FlowRecord> read_flow_by_name(const std::string& name) = 0;
+
+  // Inserts `run` (id, flow_id, timestamps filled by the caller) with run.state as its first
+  // history entry. When run.idempotency_key is set and the flow already has a run with it,
+  // nothing is written and the existing run is returned with `inserted` false.
+  struct InsertResult {
+    FlowRunRecord run;
+    bool inserted = false;
+  };
+  virtual InsertResult insert_flow_run(const FlowRunRecord& run) = 0;
+
+  // Read-decide-write in one transaction. `decide` receives the run as stored (and the current
+  // state's transition id) and returns what to write; it may change the run's fields (counters,
+  // times, infrastructure_pid), which are written when a state is. Returns false when there is
+  // no such run (decide is not called). `decide` may run more than once when the database was
+  // busy, so it must not have side effects beyond its captures.
+  using DecideFn = std::function<FlowRunWrite(FlowRunRecord& run, const std::string& transition_id)>;
+  virtual bool update_flow_run(const std::string& id, const DecideFn& decide) = 0;
+
+  virtual std::optional<FlowRunRecord> read_flow_run(const std::string& id) = 0;
+  virtual std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) = 0;
+  virtual int64_t count_flow_runs(const FlowRunFilter& filter) = 0;
+  // Deletes the run, its states, its task runs with their states, its logs. False if absent.
+  virtual bool delete_flow_run(const std::string& id) = 0;
+
+  // History of a flow run or task run, oldest first.
+  virtual std::vector<StateRow> read_states(const std::string& run_id) = 0;
+
+  // Writes a batch in one transaction: each task run snapshot is upserted and its state appended
+  // to its history (in order); logs are inserted. All or nothing.
+  virtual void write_batch(const std::vector<TaskRunRecord>& task_runs,
+                           const std::vector<LogRecord>& logs) = 0;
+
+  virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
+  virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;
+  virtual std::vector<LogRecord> read_logs(const LogFilter& filter) = 0;
+
+  // The newest COMPLETED task-run state stored under cache_key, unexpired at `now`.
+  virtual std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) = 0;
+
+  // Appends `state` to every task run of the flow run whose current state type is one of
+  // `from` (e.g. PENDING/RUNNING -> Crashed), in one transaction. Returns how many changed.
+  virtual int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,
+                                  const State& state) = 0;
+};
+
+// $BATON_HOME (default ~/.baton), created when missing. Throws unavailable when it cannot be.
+std::string baton_home();
+// $BATON_HOME/baton.db.
+std::string default_database_path();
+
+// Opens (creating and migrating) the SQLite database at `path`.
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path);
+
+}  // namespace baton::storage

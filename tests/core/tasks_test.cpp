@@ -1,0 +1,281 @@
+// Tasks and futures: direct calls, submit, map, dependencies, the task runner, state history.
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "sdk_fixture.h"
+
+namespace baton::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SdkTasks : public SdkTest {};
+
+struct Oops : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+TEST_P(SdkTasks, DirectCallReturnsValueAndRecordsFullHistory) {
+  auto add = baton::task("add", [](int a, int b) { return a + b; });
+  std::string flow_run_id;
+  auto f = baton::flow("direct_call_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    return add(2, 3) * 10;
+  });
+  EXPECT_EQ(f(), 50);
+
+  auto fr = flow_run(flow_run_id);
+  EXPECT_EQ(fr.flow_name, "direct_call_flow");
+  EXPECT_EQ(fr.state.type, StateType::kCompleted);
+  EXPECT_EQ(fr.state.result, 50);
+  EXPECT_EQ(fr.run_count, 1);
+  ASSERT_TRUE(fr.start_time && fr.end_time);
+  EXPECT_LE(*fr.start_time, *fr.end_time);
+  EXPECT_EQ(state_names(flow_run_id), (std::vector<std::string>{"Pending", "Running", "Completed"}));
+
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].name, "add-0");
+  EXPECT_EQ(runs[0].task_key, "add");
+  EXPECT_EQ(runs[0].run_count, 1);
+  EXPECT_EQ(runs[0].state.type, StateType::kCompleted);
+  ASSERT_TRUE(runs[0].start_time && runs[0].end_time);
+  EXPECT_LE(*runs[0].start_time, *runs[0].end_time);
+  EXPECT_EQ(state_names(runs[0].id), (std::vector<std::string>{"Pending", "Running", "Completed"}));
+}
+
+TEST_P(SdkTasks, DirectCallRethrowsTheBodysExceptionAndRecordsFailed) {
+  auto boom = baton::task("boom", []() -> int { throw Oops("disk on fire"); });
+  std::string flow_run_id;
+  auto f = baton::flow("direct_failure_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    try {
+      boom();
+    } catch (const Oops& e) {
+      return std::string("caught: ") + e.what();
+    }
+    return std::string("not thrown");
+  });
+  EXPECT_EQ(f(), "caught: disk on fire");
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].state.type, StateType::kFailed);
+  EXPECT_EQ(runs[0].state.message, "disk on fire");
+}
+
+TEST_P(SdkTasks, SubmitReturnsFutureWithResultAndState) {
+  auto square = baton::task("square", [](int x) { return x * x; });
+  auto f = baton::flow("submit_flow", [&] {
+    auto fut = square.submit(7);
+    fut.wait();
+    EXPECT_TRUE(fut.done());
+    EXPECT_EQ(fut.state().type, StateType::kCompleted);
+    EXPECT_EQ(fut.task_run_name(), "square-0");
+    return fut.result();
+  });
+  EXPECT_EQ(f(), 49);
+}
+
+TEST_P(SdkTasks, FutureResultRethrowsTheTasksExceptionType) {
+  auto boom = baton::task("boom_submit", [](int) -> int { throw Oops("bad input"); });
+  auto f = baton::flow("future_failure_flow", [&] {
+    auto fut = boom.submit(1);
+    EXPECT_THROW(fut.result(), Oops);
+    EXPECT_EQ(fut.state().type, StateType::kFailed);
+    EXPECT_EQ(fut.state().message, "bad input");
+    return 0;
+  });
+  f();
+}
+
+TEST_P(SdkTasks, MapRunsOncePerElementInOrderWithUnmappedConstant) {
+  auto label = baton::task("label", [](const std::string& id, const std::string& prefix) { return prefix + id; });
+  std::string flow_run_id;
+  auto f = baton::flow("map_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    std::vector<std::string> ids{"a", "b", "c", "d"};
+    return label.map(ids, baton::unmapped(std::string("id-"))).results();
+  });
+  EXPECT_EQ(f(), (std::vector<std::string>{"id-a", "id-b", "id-c", "id-d"}));
+  EXPECT_EQ(task_runs(flow_run_id).size(), 4u);
+}
+
+TEST_P(SdkTasks, MapAcceptsAnySizedRangeIncludingViews) {
+  auto twice = baton::task("twice", [](int x) { return 2 * x; });
+  auto f = baton::flow("map_range_flow", [&] { return twice.map(std::views::iota(0, 5)).results(); });
+  EXPECT_EQ(f(), (std::vector<int>{0, 2, 4, 6, 8}));
+}
+
+TEST_P(SdkTasks, MapRejectsRangesOfDifferentLengths) {
+  auto add = baton::task("add_map", [](int a, int b) { return a + b; });
+  auto f = baton::flow("map_mismatch_flow", [&] {
+    std::vector<int> a{1, 2, 3}, b{1, 2};
+    try {
+      add.map(a, b);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  });
+  EXPECT_EQ(f(), "map(): every iterated argument must have the same length");
+}
+
+TEST_P(SdkTasks, FuturesAsArgumentsAreResolvedAndRecordedAsDependencies) {
+  auto fetch = baton::task("fetch", [](int n) { return std::vector<int>(static_cast<std::size_t>(n), 1); });
+  auto total = baton::task("total", [](const std::vector<int>& xs, int bonus) {
+    int s = bonus;
+    for (int x : xs) s += x;
+    return s;
+  });
+  std::string up_id, down_id;
+  auto f = baton::flow("dependency_flow", [&] {
+    auto a = fetch.submit(4);
+    auto b = total.submit(a, 10);
+    up_id = a.task_run_id();
+    down_id = b.task_run_id();
+    return b.result();
+  });
+  EXPECT_EQ(f(), 14);
+  auto down = task_run(down_id);
+  ASSERT_TRUE(down.task_inputs.contains("0")) << down.task_inputs.dump();
+  EXPECT_EQ(down.task_inputs["0"][0]["id"], up_id);
+  EXPECT_EQ(down.task_inputs["0"][0]["input_type"], "task_run");
+}
+
+TEST_P(SdkTasks, DirectCallWithAFutureArgumentWaitsForIt) {
+  auto slow = baton::task("slow_value", [] {
+    std::this_thread::sleep_for(20ms);
+    return 5;
+  });
+  auto inc = baton::task("inc", [](int x) { return x + 1; });
+  auto f = baton::flow("direct_future_flow", [&] { return inc(slow.submit()); });
+  EXPECT_EQ(f(), 6);
+}
+
+TEST_P(SdkTasks, WaitForStartsOnlyAfterUpstreamIsFinal) {
+  std::atomic<bool> upstream_finished{false};
+  auto first = baton::task("first", [&] {
+    std::this_thread::sleep_for(30ms);
+    upstream_finished = true;
+  });
+  auto second = baton::task("second", [&] { return upstream_finished.load(); });
+  std::string second_id, first_id;
+  auto f = baton::flow("wait_for_flow", [&] {
+    auto a = first.submit();
+    auto b = second.submit(baton::wait_for(a));
+    first_id = a.task_run_id();
+    second_id = b.task_run_id();
+    return b.result();
+  });
+  EXPECT_TRUE(f());
+  auto down = task_run(second_id);
+  ASSERT_TRUE(down.task_inputs.contains("wait_for"));
+  EXPECT_EQ(down.task_inputs["wait_for"][0]["id"], first_id);
+}
+
+TEST_P(SdkTasks, DownstreamOfAFailedTaskDoesNotRun) {
+  std::atomic<int> ran{0};
+  auto bad = baton::task("bad_upstream", []() -> int { throw Oops("nope"); });
+  auto use = baton::task("use_upstream", [&](int x) {
+    ++ran;
+    return x;
+  });
+  auto f = baton::flow("upstream_failed_flow", [&] {
+    auto b = use.submit(bad.submit());
+    EXPECT_THROW(b.result(), UpstreamFailedError);
+    EXPECT_EQ(b.state().name, "NotReady");
+    EXPECT_EQ(b.state().type, StateType::kFailed);
+    return 0;
+  });
+  f();
+  EXPECT_EQ(ran.load(), 0);
+}
+
+TEST_P(SdkTasks, ThreadPoolSizeIsConfigurable) {
+  std::mutex m;
+  std::set<std::thread::id> threads;
+  std::latch all_three(3);
+  auto work = baton::task("pooled", [&](int i) {
+    {
+      std::lock_guard lock(m);
+      threads.insert(std::this_thread::get_id());
+    }
+    if (i < 3) {
+      all_three.count_down();
+      all_three.wait();  // only returns if three runs are in flight at once
+    }
+    return i;
+  });
+  auto f = baton::flow("pool_flow", [&] { return work.map(std::views::iota(0, 30)).results().size(); })
+               .task_runner(baton::ThreadPoolTaskRunner{3});
+  EXPECT_EQ(f(), 30u);
+  EXPECT_EQ(threads.size(), 3u);
+}
+
+TEST_P(SdkTasks, FlowWaitsForSubmittedTasksItDidNotAwait) {
+  std::atomic<int> done{0};
+  auto later = baton::task("later", [&] {
+    std::this_thread::sleep_for(20ms);
+    ++done;
+  });
+  auto f = baton::flow("unawaited_flow", [&] {
+    for (int i = 0; i < 4; ++i) later.submit();
+  });
+  f();
+  EXPECT_EQ(done.load(), 4);
+}
+
+TEST_P(SdkTasks, TasksCalledOutsideFlowsAreTrackedToo) {
+  auto lone = baton::task("lone", [](int x) { return x + 1; });
+  EXPECT_EQ(lone(1), 2);
+  auto fut = lone.submit(41);
+  EXPECT_EQ(fut.result(), 42);
+  auto run = task_run(fut.task_run_id());
+  EXPECT_EQ(run.flow_run_id, "");
+  EXPECT_EQ(run.state.type, StateType::kCompleted);
+}
+
+TEST_P(SdkTasks, TagsAreRecordedOnTasksAndFlows) {
+  auto tagged = baton::task("tagged", [] { return 1; }).tags({"etl", "critical"});
+  std::string flow_run_id;
+  auto f = baton::flow("tagged_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    return tagged();
+  }).tags({"nightly"});
+  f();
+  EXPECT_EQ(flow_run(flow_run_id).tags, (std::vector<std::string>{"nightly"}));
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].tags, (std::vector<std::string>{"etl", "critical"}));
+}
+
+TEST_P(SdkTasks, TaskRunNamesFromTemplates) {
+  auto fetch = baton::task("fetch_named", [](const std::string& url, int page) { return url + std::to_string(page); })
+                   .arg_names({"url", "page"})
+                   .task_run_name("fetch-{url}-p{page}");
+  auto by_index = baton::task("by_index", [](int x) { return x; }).task_run_name("item-{0}");
+  auto f = baton::flow("named_tasks_flow", [&] {
+    auto a = fetch.submit(std::string("example"), 2);
+    auto b = by_index.submit(9);
+    return a.task_run_name() + "," + b.task_run_name();
+  });
+  EXPECT_EQ(f(), "fetch-example-p2,item-9");
+}
+
+TEST_P(SdkTasks, OptionsReturnANewTaskAndLeaveTheOriginal) {
+  auto base = baton::task("opts", [] { return 1; });
+  auto more = base.retries(3).tags({"x"});
+  EXPECT_EQ(base.definition().retries, 0);
+  EXPECT_EQ(more.definition().retries, 3);
+  EXPECT_TRUE(base.definition().tags.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, SdkTasks, ::testing::ValuesIn(sdk_transports()), transport_name);
+
+}  // namespace
+}  // namespace baton::testing

@@ -1,0 +1,107 @@
+#include "storage/migrations.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "model/ids.h"
+#include "storage/sqlite/connection.h"
+#include "storage/sqlite/sqlite_storage.h"
+#include "storage_test_util.h"
+
+namespace baton::storage {
+namespace {
+
+using baton::testing::fresh_db;
+
+std::vector<int> sqlite_versions() {
+  std::vector<int> out;
+  for (const auto& m : embedded_migrations())
+    if (m.dialect.empty() || m.dialect == "sqlite") out.push_back(m.version);
+  return out;
+}
+
+TEST(Migrations, EmbeddedFilesAreOrderedAndUniquePerDialect) {
+  const auto& all = embedded_migrations();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front().version, 1);
+  EXPECT_EQ(all.front().name, "core");
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LE(all[i - 1].version, all[i].version);
+  auto versions = sqlite_versions();
+  EXPECT_EQ(std::set<int>(versions.begin(), versions.end()).size(), versions.size());
+  for (const auto& m : all) {
+    EXPECT_TRUE(m.dialect.empty() || m.dialect == "sqlite" || m.dialect == "postgres") << m.name;
+    EXPECT_FALSE(m.sql.empty()) << m.name;
+  }
+}
+
+TEST(Migrations, ApplyOnceAndRecordEachVersion) {
+  sqlite::Connection db(fresh_db());
+  migrate_sqlite(db);
+  EXPECT_EQ(applied_migrations(db), sqlite_versions());
+  migrate_sqlite(db);  // a second run changes nothing
+  EXPECT_EQ(applied_migrations(db), sqlite_versions());
+  for (const char* table : {"flow", "flow_run", "flow_run_state", "task_run", "task_run_state", "log"}) {
+    auto& q = db.prepare_cached("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+    q.bind(1, table);
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.int64(0), 1) << table;
+    q.reset();
+  }
+}
+
+TEST(Migrations, ConcurrentOpenersMigrateExactlyOnce) {
+  auto path = fresh_db();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      try {
+        SqliteStorage storage(path);
+      } catch (const std::exception&) {
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  sqlite::Connection db(path);
+  EXPECT_EQ(applied_migrations(db), sqlite_versions());
+}
+
+// A database written by the first release (only 0001 applied) keeps its rows through 0002's
+// table rebuilds.
+TEST(Migrations, UpgradeFromVersionOneKeepsRows) {
+  auto path = fresh_db();
+  std::string run_id = new_id(), task_id = new_id(), state_id = new_id();
+  {
+    sqlite::Connection db(path);
+    applied_migrations(db);  // creates schema_migrations
+    db.exec(embedded_migrations().front().sql);
+    db.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'core', 0)");
+    db.prepare_cached(
+          "INSERT INTO task_run (id, flow_run_id, task_key, name, state_id, state_type, state_name, "
+          "state_timestamp, run_count, created, updated) VALUES (?, ?, 'k', 'old-task', ?, "
+          "'COMPLETED', 'Completed', 5, 1, 1, 1)")
+        .bind(1, task_id)
+        .bind(2, run_id)
+        .bind(3, state_id)
+        .run();
+    db.prepare_cached(
+          "INSERT INTO task_run_state (id, task_run_id, type, name, timestamp) VALUES "
+          "(?, ?, 'COMPLETED', 'Completed', 5)")
+        .bind(1, state_id)
+        .bind(2, task_id)
+        .run();
+  }
+  SqliteStorage storage(path);
+  auto task = storage.read_task_run(task_id);
+  ASSERT_TRUE(task.has_value());
+  EXPECT_EQ(task->name, "old-task");
+  EXPECT_EQ(task->state.type, StateType::kCompleted);
+  EXPECT_EQ(storage.read_states(task_id).size(), 1u);
+}
+
+}  // namespace
+}  // namespace baton::storage
