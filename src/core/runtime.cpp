@@ -3,14 +3,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "storage/storage.h"
+
 namespace baton::core {
 
-std::filesystem::path baton_home() {
-  if (const char* home = std::getenv("BATON_HOME"); home && *home) return home;
-  if (const char* user_home = std::getenv("HOME"); user_home && *user_home)
-    return std::filesystem::path(user_home) / ".baton";
-  return ".baton";
-}
+std::filesystem::path baton_home() { return storage::baton_home(); }
 
 namespace {
 int level_from_env() {
