@@ -113,12 +113,19 @@ FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
                            "state");
   run.state = decision.state;
   apply_counters(decision.run, run);
-  if (run.state.type == StateType::kRunning) run.infrastructure_pid = current_process_identity();
+  // A run created RUNNING is run by its creator: this process, or the remote one that said so.
+  if (run.state.type == StateType::kRunning && run.infrastructure_pid.empty())
+    run.infrastructure_pid = current_process_identity();
   return storage_->insert_flow_run(run).run;
 }
 
 SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id,
                                                   const State& proposed, bool force) {
+  return set_flow_run_state_for(flow_run_id, proposed, force, current_process_identity());
+}
+
+SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_run_id, const State& proposed,
+                                                      bool force, const std::string& process_identity) {
   orchestration::Decision decision;
   bool found = storage_->update_flow_run(
       flow_run_id, [&](FlowRunRecord& run, const std::string& current_transition_id) {
@@ -138,7 +145,7 @@ SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id
         if (decision.write_state) {
           apply_counters(decision.run, run);
           if (decision.state.type == StateType::kRunning)
-            run.infrastructure_pid = current_process_identity();
+            run.infrastructure_pid = process_identity;
           write.state = decision.state;
         }
         return write;

@@ -37,6 +37,11 @@ class EmbeddedClient final : public OrchestrationClient {
   FlowRunRecord create_flow_run(FlowRunRecord run) override;
   SetStateResult set_flow_run_state(const std::string& flow_run_id, const State& proposed,
                                     bool force = false) override;
+  // As set_flow_run_state, but records `process_identity` rather than this process's identity as
+  // the run's infrastructure_pid when it enters RUNNING: the server records the identity of the
+  // remote process that runs the flow, so mark_crashed_runs() can tell when that one dies.
+  SetStateResult set_flow_run_state_for(const std::string& flow_run_id, const State& proposed, bool force,
+                                        const std::string& process_identity);
   std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
   std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
   bool delete_flow_run(const std::string& id) override;

@@ -1,0 +1,178 @@
+// `baton server start|status`, `baton flow-run cancel`, `baton events stream`.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "baton/error.h"
+#include "baton/version.h"
+#include "cli/command_registry.h"
+#include "client/embedded_client.h"
+#include "client/http_client.h"
+#include "client/remote_client.h"
+#include "server/server.h"
+#include "server/sqlite_event_store.h"
+#include "storage/storage.h"
+
+namespace baton::cli {
+
+namespace {
+using nlohmann::json;
+
+std::string env(const char* name, std::string fallback = {}) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+std::string api_url() { return env("BATON_API_URL", "http://127.0.0.1:4200/api"); }
+
+void start_server(const std::string& host, int port, const std::string& database, int workers, size_t body_limit) {
+  if (port < 0 || port > 65535) throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
+  // Block the stop signals before any thread exists, so every thread inherits the mask and this
+  // thread alone receives them through sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::ServerOptions options;
+  options.http.host = host;
+  options.http.port = static_cast<uint16_t>(port);
+  options.http.worker_threads = workers;
+  options.http.body_limit = body_limit;
+  std::string path = database.empty() ? storage::default_database_path() : database;
+  auto client = EmbeddedClient::open(path);  // creates and migrates the file
+  server::Server srv(options, std::move(client), std::make_unique<server::SqliteEventStore>(path));
+  uint16_t bound = srv.start();
+  std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api" << std::endl;
+  int received = 0;
+  sigwait(&signals, &received);
+  std::cout << "Stopping (signal " << received << "): finishing in-flight requests" << std::endl;
+  srv.stop();
+  std::cout << "Baton server stopped" << std::endl;
+}
+
+void server_status() {
+  std::string url = api_url();
+  HttpClient http(url, env("BATON_API_KEY"), std::chrono::seconds(5));
+  auto health = http.request("GET", "/health");
+  if (health.status != 200) throw unavailable("the server at " + url + " answered HTTP " + std::to_string(health.status));
+  auto version = http.request("GET", "/version");
+  std::string shown = "unknown version";
+  if (version.status == 200) {
+    json v = json::parse(version.body, nullptr, false);
+    if (v.is_object()) shown = "version " + v.value("version", std::string("?"));
+  } else if (version.status == 401) {
+    shown = "version hidden: BATON_API_KEY missing or wrong";
+  }
+  std::cout << "Baton server running at " << url << " (" << shown << ")\n";
+}
+
+void stream_events(const std::string& filter_text, const std::vector<std::string>& prefixes,
+                   const std::vector<std::string>& resources, bool as_json, int limit) {
+  json filter = json::object();
+  if (!filter_text.empty()) {
+    filter = json::parse(filter_text, nullptr, false);
+    if (filter.is_discarded() || !filter.is_object())
+      throw invalid_argument("--filter must be a JSON object, e.g. {\"event\": {\"prefix\": [\"baton.flow-run.\"]}}",
+                             "filter");
+  }
+  if (!prefixes.empty()) filter["event"]["prefix"] = prefixes;
+  if (!resources.empty()) filter["resource"]["id"] = resources;
+  WebSocketClient ws(api_url(), "/events/out", env("BATON_API_KEY"));
+  ws.send(json{{"type", "filter"}, {"filter", filter}}.dump());
+  int shown = 0;
+  while (limit <= 0 || shown < limit) {
+    auto text = ws.receive();
+    if (!text) throw unavailable("the event stream closed");
+    json message = json::parse(*text, nullptr, false);
+    if (!message.is_object()) continue;
+    std::string type = message.value("type", "");
+    if (type == "error") {
+      const json& e = message["error"];
+      throw invalid_argument(e.value("message", "the server refused the filter"),
+                             e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "");
+    }
+    if (type == "subscribed") {
+      std::cerr << "Streaming events from " << api_url() << " (Ctrl-C to stop)" << std::endl;
+      continue;
+    }
+    if (type != "event") continue;
+    const json& e = message["event"];
+    if (as_json) {
+      std::cout << e.dump() << std::endl;
+    } else {
+      std::cout << e.value("occurred", "") << "  " << e.value("event", "") << "  "
+                << e["resource"].value("baton.resource.id", "") << std::endl;
+    }
+    ++shown;
+  }
+}
+}  // namespace
+
+BATON_CLI_COMMANDS(60, [](CLI::App& root) {
+  auto* server = root.add_subcommand("server", "Run or query a Baton server");
+  server->require_subcommand(1);
+
+  auto* start = server->add_subcommand("start", "Serve the REST API and event stream over the local database");
+  static std::string host = "127.0.0.1";
+  static int port = 4200;
+  static std::string database;
+  static int workers = 64;
+  static size_t body_limit = 8 * 1024 * 1024;
+  start->add_option("--host", host, "Address to listen on")->capture_default_str();
+  start->add_option("--port", port, "Port to listen on (0: any free port)")->capture_default_str();
+  start->add_option("--database", database, "SQLite file (default $BATON_HOME/baton.db)");
+  start->add_option("--workers", workers, "Requests served at once by blocking handlers")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  start->add_option("--max-body-bytes", body_limit, "Larger request bodies are refused with 413")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
+  start->callback([] { start_server(host, port, database, workers, body_limit); });
+
+  auto* status = server->add_subcommand("status", "Tell whether a server answers at BATON_API_URL");
+  status->callback([] { server_status(); });
+
+  auto* events = root.add_subcommand("events", "Baton events");
+  events->require_subcommand(1);
+  auto* stream = events->add_subcommand("stream", "Print events live as they happen (from the server)");
+  static std::string filter;
+  static std::vector<std::string> prefixes, resources;
+  static bool as_json = false;
+  static int limit = 0;
+  stream->add_option("--filter", filter, "Event filter as JSON: {\"event\": {\"prefix\": [...]}, \"resource\": {...}}");
+  stream->add_option("--event", prefixes, "Only events whose name starts with this (repeatable)");
+  stream->add_option("--resource", resources, "Only events about this resource id (repeatable)");
+  stream->add_flag("--json", as_json, "Print each event as one JSON line");
+  stream->add_option("--limit", limit, "Exit after this many events (0: run until interrupted)");
+  stream->callback([] { stream_events(filter, prefixes, resources, as_json, limit); });
+});
+
+// `flow-run cancel` joins the flow-run group of run_commands.cpp (installed earlier), or creates it.
+BATON_CLI_COMMANDS(61, [](CLI::App& root) {
+  CLI::App* flow_run = nullptr;
+  try {
+    flow_run = root.get_subcommand("flow-run");
+  } catch (const CLI::OptionNotFound&) {
+    flow_run = root.add_subcommand("flow-run", "Flow runs");
+  }
+  auto* cancel = flow_run->add_subcommand("cancel", "Cancel a flow run (Cancelling, or Cancelled when nothing runs it)");
+  static std::string id;
+  cancel->add_option("id", id, "The flow run's id")->required();
+  cancel->callback([] {
+    auto client = make_client();
+    if (!client->read_flow_run(id)) throw not_found("no flow run with id " + id);
+    auto result = client->set_flow_run_state(id, State::cancelling("cancelled from the command line"));
+    if (result.status != SetStateStatus::kAccept)
+      throw conflict("cannot cancel flow run " + id + ": " + (result.reason.empty() ? "the rules refused" : result.reason) +
+                     " (it is " + result.state.name + ")");
+    std::cout << "Flow run " << id << " is now " << result.state.name << "\n";
+  });
+});
+
+}  // namespace baton::cli

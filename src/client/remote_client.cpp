@@ -1,0 +1,327 @@
+#include "client/remote_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include "baton/error.h"
+#include "client/process_identity.h"
+
+namespace baton {
+
+namespace {
+using nlohmann::json;
+
+ErrorKind kind_from_status(int status) {
+  switch (status) {
+    case 400: return ErrorKind::kMalformed;
+    case 401: return ErrorKind::kUnauthorized;
+    case 404: return ErrorKind::kNotFound;
+    case 409: return ErrorKind::kConflict;
+    case 413: return ErrorKind::kTooLarge;
+    case 422: return ErrorKind::kInvalidArgument;
+    case 503: return ErrorKind::kUnavailable;
+    default: return ErrorKind::kInternal;
+  }
+}
+
+ErrorKind kind_from_code(const std::string& code, int status) {
+  for (auto kind : {ErrorKind::kInvalidArgument, ErrorKind::kMalformed, ErrorKind::kNotFound, ErrorKind::kConflict,
+                    ErrorKind::kUnauthorized, ErrorKind::kTooLarge, ErrorKind::kUnavailable, ErrorKind::kInternal})
+    if (to_string(kind) == code) return kind;
+  return kind_from_status(status);
+}
+
+json any_of(const std::vector<std::string>& values) { return json{{"any_", values}}; }
+
+json state_types(const std::vector<StateType>& types) {
+  json out = json::array();
+  for (auto t : types) out.push_back(to_string(t));
+  return out;
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  return std::to_string(d.count() / 1000) + "." + std::to_string(d.count() % 1000 / 100) + " s";
+}
+}  // namespace
+
+Error error_from_response(int status, const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    const json& e = j["error"];
+    std::string field = e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "";
+    return Error(kind_from_code(e.value("code", ""), status), e.value("message", "error " + std::to_string(status)),
+                 field);
+  }
+  return Error(kind_from_status(status), "the server answered HTTP " + std::to_string(status) +
+                                             (body.empty() ? std::string() : ": " + body.substr(0, 200)));
+}
+
+RemoteClient::RemoteClient(const std::string& api_url, const std::string& api_key, Options options)
+    : options_(options), http_(api_url, api_key, options.request_timeout) {
+  sender_ = std::thread([this] { run_sender(); });
+}
+
+RemoteClient::~RemoteClient() {
+  try {
+    flush();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  sender_.join();
+}
+
+json RemoteClient::call(const std::string& method, const std::string& target, const json& body) {
+  auto result = http_.request(method, target, body.is_null() ? std::string() : body.dump());
+  if (result.status >= 200 && result.status < 300) {
+    if (result.body.empty()) return nullptr;
+    json j = json::parse(result.body, nullptr, false);
+    if (j.is_discarded()) throw Error(ErrorKind::kInternal, "the server answered with invalid JSON for " + target);
+    return j;
+  }
+  throw error_from_response(result.status, result.body);
+}
+
+std::optional<json> RemoteClient::call_or_missing(const std::string& method, const std::string& target,
+                                                  const json& body) {
+  try {
+    return call(method, target, body);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return std::nullopt;
+    throw;
+  }
+}
+
+FlowRecord RemoteClient::ensure_flow(const std::string& name, const std::vector<std::string>& tags) {
+  return call("POST", "/flows/", {{"name", name}, {"tags", tags}}).get<FlowRecord>();
+}
+
+std::vector<FlowRecord> RemoteClient::list_flows(int limit, int offset) {
+  return call("POST", "/flows/filter", {{"limit", limit}, {"offset", offset}}).get<std::vector<FlowRecord>>();
+}
+
+FlowRunRecord RemoteClient::create_flow_run(FlowRunRecord run) {
+  json body = run;
+  // Server-maintained fields are not the client's to send.
+  for (const char* k : {"state_type", "state_name", "created", "updated", "run_count", "start_time", "end_time",
+                        "total_run_time"})
+    body.erase(k);
+  if (run.id.empty()) body.erase("id");
+  if (run.flow_id.empty()) body.erase("flow_id");
+  if (run.name.empty()) body.erase("name");
+  if (!run.expected_start_time) body.erase("expected_start_time");
+  // The server records which process runs the flow: this one (see mark_crashed_runs).
+  if (run.state.type == StateType::kRunning && run.infrastructure_pid.empty())
+    body["infrastructure_pid"] = current_process_identity();
+  return call("POST", "/flow_runs/", body).get<FlowRunRecord>();
+}
+
+SetStateResult RemoteClient::set_flow_run_state(const std::string& flow_run_id, const State& proposed, bool force) {
+  json body{{"state", proposed}, {"force", force}};
+  if (proposed.type == StateType::kRunning) body["infrastructure_pid"] = current_process_identity();
+  json r = call("POST", "/flow_runs/" + flow_run_id + "/set_state", body);
+  SetStateResult out;
+  std::string status = r.value("status", "ABORT");
+  out.status = status == "ACCEPT" ? SetStateStatus::kAccept
+               : status == "REJECT" ? SetStateStatus::kReject
+               : status == "WAIT"   ? SetStateStatus::kWait
+                                    : SetStateStatus::kAbort;
+  out.state = r.at("state").get<State>();
+  if (auto d = r.find("details"); d != r.end() && d->is_object()) {
+    if (auto reason = d->find("reason"); reason != d->end() && reason->is_string()) out.reason = reason->get<std::string>();
+    if (auto wait = d->find("delay_seconds"); wait != d->end() && wait->is_number()) out.wait_s = wait->get<double>();
+  }
+  return out;
+}
+
+std::optional<FlowRunRecord> RemoteClient::read_flow_run(const std::string& id) {
+  auto r = call_or_missing("GET", "/flow_runs/" + id);
+  if (!r) return std::nullopt;
+  return r->get<FlowRunRecord>();
+}
+
+std::vector<FlowRunRecord> RemoteClient::filter_flow_runs(const FlowRunFilter& f) {
+  json runs = json::object();
+  if (!f.ids.empty()) runs["id"] = any_of(f.ids);
+  if (!f.state_types.empty() || !f.state_names.empty()) {
+    json state = json::object();
+    if (!f.state_types.empty()) state["type"] = {{"any_", state_types(f.state_types)}};
+    if (!f.state_names.empty()) state["name"] = any_of(f.state_names);
+    runs["state"] = state;
+  }
+  if (!f.tags.empty()) runs["tags"] = {{"all_", f.tags}};
+  if (!f.parent_task_run_id.empty()) runs["parent_task_run_id"] = any_of({f.parent_task_run_id});
+  if (!f.deployment_id.empty()) runs["deployment_id"] = any_of({f.deployment_id});
+  if (f.start_time_after || f.start_time_before) {
+    json t = json::object();
+    if (f.start_time_after) t["after_"] = format_time(*f.start_time_after);
+    if (f.start_time_before) t["before_"] = format_time(*f.start_time_before);
+    runs["start_time"] = t;
+  }
+  json body{{"flow_runs", runs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}};
+  if (!f.flow_names.empty()) body["flows"] = {{"name", any_of(f.flow_names)}};
+  return call("POST", "/flow_runs/filter", body).get<std::vector<FlowRunRecord>>();
+}
+
+bool RemoteClient::delete_flow_run(const std::string& id) {
+  flush();  // queued task runs and logs of this run must not arrive after it is gone
+  return call_or_missing("DELETE", "/flow_runs/" + id).has_value();
+}
+
+std::vector<State> RemoteClient::read_states(const std::string& run_id) {
+  if (auto r = call_or_missing("GET", "/flow_run_states/?flow_run_id=" + run_id)) return r->get<std::vector<State>>();
+  flush();
+  if (auto r = call_or_missing("GET", "/task_run_states/?task_run_id=" + run_id)) return r->get<std::vector<State>>();
+  return {};
+}
+
+void RemoteClient::record_task_run(const TaskRunRecord& run) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.task_runs.push_back(run);
+    ++enqueued_;
+  }
+  work_cv_.notify_one();
+}
+
+std::optional<TaskRunRecord> RemoteClient::read_task_run(const std::string& id) {
+  flush();
+  auto r = call_or_missing("GET", "/task_runs/" + id);
+  if (!r) return std::nullopt;
+  return r->get<TaskRunRecord>();
+}
+
+std::vector<TaskRunRecord> RemoteClient::filter_task_runs(const TaskRunFilter& f) {
+  flush();
+  json runs = json::object();
+  if (!f.ids.empty()) runs["id"] = any_of(f.ids);
+  if (!f.state_types.empty() || !f.state_names.empty()) {
+    json state = json::object();
+    if (!f.state_types.empty()) state["type"] = {{"any_", state_types(f.state_types)}};
+    if (!f.state_names.empty()) state["name"] = any_of(f.state_names);
+    runs["state"] = state;
+  }
+  if (!f.tags.empty()) runs["tags"] = {{"all_", f.tags}};
+  json body{{"task_runs", runs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}};
+  if (!f.flow_run_id.empty()) body["flow_runs"] = {{"id", any_of({f.flow_run_id})}};
+  return call("POST", "/task_runs/filter", body).get<std::vector<TaskRunRecord>>();
+}
+
+void RemoteClient::write_logs(std::vector<LogRecord> logs) {
+  if (logs.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    enqueued_ += logs.size();
+    for (auto& l : logs) pending_.logs.push_back(std::move(l));
+  }
+  work_cv_.notify_one();
+}
+
+std::vector<LogRecord> RemoteClient::read_logs(const LogFilter& f) {
+  flush();
+  json logs = json::object();
+  if (!f.flow_run_id.empty()) logs["flow_run_id"] = any_of({f.flow_run_id});
+  if (!f.task_run_id.empty()) logs["task_run_id"] = any_of({f.task_run_id});
+  if (f.min_level > 0) logs["level"] = {{"ge_", f.min_level}};
+  return call("POST", "/logs/filter", {{"logs", logs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}})
+      .get<std::vector<LogRecord>>();
+}
+
+void RemoteClient::flush() {
+  std::unique_lock lock(mutex_);
+  uint64_t target = enqueued_;
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return sent_ >= target; });
+  if (error_) {
+    auto e = error_;
+    error_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+std::optional<State> RemoteClient::find_cached_state(const std::string& cache_key, TimePoint at) {
+  flush();
+  json r = call("POST", "/task_runs/cached_state", {{"cache_key", cache_key}, {"now", format_time(at)}});
+  if (r.is_null()) return std::nullopt;
+  return r.get<State>();
+}
+
+std::vector<std::string> RemoteClient::mark_crashed_runs() {
+  return call("POST", "/flow_runs/mark_crashed", json::object()).at("flow_run_ids").get<std::vector<std::string>>();
+}
+
+void RemoteClient::run_sender() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stop_ || !pending_.task_runs.empty() || !pending_.logs.empty(); });
+    if (pending_.task_runs.empty() && pending_.logs.empty()) return;  // stopping, nothing left
+    Outbox batch = std::move(pending_);
+    pending_ = {};
+    lock.unlock();
+    size_t records = batch.task_runs.size() + batch.logs.size();
+    std::exception_ptr failure;
+    for (size_t i = 0; i < batch.task_runs.size(); i += options_.max_batch) {
+      size_t end = std::min(batch.task_runs.size(), i + options_.max_batch);
+      json runs = json::array();
+      for (size_t k = i; k < end; ++k) runs.push_back(batch.task_runs[k]);
+      try {
+        send_with_retry("/task_runs/batch", {{"task_runs", std::move(runs)}}, end - i);
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    for (size_t i = 0; i < batch.logs.size(); i += options_.max_batch) {
+      size_t end = std::min(batch.logs.size(), i + options_.max_batch);
+      json logs = json::array();
+      for (size_t k = i; k < end; ++k) logs.push_back(batch.logs[k]);
+      try {
+        send_with_retry("/logs/", logs, end - i);
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    lock.lock();
+    sent_ += records;
+    if (failure && !error_) error_ = failure;
+    done_cv_.notify_all();
+  }
+}
+
+void RemoteClient::send_with_retry(const std::string& target, const json& body, size_t records) {
+  const std::string text = body.dump();
+  const auto started = std::chrono::steady_clock::now();
+  auto delay = std::chrono::milliseconds(100);
+  std::string last_error;
+  for (;;) {
+    try {
+      auto r = http_.request("POST", target, text);
+      if (r.status >= 200 && r.status < 300) return;
+      Error e = error_from_response(r.status, r.body);
+      if (e.kind() != ErrorKind::kUnavailable && r.status < 500) {
+        std::string what = "the server rejected " + std::to_string(records) + " record(s) sent to " + target + ": " +
+                           e.what();
+        spdlog::error("{}", what);
+        throw Error(e.kind(), what, e.field());
+      }
+      last_error = e.what();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kUnavailable) throw;
+      last_error = e.what();
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    if (waited + delay > options_.give_up_after) {
+      std::string what = "gave up sending " + std::to_string(records) + " record(s) to " + http_.url().to_string() +
+                         target + " after " + seconds_text(waited) + " of retries; they are lost. Last error: " +
+                         last_error;
+      spdlog::error("{}", what);
+      throw unavailable(what);
+    }
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+}  // namespace baton

@@ -1,0 +1,100 @@
+// The remote transport: the orchestration client speaking HTTP to a Baton server.
+//
+//   export BATON_API_URL=http://127.0.0.1:4200/api   # make_client() then returns a RemoteClient
+//   export BATON_API_KEY=...                          # sent as "Authorization: Bearer ..."
+//
+// Flow-run calls are synchronous requests: the server applies the orchestration rules and answers
+// with the outcome. Task-run snapshots and log lines are queued and sent in batches by one
+// background sender thread (POST /api/task_runs/batch, POST /api/logs/), in the order they were
+// recorded. When the server is unreachable or answers 503, the sender retries with exponential
+// backoff (100 ms doubling to 5 s) for up to `give_up_after`; then it drops that batch, logs an
+// error saying how many records were lost and why, and the next flush() throws kUnavailable with
+// the same message. A batch the server rejects as invalid (4xx) is dropped and reported likewise.
+// flush() waits until everything recorded before it has been accepted by the server (durable
+// there); reads of task runs, logs and cached states flush first, so a process reads its writes.
+// The destructor flushes (logging, not throwing, a failure) and joins the sender.
+//
+// Errors: the server's JSON error body becomes a baton::Error of the same kind, message and field;
+// an unreachable server is kUnavailable naming the URL.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "baton/error.h"
+#include "client/http_client.h"
+#include "client/orchestration_client.h"
+
+namespace baton {
+
+class RemoteClient final : public OrchestrationClient {
+ public:
+  struct Options {
+    std::chrono::milliseconds request_timeout{30'000};
+    std::chrono::milliseconds give_up_after{60'000};  // how long the sender keeps retrying a batch
+    size_t max_batch = 2'000;                          // records per request
+  };
+
+  RemoteClient(const std::string& api_url, const std::string& api_key) : RemoteClient(api_url, api_key, Options{}) {}
+  RemoteClient(const std::string& api_url, const std::string& api_key, Options options);
+  ~RemoteClient() override;
+
+  FlowRecord ensure_flow(const std::string& name, const std::vector<std::string>& tags) override;
+  std::vector<FlowRecord> list_flows(int limit = 200, int offset = 0) override;
+  FlowRunRecord create_flow_run(FlowRunRecord run) override;
+  SetStateResult set_flow_run_state(const std::string& flow_run_id, const State& proposed,
+                                    bool force = false) override;
+  std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
+  std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
+  bool delete_flow_run(const std::string& id) override;
+  std::vector<State> read_states(const std::string& run_id) override;
+  void record_task_run(const TaskRunRecord& run) override;
+  std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
+  std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
+  void write_logs(std::vector<LogRecord> logs) override;
+  std::vector<LogRecord> read_logs(const LogFilter& filter) override;
+  void flush() override;
+  std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
+  std::vector<std::string> mark_crashed_runs() override;
+
+  // Sends a request and returns the parsed JSON body of a 2xx answer; throws the server's error
+  // otherwise. `target` is relative to the API URL ("/flow_runs/filter"). For CLI commands that
+  // reach routes the interface does not cover (events, cancel, ...).
+  nlohmann::json call(const std::string& method, const std::string& target,
+                      const nlohmann::json& body = nullptr);
+  const HttpUrl& url() const { return http_.url(); }
+
+ private:
+  struct Outbox {
+    std::vector<TaskRunRecord> task_runs;
+    std::vector<LogRecord> logs;
+  };
+  void run_sender();
+  void send_with_retry(const std::string& target, const nlohmann::json& body, size_t records);
+  // The response of `call` when 404 should be a value, not an error.
+  std::optional<nlohmann::json> call_or_missing(const std::string& method, const std::string& target,
+                                                const nlohmann::json& body = nullptr);
+
+  Options options_;
+  HttpClient http_;
+  std::mutex mutex_;
+  std::condition_variable work_cv_, done_cv_;
+  Outbox pending_;
+  uint64_t enqueued_ = 0, sent_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread sender_;
+};
+
+// Turns a server's error answer into the matching baton::Error.
+Error error_from_response(int status, const std::string& body);
+
+}  // namespace baton

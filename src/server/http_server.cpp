@@ -1,0 +1,362 @@
+// The only translation unit of the server that includes Boost.Beast (see http_server.h).
+#include "server/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "baton/error.h"
+
+namespace baton::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds kIdleTimeout{300};
+
+// Converts Beast's request into ours: decoded path and query, lower-case header names.
+Request to_request(http::request<http::string_body>& in) {
+  Request out;
+  out.method = std::string(in.method_string());
+  auto target = in.target();
+  auto parsed = boost::urls::parse_origin_form(std::string_view(target.data(), target.size()));
+  if (parsed) {
+    out.path = std::string(parsed->path());
+    for (auto param : parsed->params())
+      out.query.emplace(std::string(param.key), param.has_value ? std::string(param.value) : std::string());
+  } else {
+    out.path = std::string(target);
+  }
+  for (const auto& field : in) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[std::move(name)] = std::string(field.value());
+  }
+  out.body = std::move(in.body());
+  return out;
+}
+
+http::response<http::string_body> to_beast(Response& r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "baton");
+  if (r.status != 204) {
+    res.set(http::field::content_type, r.content_type);
+    res.body() = r.raw_body ? std::move(*r.raw_body) : r.body.dump();
+  }
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+Response plain_error(ErrorKind kind, const std::string& message) {
+  return Response::json(error_body(to_string(kind), message, ""), http_status(kind));
+}
+
+std::string header(const Request& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+// A websocket connection: a read loop delivering messages to the application, and a write queue
+// drained by one writer coroutine at a time on the connection's strand.
+class WsPeer : public WebSocketPeer, public std::enable_shared_from_this<WsPeer> {
+ public:
+  explicit WsPeer(beast::tcp_stream stream) : ws_(std::move(stream)) {}
+
+  void send(std::string text) override {
+    if (!open_) return;
+    asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      if (!self->open_) return;
+      self->queue_.push_back(std::move(text));
+      if (!self->writing_) {
+        self->writing_ = true;
+        asio::co_spawn(self->ws_.get_executor(), self->write_loop(), asio::detached);
+      }
+    });
+  }
+
+  void close() override {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (!self->open_) return;
+      self->open_ = false;
+      beast::error_code ec;
+      beast::get_lowest_layer(self->ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      beast::get_lowest_layer(self->ws_).socket().close(ec);
+    });
+  }
+
+  bool is_open() const override { return open_; }
+
+  asio::awaitable<void> run(http::request<http::string_body> upgrade,
+                            std::function<void(const std::string&)>& on_message) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    auto [ec] = co_await ws_.async_accept(upgrade, kUseTuple);
+    if (ec) {
+      open_ = false;
+      co_return;
+    }
+    beast::flat_buffer buffer;
+    while (open_) {
+      auto [rec, n] = co_await ws_.async_read(buffer, kUseTuple);
+      if (rec) break;
+      std::string text = beast::buffers_to_string(buffer.data());
+      buffer.consume(buffer.size());
+      if (on_message) on_message(text);
+    }
+    open_ = false;
+  }
+
+ private:
+  asio::awaitable<void> write_loop() {
+    auto self = shared_from_this();
+    while (!queue_.empty() && open_) {
+      std::string text = std::move(queue_.front());
+      queue_.pop_front();
+      ws_.text(true);
+      auto [ec, n] = co_await ws_.async_write(asio::buffer(text), kUseTuple);
+      if (ec) {
+        open_ = false;
+        break;
+      }
+    }
+    writing_ = false;
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::atomic<bool> open_{true};
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+};
+
+struct HttpServer::Impl {
+  struct Session {
+    explicit Session(tcp::socket socket) : executor(socket.get_executor()), stream(std::move(socket)) {}
+    asio::any_io_executor executor;  // the connection's strand; outlives a move of `stream`
+    beast::tcp_stream stream;
+    bool busy = false;      // between reading a request and writing its answer; strand-only
+    bool upgraded = false;  // became a websocket
+    std::shared_ptr<WsPeer> peer;
+  };
+
+  Impl(HttpServerOptions o, const Router& r, const ApiKeyAuth& a)
+      : options(std::move(o)), router(r), auth(a), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+
+  HttpServerOptions options;
+  const Router& router;
+  const ApiKeyAuth& auth;
+  std::vector<WebSocketRoute> ws_routes;
+  asio::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  asio::thread_pool workers;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  bool stopped = false;
+
+  std::mutex mutex;
+  std::condition_variable sessions_done;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kUseTuple);
+      if (ec) {
+        if (!acceptor->is_open() || stopping) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true));
+      auto session = std::make_shared<Session>(std::move(socket));
+      {
+        std::lock_guard lock(mutex);
+        sessions.emplace(session.get(), session);
+      }
+      asio::co_spawn(session->executor, serve(session), [this, raw = session.get()](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("connection ended by an unexpected error: {}", ex.what());
+          }
+        }
+        std::lock_guard lock(mutex);
+        sessions.erase(raw);
+        if (sessions.empty()) sessions_done.notify_all();
+      });
+    }
+  }
+
+  asio::awaitable<Response> dispatch(Request& request) {
+    Router::Match m = router.match(request);
+    bool exempt = m.route && !m.route->requires_auth;
+    if (!exempt && !auth.allowed(header(request, "authorization")))
+      co_return plain_error(ErrorKind::kUnauthorized, "missing or invalid API key");
+    if (!m.route) co_return std::move(*m.error);
+    const Route& route = *m.route;
+    if (!route.blocking) co_return router.execute(route, request);
+    co_return co_await asio::co_spawn(
+        workers, [&]() -> asio::awaitable<Response> { co_return router.execute(route, request); },
+        asio::use_awaitable);
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<Session> s) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      s->busy = false;
+      if (stopping) break;
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options.body_limit);
+      s->stream.expires_after(kIdleTimeout);
+      auto [ec, n] = co_await http::async_read(s->stream, buffer, parser, kUseTuple);
+      if (ec) {
+        if (ec == http::error::body_limit) {
+          Response r = plain_error(ErrorKind::kTooLarge, "the request body is larger than the limit of " +
+                                                             std::to_string(options.body_limit) + " bytes");
+          auto res = to_beast(r, parser.get().version(), false);
+          co_await http::async_write(s->stream, res, kUseTuple);
+        } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+                   ec != beast::error::timeout && ec != asio::error::eof &&
+                   ec != asio::error::connection_reset && ec != asio::error::bad_descriptor) {
+          Response r = plain_error(ErrorKind::kMalformed, "malformed HTTP request: " + ec.message());
+          auto res = to_beast(r, 11, false);
+          co_await http::async_write(s->stream, res, kUseTuple);
+        }
+        break;
+      }
+      s->busy = true;
+      s->stream.expires_never();
+      auto& beast_request = parser.get();
+      if (websocket::is_upgrade(beast_request)) {
+        co_await upgrade(s, parser.release());
+        co_return;
+      }
+      bool keep_alive = beast_request.keep_alive();
+      unsigned version = beast_request.version();
+      Request request = to_request(beast_request);
+      Response response = co_await dispatch(request);
+      keep_alive = keep_alive && !stopping;
+      auto res = to_beast(response, version, keep_alive);
+      auto [wec, wn] = co_await http::async_write(s->stream, res, kUseTuple);
+      if (wec || !keep_alive) break;
+    }
+    beast::error_code ec;
+    s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  asio::awaitable<void> upgrade(std::shared_ptr<Session> s, http::request<http::string_body> beast_request) {
+    http::request<http::string_body> copy = beast_request;
+    Request request = to_request(copy);
+    const WebSocketRoute* route = nullptr;
+    for (const auto& r : ws_routes)
+      if (r.path == request.path) route = &r;
+    Response refusal;
+    if (!auth.allowed(header(request, "authorization")))
+      refusal = plain_error(ErrorKind::kUnauthorized, "missing or invalid API key");
+    else if (!route)
+      refusal = Response::json(error_body("not_found", "no websocket endpoint at " + request.path, ""), 404);
+    if (refusal.status != 200) {
+      auto res = to_beast(refusal, beast_request.version(), false);
+      co_await http::async_write(s->stream, res, kUseTuple);
+      co_return;
+    }
+    auto peer = std::make_shared<WsPeer>(std::move(s->stream));
+    s->upgraded = true;
+    s->peer = peer;
+    auto on_message = route->open(peer, request);
+    co_await peer->run(std::move(beast_request), on_message);
+  }
+
+  void close_idle() {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& [raw, weak] : sessions)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) {
+      asio::post(s->executor, [s] {
+        if (s->upgraded) {
+          if (s->peer) s->peer->close();
+          return;
+        }
+        if (s->busy) return;
+        beast::error_code ec;
+        s->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        s->stream.socket().close(ec);
+      });
+    }
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, const Router& router, const ApiKeyAuth& auth)
+    : impl_(std::make_unique<Impl>(std::move(options), router, auth)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::add_websocket(WebSocketRoute route) { impl_->ws_routes.push_back(std::move(route)); }
+
+uint16_t HttpServer::start() {
+  auto& im = *impl_;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(im.options.host, ec);
+  if (ec) throw invalid_argument("'" + im.options.host + "' is not an IP address", "host");
+  tcp::endpoint endpoint{address, im.options.port};
+  im.acceptor.emplace(im.ioc);
+  im.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) im.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) im.acceptor->bind(endpoint, ec);
+  if (!ec) im.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw unavailable("cannot listen on " + im.options.host + ":" + std::to_string(im.options.port) + ": " +
+                      ec.message());
+  uint16_t port = im.acceptor->local_endpoint().port();
+  asio::co_spawn(im.ioc, im.accept_loop(), asio::detached);
+  for (int i = 0; i < std::max(1, im.options.io_threads); ++i) im.threads.emplace_back([&im] { im.ioc.run(); });
+  return port;
+}
+
+void HttpServer::stop() {
+  auto& im = *impl_;
+  if (im.stopped) return;
+  im.stopped = true;
+  if (im.threads.empty()) return;
+  im.stopping = true;
+  asio::post(im.ioc, [&im] {
+    beast::error_code ec;
+    im.acceptor->close(ec);
+  });
+  im.close_idle();
+  {
+    // In-flight requests finish and answer; connections close after their answer. A client that
+    // holds a connection open without sending anything is closed above; one that trickles a
+    // request forever is cut off after a grace period.
+    std::unique_lock lock(im.mutex);
+    im.sessions_done.wait_for(lock, std::chrono::seconds(10), [&im] { return im.sessions.empty(); });
+  }
+  im.workers.join();
+  im.ioc.stop();
+  for (auto& t : im.threads) t.join();
+  im.threads.clear();
+}
+
+}  // namespace baton::server

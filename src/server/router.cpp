@@ -1,0 +1,197 @@
+#include "server/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include "baton/error.h"
+
+namespace baton::server {
+
+namespace {
+using nlohmann::json;
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  // "/api/flow_runs/" and "/api/flow_runs" are the same route (Prefect uses both spellings).
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
+}
+
+bool is_param(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// Query values are text; the schema says what they should become before validation.
+json query_value(const std::string& text, const json& s, const std::string& field) {
+  std::string type = s.value("type", std::string("string"));
+  if (type == "integer") {
+    try {
+      size_t used = 0;
+      long long v = std::stoll(text, &used);
+      if (used == text.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw invalid_argument("'" + text + "' is not an integer", field);
+  }
+  if (type == "boolean") {
+    if (text == "true" || text == "1") return true;
+    if (text == "false" || text == "0") return false;
+    throw invalid_argument("'" + text + "' is not true or false", field);
+  }
+  return text;
+}
+}  // namespace
+
+json error_body(std::string_view code, const std::string& message, const std::string& field) {
+  return json{{"error",
+               {{"code", code}, {"message", message}, {"field", field.empty() ? json(nullptr) : json(field)}}}};
+}
+
+Response error_response(const std::exception& e) {
+  if (const auto* be = dynamic_cast<const Error*>(&e)) {
+    if (be->kind() == ErrorKind::kInternal) spdlog::error("internal error: {}", be->what());
+    return Response::json(error_body(to_string(be->kind()), be->what(), be->field()),
+                          http_status(be->kind()));
+  }
+  if (const auto* je = dynamic_cast<const json::exception*>(&e)) {
+    // A handler read a member with the wrong type: the request's shape was wrong.
+    return Response::json(error_body("invalid_argument", je->what(), ""), 422);
+  }
+  spdlog::error("unexpected error: {}", e.what());
+  return Response::json(error_body("internal", "internal server error", ""), 500);
+}
+
+Router::Router(SchemaRegistry schemas) : schemas_(std::move(schemas)) {}
+
+void Router::add(Route route) {
+  Compiled c{split_path(route.path)};
+  for (const auto& seg : c.segments) {
+    if (!is_param(seg)) continue;
+    std::string name = seg.substr(1, seg.size() - 2);
+    bool declared = false;
+    for (const auto& p : route.parameters) declared = declared || (p.in == "path" && p.name == name);
+    if (!declared) route.parameters.push_back({name, "path", schema::string(), true, ""});
+  }
+  routes_.push_back(std::move(route));
+  compiled_.push_back(std::move(c));
+}
+
+Router::Match Router::match(Request& request) const {
+  auto segments = split_path(request.path);
+  bool path_known = false;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const auto& pattern = compiled_[i].segments;
+    if (pattern.size() != segments.size()) continue;
+    bool ok = true;
+    for (size_t k = 0; k < pattern.size() && ok; ++k)
+      ok = is_param(pattern[k]) ? !segments[k].empty() : pattern[k] == segments[k];
+    if (!ok) continue;
+    path_known = true;
+    if (routes_[i].method != request.method) continue;
+    request.path_params.clear();
+    for (size_t k = 0; k < pattern.size(); ++k)
+      if (is_param(pattern[k])) request.path_params[pattern[k].substr(1, pattern[k].size() - 2)] = segments[k];
+    return {&routes_[i], std::nullopt};
+  }
+  if (path_known)
+    return {nullptr, Response::json(error_body("method_not_allowed",
+                                               request.method + " is not allowed on " + request.path, ""),
+                                    405)};
+  return {nullptr, Response::json(error_body("not_found", "no route " + request.method + " " + request.path, ""),
+                                  404)};
+}
+
+Response Router::execute(const Route& route, Request& request) const {
+  try {
+    for (const auto& p : route.parameters) {
+      if (p.in == "path") {
+        auto it = request.path_params.find(p.name);
+        if (it != request.path_params.end()) schemas_.validate(it->second, p.schema, p.name);
+        continue;
+      }
+      auto value = request.query_param(p.name);
+      if (!value) {
+        if (p.required) throw invalid_argument("missing query parameter '" + p.name + "'", p.name);
+        continue;
+      }
+      schemas_.validate(query_value(*value, p.schema, p.name), p.schema, p.name);
+    }
+    if (!route.request_schema.is_null()) {
+      if (request.body.empty()) {
+        request.json = json::object();
+      } else {
+        request.json = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+        if (request.json.is_discarded())
+          throw Error(ErrorKind::kMalformed, "the request body is not valid JSON");
+      }
+      schemas_.validate(request.json, route.request_schema);
+    }
+    Response r = route.handler(request);
+    if (r.status == 200 && route.success_status != 200) r.status = route.success_status;
+    return r;
+  } catch (const std::exception& e) {
+    return error_response(e);
+  }
+}
+
+json Router::openapi(const std::string& title, const std::string& version) const {
+  json paths = json::object();
+  for (const auto& r : routes_) {
+    json op{{"summary", r.summary}, {"tags", json::array({r.tag})},
+            {"operationId", r.method + " " + r.path}};
+    json params = json::array();
+    for (const auto& p : r.parameters) {
+      json one{{"name", p.name}, {"in", p.in}, {"required", p.in == "path" || p.required}, {"schema", p.schema}};
+      if (!p.description.empty()) one["description"] = p.description;
+      params.push_back(std::move(one));
+    }
+    if (!params.empty()) op["parameters"] = params;
+    if (!r.request_schema.is_null())
+      op["requestBody"] = {{"required", true},
+                           {"content", {{"application/json", {{"schema", r.request_schema}}}}}};
+    json responses = json::object();
+    json ok{{"description", "Success"}};
+    if (!r.response_schema.is_null()) ok["content"] = {{"application/json", {{"schema", r.response_schema}}}};
+    responses[std::to_string(r.success_status)] = ok;
+    json err{{"description", "Error"},
+             {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+    if (!r.request_schema.is_null()) {
+      responses["400"] = err;
+      responses["422"] = err;
+    }
+    if (r.requires_auth) responses["401"] = err;
+    if (r.path.find('{') != std::string::npos) responses["404"] = err;
+    op["responses"] = responses;
+    if (!r.requires_auth) op["security"] = json::array();
+    std::string method = r.method;
+    for (auto& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    paths[r.path][method] = op;
+  }
+  json components = schemas_.components();
+  components["Error"] = {
+      {"type", "object"},
+      {"required", {"error"}},
+      {"properties",
+       {{"error",
+         {{"type", "object"},
+          {"required", {"code", "message"}},
+          {"properties",
+           {{"code", {{"type", "string"}}},
+            {"message", {{"type", "string"}}},
+            {"field", {{"type", {"string", "null"}}}}}}}}}}};
+  return json{{"openapi", "3.1.0"},
+              {"info", {{"title", title}, {"version", version}}},
+              {"paths", paths},
+              {"components",
+               {{"schemas", components},
+                {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+              {"security", json::array({{{"bearer", json::array()}}})}};
+}
+
+}  // namespace baton::server

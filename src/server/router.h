@@ -1,0 +1,90 @@
+// The route table: every route the server answers, with its request and response schemas.
+//
+// One table serves three purposes so they cannot drift apart: dispatching requests (path
+// templates with {parameters}), validating bodies and parameters against the declared schemas,
+// and generating /api/openapi.json (openapi()).
+//
+// Handlers take a Request whose `json` already fits the declared request schema and return a
+// Response. They report failure by throwing baton::Error; Router::execute turns every exception
+// into the one JSON error shape, so no handler can crash the server or answer in another shape.
+//
+// Routes are declared `blocking` when they touch the database or may wait for a commit: the HTTP
+// layer runs those on a worker pool so the network threads keep serving other connections.
+//
+// Thread-safety: build the table before the server starts; afterwards it is read-only and
+// dispatch is safe from any thread.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/http_message.h"
+#include "server/schema.h"
+
+namespace baton::server {
+
+using Handler = std::function<Response(Request&)>;
+
+struct Parameter {
+  std::string name;
+  std::string in = "query";  // "query" or "path"
+  nlohmann::json schema;
+  bool required = false;
+  std::string description;
+};
+
+struct Route {
+  std::string method;  // "GET", "POST", "PATCH", "PUT", "DELETE"
+  std::string path;    // "/api/flow_runs/{id}"
+  std::string tag;     // OpenAPI grouping: "Flow Runs", ...
+  std::string summary;
+  std::vector<Parameter> parameters;  // path parameters are found from the template when omitted
+  nlohmann::json request_schema;      // null: the route takes no body
+  nlohmann::json response_schema;     // documentation of the 2xx body
+  int success_status = 200;
+  bool blocking = true;
+  bool requires_auth = true;
+  Handler handler;
+};
+
+class Router {
+ public:
+  explicit Router(SchemaRegistry schemas = {});
+
+  void add(Route route);
+  SchemaRegistry& schemas() { return schemas_; }
+  const SchemaRegistry& schemas() const { return schemas_; }
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // The outcome of matching a request: the route, or the error response to send instead (404 for
+  // an unknown path, 405 for a known path with another method).
+  struct Match {
+    const Route* route = nullptr;
+    std::optional<Response> error;
+  };
+  // Fills request.path_params.
+  Match match(Request& request) const;
+
+  // Parses and validates the body and parameters, calls the handler and maps every exception to
+  // the JSON error shape. Never throws.
+  Response execute(const Route& route, Request& request) const;
+
+  // The OpenAPI 3.1 document for this table.
+  nlohmann::json openapi(const std::string& title, const std::string& version) const;
+
+ private:
+  struct Compiled {
+    std::vector<std::string> segments;  // "{id}" segments are parameters
+  };
+  SchemaRegistry schemas_;
+  std::vector<Route> routes_;
+  std::vector<Compiled> compiled_;
+};
+
+// Maps an exception (baton::Error or anything else) to the JSON error response.
+Response error_response(const std::exception& e);
+
+}  // namespace baton::server

@@ -1,0 +1,35 @@
+// What route handlers share: the orchestration client (rules + storage), the event bus, and
+// the server's own stores. Owned by Server; handlers hold references.
+//
+// Thread-safety: every member is safe to use from any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "client/embedded_client.h"
+#include "client/orchestration_client.h"
+#include "server/event_bus.h"
+#include "server/router.h"
+
+namespace baton::server {
+
+class EventStore;
+
+struct ServerContext {
+  OrchestrationClient& client;
+  EventBus& bus;
+  EventStore* events = nullptr;      // null: events are published live but not stored
+  EmbeddedClient* embedded = nullptr;  // `client` when it is embedded (always, in `baton server`)
+};
+
+// Adds the routes of one resource group. Each lives in its own routes_<group>.cpp.
+void add_system_routes(Router& router, const std::string& api_title);
+void add_run_routes(Router& router, ServerContext& ctx);
+void add_event_routes(Router& router, ServerContext& ctx);
+
+// Emits the event for a run's state change: "baton.flow-run.Running", "baton.task-run.Completed".
+void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,
+                      const std::string& run_name, const State& state, const nlohmann::json& extra = {});
+
+}  // namespace baton::server

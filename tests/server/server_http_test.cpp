@@ -1,0 +1,456 @@
+// The real server binary on a loopback port, driven over HTTP and websocket: every route group's
+// happy path and bad input, authentication, the event stream, and a clean shutdown that keeps
+// what was accepted.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "baton/error.h"
+#include "client/http_client.h"
+#include "server_process.h"
+
+namespace baton {
+namespace {
+using nlohmann::json;
+using testing::ServerProcess;
+
+struct Answer {
+  int status;
+  json body;
+};
+
+Answer call(HttpClient& http, const std::string& method, const std::string& target, const json& body = nullptr) {
+  auto r = http.request(method, target, body.is_null() ? std::string() : body.dump());
+  json parsed = r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false);
+  return {r.status, parsed};
+}
+
+Answer call_raw(HttpClient& http, const std::string& method, const std::string& target, const std::string& body) {
+  auto r = http.request(method, target, body);
+  return {r.status, json::parse(r.body, nullptr, false)};
+}
+
+class ServerHttp : public ::testing::Test {
+ protected:
+  ServerProcess server_;
+  HttpClient http_{server_.url(), ""};
+
+  json create_flow_run(const std::string& flow = "etl", json extra = json::object()) {
+    extra["flow_name"] = flow;
+    auto a = call(http_, "POST", "/flow_runs/", extra);
+    EXPECT_EQ(a.status, 201) << a.body.dump();
+    return a.body;
+  }
+  Answer set_state(const std::string& id, const std::string& type, json extra = json::object()) {
+    json state{{"type", type}};
+    state.update(extra);
+    return call(http_, "POST", "/flow_runs/" + id + "/set_state", {{"state", state}});
+  }
+};
+
+TEST_F(ServerHttp, HealthVersionAndOpenApi) {
+  auto health = call(http_, "GET", "/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, true);
+  auto version = call(http_, "GET", "/version");
+  EXPECT_EQ(version.status, 200);
+  EXPECT_EQ(version.body["version"], "0.1.0");
+  auto doc = call(http_, "GET", "/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  for (const char* path : {"/api/flow_runs/", "/api/flow_runs/{id}", "/api/flow_runs/filter",
+                           "/api/flow_runs/{id}/set_state", "/api/flow_run_states/", "/api/task_runs/batch",
+                           "/api/logs/", "/api/logs/filter", "/api/events", "/api/events/filter", "/api/health"})
+    EXPECT_TRUE(doc.body["paths"].contains(path)) << path;
+  EXPECT_TRUE(doc.body["components"]["schemas"].contains("FlowRun"));
+}
+
+TEST_F(ServerHttp, FlowRunLifecycleThroughTheRules) {
+  json run = create_flow_run("etl", {{"parameters", {{"n", 3}}}, {"tags", {"nightly"}}});
+  std::string id = run["id"];
+  EXPECT_EQ(run["state_type"], "PENDING");
+  EXPECT_EQ(run["flow_name"], "etl");
+  EXPECT_EQ(run["parameters"]["n"], 3);
+
+  auto running = set_state(id, "RUNNING");
+  EXPECT_EQ(running.status, 201);
+  EXPECT_EQ(running.body["status"], "ACCEPT");
+  EXPECT_EQ(running.body["state"]["type"], "RUNNING");
+  EXPECT_EQ(running.body["details"]["type"], "accept_details");
+
+  auto done = set_state(id, "COMPLETED", {{"data", 42}});
+  EXPECT_EQ(done.body["status"], "ACCEPT");
+
+  // A finished run cannot start again: the rules refuse, and the answer says so.
+  auto again = set_state(id, "RUNNING");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_NE(again.body["status"], "ACCEPT");
+  EXPECT_EQ(again.body["state"]["type"], "COMPLETED");
+  EXPECT_TRUE(again.body["details"]["reason"].is_string());
+
+  auto read = call(http_, "GET", "/flow_runs/" + id);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.body["state_type"], "COMPLETED");
+  EXPECT_EQ(read.body["run_count"], 1);
+
+  auto history = call(http_, "GET", "/flow_run_states/?flow_run_id=" + id);
+  ASSERT_EQ(history.status, 200);
+  std::vector<std::string> types;
+  for (const auto& s : history.body) types.push_back(s["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"PENDING", "RUNNING", "COMPLETED"}));
+
+  EXPECT_EQ(call(http_, "DELETE", "/flow_runs/" + id).status, 204);
+  EXPECT_EQ(call(http_, "GET", "/flow_runs/" + id).status, 404);
+  EXPECT_EQ(call(http_, "DELETE", "/flow_runs/" + id).status, 404);
+}
+
+TEST_F(ServerHttp, IdempotencyKeyReturnsTheFirstRun) {
+  json first = create_flow_run("etl", {{"idempotency_key", "2024-03-31"}});
+  json second = create_flow_run("etl", {{"idempotency_key", "2024-03-31"}});
+  EXPECT_EQ(first["id"], second["id"]);
+}
+
+TEST_F(ServerHttp, FilterPaginatesAndSorts) {
+  for (const char* name : {"delta", "alpha", "echo", "charlie", "bravo"}) create_flow_run("etl", {{"name", name}});
+  create_flow_run("other", {{"name", "zulu"}});
+  std::vector<std::string> names;
+  for (int offset = 0; offset < 6; offset += 2) {
+    auto page = call(http_, "POST", "/flow_runs/filter",
+                     {{"flows", {{"name", {{"any_", {"etl"}}}}}}, {"sort", "NAME_ASC"}, {"limit", 2}, {"offset", offset}});
+    ASSERT_EQ(page.status, 200) << page.body.dump();
+    EXPECT_LE(page.body.size(), 2u);
+    for (const auto& r : page.body) names.push_back(r["name"]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"alpha", "bravo", "charlie", "delta", "echo"}));
+
+  json run = create_flow_run("etl");
+  set_state(run["id"], "RUNNING");
+  auto running = call(http_, "POST", "/flow_runs/filter", {{"flow_runs", {{"state", {{"type", {{"any_", {"RUNNING"}}}}}}}}});
+  ASSERT_EQ(running.body.size(), 1u);
+  EXPECT_EQ(running.body[0]["id"], run["id"]);
+}
+
+TEST_F(ServerHttp, TaskRunsAreRecordedInBatchesWithHistory) {
+  json run = create_flow_run();
+  std::string flow_run_id = run["id"];
+  std::string task_id = "0190a6e2-7c3f-7b41-8d2e-000000000001";
+  json pending{{"id", task_id}, {"flow_run_id", flow_run_id}, {"task_key", "extract"}, {"name", "extract-0"},
+               {"state", {{"type", "PENDING"}}}};
+  json running = pending;
+  running["state"] = {{"type", "RUNNING"}};
+  json other = pending;
+  other["id"] = "0190a6e2-7c3f-7b41-8d2e-000000000002";
+  other["name"] = "extract-1";
+  auto batch = call(http_, "POST", "/task_runs/batch", {{"task_runs", {pending, running, other}}});
+  ASSERT_EQ(batch.status, 201) << batch.body.dump();
+  EXPECT_EQ(batch.body["recorded"], 3);
+
+  auto read = call(http_, "GET", "/task_runs/" + task_id);
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(read.body["state_type"], "RUNNING");
+  auto history = call(http_, "GET", "/task_run_states/?task_run_id=" + task_id);
+  ASSERT_EQ(history.body.size(), 2u);
+  EXPECT_EQ(history.body[0]["type"], "PENDING");
+
+  auto listed = call(http_, "POST", "/task_runs/filter", {{"flow_runs", {{"id", {{"any_", {flow_run_id}}}}}}});
+  EXPECT_EQ(listed.body.size(), 2u);
+  auto by_state = call(http_, "POST", "/task_runs/filter",
+                       {{"task_runs", {{"state", {{"type", {{"any_", {"PENDING"}}}}}}}}});
+  ASSERT_EQ(by_state.body.size(), 1u);
+  EXPECT_EQ(by_state.body[0]["name"], "extract-1");
+  EXPECT_EQ(call(http_, "GET", "/task_runs/0190a6e2-7c3f-7b41-8d2e-0000000000ff").status, 404);
+}
+
+TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
+  json run = create_flow_run();
+  std::string id = run["id"];
+  json logs = json::array();
+  for (int i = 0; i < 5; ++i)
+    logs.push_back({{"flow_run_id", id}, {"name", "baton.flow_runs"}, {"level", i % 2 ? 40 : 20},
+                    {"message", "line " + std::to_string(i)}, {"timestamp", "2024-03-31T08:00:0" + std::to_string(i) + "Z"}});
+  ASSERT_EQ(call(http_, "POST", "/logs/", logs).status, 201);
+  auto all = call(http_, "POST", "/logs/filter", {{"logs", {{"flow_run_id", {{"any_", {id}}}}}}});
+  ASSERT_EQ(all.body.size(), 5u);
+  EXPECT_EQ(all.body[0]["message"], "line 0");
+  auto errors = call(http_, "POST", "/logs/filter",
+                     {{"logs", {{"flow_run_id", {{"any_", {id}}}}, {"level", {{"ge_", 40}}}}}, {"sort", "TIMESTAMP_DESC"}});
+  ASSERT_EQ(errors.body.size(), 2u);
+  EXPECT_EQ(errors.body[0]["message"], "line 3");
+}
+
+struct BadInput {
+  const char* name;
+  const char* method;
+  const char* target;
+  const char* body;
+  int status;
+  const char* field;  // nullptr: no field expected
+};
+
+class ServerBadInput : public ServerHttp, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(ServerBadInput, AnswersWithTheErrorShapeNamingTheField) {
+  const auto& c = GetParam();
+  std::string target = c.target;
+  auto at = target.find("{run}");
+  if (at != std::string::npos) target.replace(at, 5, create_flow_run()["id"].get<std::string>());
+  auto a = call_raw(http_, c.method, target, c.body);
+  EXPECT_EQ(a.status, c.status) << a.body.dump();
+  ASSERT_TRUE(a.body.is_object() && a.body.contains("error")) << a.body.dump();
+  EXPECT_TRUE(a.body["error"]["code"].is_string());
+  EXPECT_FALSE(a.body["error"]["message"].get<std::string>().empty());
+  if (c.field) {
+    EXPECT_EQ(a.body["error"]["field"], c.field) << a.body.dump();
+  }
+  // The server is still well after every bad request.
+  EXPECT_EQ(call(http_, "GET", "/health").status, 200);
+}
+
+constexpr const char* kMissingRun = "0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e";
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryRouteGroup, ServerBadInput,
+    ::testing::Values(
+        BadInput{"unknown_route", "GET", "/nothing/here", "", 404, nullptr},
+        BadInput{"wrong_method", "PUT", "/flow_runs/filter", "{}", 405, nullptr},
+        BadInput{"flows_malformed", "POST", "/flows/", "{\"name\": ", 400, nullptr},
+        BadInput{"flows_missing_name", "POST", "/flows/", "{}", 422, "name"},
+        BadInput{"flows_filter_unknown_member", "POST", "/flows/filter", "{\"limt\": 3}", 422, "limt"},
+        BadInput{"flow_run_malformed", "POST", "/flow_runs/", "not json", 400, nullptr},
+        BadInput{"flow_run_wrong_type", "POST", "/flow_runs/", "{\"flow_name\": 5}", 422, "flow_name"},
+        BadInput{"flow_run_no_flow", "POST", "/flow_runs/", "{}", 422, "flow_id"},
+        BadInput{"flow_run_bad_state", "POST", "/flow_runs/", "{\"flow_name\": \"etl\", \"state\": {\"type\": \"DONE\"}}",
+                 422, "state.type"},
+        BadInput{"flow_run_bad_id", "GET", "/flow_runs/42", "", 422, "id"},
+        BadInput{"flow_run_missing", "GET", "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e", "", 404, nullptr},
+        BadInput{"set_state_missing_state", "POST", "/flow_runs/{run}/set_state", "{}", 422, "state"},
+        BadInput{"set_state_bad_type", "POST", "/flow_runs/{run}/set_state", "{\"state\": {\"type\": \"NOPE\"}}", 422,
+                 "state.type"},
+        BadInput{"set_state_bad_time", "POST", "/flow_runs/{run}/set_state",
+                 "{\"state\": {\"type\": \"RUNNING\", \"timestamp\": \"soon\"}}", 422, "state.timestamp"},
+        BadInput{"set_state_unknown_run", "POST", "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e/set_state",
+                 "{\"state\": {\"type\": \"RUNNING\"}}", 404, nullptr},
+        BadInput{"filter_negative_limit", "POST", "/flow_runs/filter", "{\"limit\": -1}", 422, "limit"},
+        BadInput{"filter_bad_sort", "POST", "/flow_runs/filter", "{\"sort\": \"SIDEWAYS\"}", 422, "sort"},
+        BadInput{"filter_bad_state", "POST", "/flow_runs/filter",
+                 "{\"flow_runs\": {\"state\": {\"type\": {\"any_\": [\"LATE\"]}}}}", 422, "flow_runs.state.type.any_.0"},
+        BadInput{"states_missing_param", "GET", "/flow_run_states/", "", 422, "flow_run_id"},
+        BadInput{"task_run_missing_fields", "POST", "/task_runs/", "{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\"}",
+                 422, "flow_run_id"},
+        BadInput{"task_batch_not_list", "POST", "/task_runs/batch", "{\"task_runs\": 3}", 422, "task_runs"},
+        BadInput{"task_batch_bad_item", "POST", "/task_runs/batch",
+                 "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", \"state\": {\"type\": "
+                 "\"RUNNING\"}}]}",
+                 422, "task_runs.0.flow_run_id"},
+        BadInput{"task_filter_bad", "POST", "/task_runs/filter", "{\"offset\": \"zero\"}", 422, "offset"},
+        BadInput{"logs_not_list", "POST", "/logs/", "{\"message\": \"hi\"}", 422, nullptr},
+        BadInput{"logs_bad_item", "POST", "/logs/", "[{\"flow_run_id\": \"x\", \"level\": 20, \"message\": \"m\"}]", 422,
+                 "0.flow_run_id"},
+        BadInput{"logs_filter_bad_level", "POST", "/logs/filter", "{\"logs\": {\"level\": {\"ge_\": \"high\"}}}", 422,
+                 "logs.level.ge_"},
+        BadInput{"events_missing_resource", "POST", "/events", "{\"event\": \"my.event\"}", 422, nullptr},
+        BadInput{"events_filter_unknown", "POST", "/events/filter", "{\"filter\": {\"colour\": 1}}", 422,
+                 "filter.colour"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(ServerHttp, OversizedBodyIsRefusedWith413) {
+  ServerProcess small({.args = {"--max-body-bytes", "2048"}});
+  HttpClient http(small.url(), "");
+  std::string big = "[" + std::string(4000, ' ') + "]";
+  auto a = call_raw(http, "POST", "/logs/", big);
+  EXPECT_EQ(a.status, 413);
+  EXPECT_EQ(a.body["error"]["code"], "too_large");
+  EXPECT_EQ(call(http, "GET", "/health").status, 200);
+}
+
+class ServerAuth : public ::testing::Test {
+ protected:
+  ServerProcess server_{{.env = {{"BATON_SERVER_API_KEY", "s3cret-key"}}}};
+};
+
+struct AuthCase {
+  const char* name;
+  const char* key;
+  const char* method;
+  const char* target;
+  int status;
+};
+
+class ServerAuthCases : public ServerAuth, public ::testing::WithParamInterface<AuthCase> {};
+
+TEST_P(ServerAuthCases, OnlyHealthIsOpen) {
+  const auto& c = GetParam();
+  HttpClient http(server_.url(), c.key);
+  auto a = call(http, c.method, c.target, std::string(c.method) == "POST" ? json::object() : json(nullptr));
+  EXPECT_EQ(a.status, c.status) << a.body.dump();
+  if (c.status == 401) {
+    EXPECT_EQ(a.body["error"]["code"], "unauthorized");
+    // Nothing about the route or the key leaks into the answer.
+    EXPECT_EQ(a.body["error"]["message"], "missing or invalid API key");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ServerAuthCases,
+    ::testing::Values(AuthCase{"health_without_key", "", "GET", "/health", 200},
+                      AuthCase{"version_without_key", "", "GET", "/version", 401},
+                      AuthCase{"filter_without_key", "", "POST", "/flow_runs/filter", 401},
+                      AuthCase{"unknown_route_without_key", "", "GET", "/secret/admin", 401},
+                      AuthCase{"wrong_key", "wrong", "GET", "/version", 401},
+                      AuthCase{"key_prefix", "s3cret", "GET", "/version", 401},
+                      AuthCase{"key_longer", "s3cret-key2", "GET", "/version", 401},
+                      AuthCase{"right_key", "s3cret-key", "GET", "/version", 200},
+                      AuthCase{"right_key_filter", "s3cret-key", "POST", "/flow_runs/filter", 200},
+                      AuthCase{"right_key_unknown_route", "s3cret-key", "GET", "/secret/admin", 404}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(ServerAuth, WebSocketNeedsTheKeyToo) {
+  EXPECT_THROW(
+      {
+        try {
+          WebSocketClient ws(server_.url(), "/events/out", "wrong");
+        } catch (const Error& e) {
+          EXPECT_EQ(e.kind(), ErrorKind::kUnauthorized);
+          throw;
+        }
+      },
+      Error);
+  WebSocketClient ok(server_.url(), "/events/out", "s3cret-key");
+  EXPECT_TRUE(ok.is_open());
+}
+
+TEST(ServerAuthFile, KeyFromAFile) {
+  std::string dir = testing::fresh_dir("keyfile");
+  {
+    std::FILE* f = std::fopen((dir + "/key").c_str(), "w");
+    std::fputs("  from-file\n", f);
+    std::fclose(f);
+  }
+  ServerProcess server({.env = {{"BATON_SERVER_API_KEY_FILE", dir + "/key"}, {"BATON_SERVER_API_KEY", ""}}});
+  HttpClient without(server.url(), ""), with(server.url(), "from-file");
+  EXPECT_EQ(call(without, "GET", "/version").status, 401);
+  EXPECT_EQ(call(with, "GET", "/version").status, 200);
+}
+
+// Reads messages until one of `type` arrives (bounded).
+json next_message(WebSocketClient& ws, const std::string& type) {
+  for (int i = 0; i < 50; ++i) {
+    auto text = ws.receive(std::chrono::seconds(10));
+    if (!text) break;
+    json m = json::parse(*text);
+    if (m["type"] == type) return m;
+  }
+  return nullptr;
+}
+
+TEST_F(ServerHttp, EventStreamDeliversStateChangesLive) {
+  WebSocketClient ws(server_.url(), "/events/out", "");
+  ws.send(R"({"type": "filter", "filter": {"event": {"prefix": ["baton.flow-run."]}}})");
+  ASSERT_FALSE(next_message(ws, "subscribed").is_null());
+  json run = create_flow_run();
+  std::string id = run["id"];
+  set_state(id, "RUNNING");
+  // Task-run events do not match the filter and are not delivered.
+  call(http_, "POST", "/task_runs/batch",
+       {{"task_runs", {{{"id", "0190a6e2-7c3f-7b41-8d2e-000000000009"}, {"flow_run_id", id}, {"task_key", "t"},
+                        {"state", {{"type", "RUNNING"}}}}}}});
+  set_state(id, "COMPLETED");
+  std::vector<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    json m = next_message(ws, "event");
+    ASSERT_FALSE(m.is_null());
+    EXPECT_EQ(m["event"]["resource"]["baton.resource.id"], "baton.flow-run." + id);
+    names.push_back(m["event"]["event"]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"baton.flow-run.Pending", "baton.flow-run.Running",
+                                             "baton.flow-run.Completed"}));
+}
+
+TEST_F(ServerHttp, EventStreamRejectsABadFilterAndStaysOpen) {
+  WebSocketClient ws(server_.url(), "/events/out", "");
+  ws.send("not json");
+  EXPECT_EQ(next_message(ws, "error")["error"]["code"], "malformed");
+  ws.send(R"({"type": "filter", "filter": {"event": {"prefix": "baton."}}})");
+  EXPECT_EQ(next_message(ws, "error")["error"]["field"], "filter.event.prefix");
+  ws.send(R"({"type": "filter", "filter": {}})");
+  EXPECT_FALSE(next_message(ws, "subscribed").is_null());
+}
+
+TEST_F(ServerHttp, EventsArePostedStoredAndFiltered) {
+  json mine{{"event", "shop.order.placed"}, {"resource", {{"baton.resource.id", "shop.order.17"}}},
+            {"payload", {{"total", 12.5}}}};
+  ASSERT_EQ(call(http_, "POST", "/events", mine).status, 204);
+  json two = json::array({mine, mine});
+  two[1]["resource"]["baton.resource.id"] = "shop.order.18";
+  ASSERT_EQ(call(http_, "POST", "/events", two).status, 204);
+  create_flow_run();
+  auto found = call(http_, "POST", "/events/filter", {{"filter", {{"event", {{"prefix", {"shop."}}}}}}});
+  ASSERT_EQ(found.status, 200) << found.body.dump();
+  ASSERT_EQ(found.body["events"].size(), 3u);
+  EXPECT_EQ(found.body["events"][0]["payload"]["total"], 12.5);
+  auto one = call(http_, "POST", "/events/filter", {{"filter", {{"resource", {{"id", {"shop.order.18"}}}}}}});
+  EXPECT_EQ(one.body["events"].size(), 1u);
+  auto runs = call(http_, "POST", "/events/filter", {{"filter", {{"event", {{"name", {"baton.flow-run.Pending"}}}}}}});
+  EXPECT_EQ(runs.body["events"].size(), 1u);
+}
+
+TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
+  std::string home = testing::fresh_dir("lifecycle");
+  std::string id;
+  {
+    ServerProcess server({.home = home});
+    HttpClient http(server.url(), "");
+    auto run = call(http, "POST", "/flow_runs/", {{"flow_name", "etl"}});
+    id = run.body["id"];
+    EXPECT_EQ(call(http, "POST", "/flow_runs/" + id + "/set_state", {{"state", {{"type", "RUNNING"}}}}).body["status"],
+              "ACCEPT");
+    // A request in flight while the stop signal arrives is still answered.
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      EXPECT_EQ(server.stop(), 0);
+    });
+    json logs = json::array();
+    for (int i = 0; i < 2000; ++i) logs.push_back({{"flow_run_id", id}, {"level", 20}, {"message", "x"}});
+    Answer a{0, nullptr};
+    try {
+      a = call(http, "POST", "/logs/", logs);
+    } catch (const Error&) {
+      // The request may have arrived after the listener closed: then it was never accepted.
+    }
+    stopper.join();
+    if (a.status != 0) {
+      EXPECT_EQ(a.status, 201);
+    }
+    EXPECT_NE(server.output().find("Baton server stopped"), std::string::npos) << server.output();
+  }
+  ServerProcess again({.home = home});
+  HttpClient http(again.url(), "");
+  auto read = call(http, "GET", "/flow_runs/" + id);
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(read.body["state_type"], "RUNNING");
+}
+
+TEST(ServerCli, StatusCancelAndEventStream) {
+  ServerProcess server;
+  std::map<std::string, std::string> env{{"BATON_API_URL", server.url()}};
+  auto status = testing::run_baton({"server", "status"}, env);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("running at " + server.url()), std::string::npos) << status.out;
+
+  HttpClient http(server.url(), "");
+  std::string id = call(http, "POST", "/flow_runs/", {{"flow_name", "etl"}}).body["id"];
+  call(http, "POST", "/flow_runs/" + id + "/set_state", {{"state", {{"type", "RUNNING"}}}});
+  auto cancel = testing::run_baton({"flow-run", "cancel", id}, env);
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  auto read = call(http, "GET", "/flow_runs/" + id);
+  EXPECT_TRUE(read.body["state_type"] == "CANCELLING" || read.body["state_type"] == "CANCELLED") << read.body.dump();
+  auto unknown = testing::run_baton({"flow-run", "cancel", kMissingRun}, env);
+  EXPECT_EQ(unknown.exit_code, 2);
+
+  auto nowhere = testing::run_baton({"server", "status"}, {{"BATON_API_URL", "http://127.0.0.1:9/api"}});
+  EXPECT_EQ(nowhere.exit_code, 1);
+  EXPECT_NE(nowhere.err.find("cannot reach"), std::string::npos) << nowhere.err;
+}
+
+}  // namespace
+}  // namespace baton

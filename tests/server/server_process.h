@@ -1,0 +1,54 @@
+// Test fixture: the real `baton server start` binary on a free loopback port, over a fresh
+// database in its own folder. Reads the "listening on" line to learn the port (the server binds
+// port 0), and on destruction sends SIGTERM and checks that the server exited cleanly.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace baton::testing {
+
+class ServerProcess {
+ public:
+  struct Options {
+    std::map<std::string, std::string> env;  // extra environment, e.g. BATON_SERVER_API_KEY
+    std::vector<std::string> args;           // extra arguments to `baton server start`
+    std::string home;                        // BATON_HOME to reuse; fresh when empty
+  };
+  ServerProcess() : ServerProcess(Options{}) {}
+  explicit ServerProcess(Options options);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT/api"
+  const std::string& home() const { return home_; }
+  pid_t pid() const { return pid_; }
+  // SIGTERM and wait; returns the exit status (0 for a clean stop). Idempotent.
+  int stop();
+  // Everything the server printed on stdout so far (after stop(): all of it).
+  std::string output();
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int status_ = -1;
+  std::string url_, home_, output_;
+};
+
+// The `baton` executable under test.
+std::string baton_binary();
+// A fresh empty folder under the test's BATON_HOME.
+std::string fresh_dir(const std::string& prefix);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs `baton args...` with extra environment and returns its exit code and output.
+CommandResult run_baton(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+
+}  // namespace baton::testing
