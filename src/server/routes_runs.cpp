@@ -41,8 +41,18 @@ json state_type_names() {
 
 json any_filter(json item) { return s::object({{"any_", s::nullable(s::array(std::move(item)))}}, {}, true); }
 
-const std::vector<std::string> kRunSorts = {"EXPECTED_START_TIME_DESC", "START_TIME_DESC", "END_TIME_DESC",
-                                            "CREATED_DESC", "NAME_ASC", "ID_DESC"};
+// The sorts storage accepts (src/storage/sqlite/sqlite_storage.cpp, flow_run_order/task_run_order).
+const std::vector<std::string> kRunSorts = {"EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC",
+                                            "START_TIME_DESC",          "START_TIME_ASC",
+                                            "END_TIME_DESC",            "CREATED_DESC",
+                                            "CREATED_ASC",              "NAME_ASC",
+                                            "NAME_DESC",                "ID_DESC",
+                                            "ID_ASC"};
+const std::vector<std::string> kTaskRunSorts = {"EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC",
+                                                "START_TIME_DESC",          "END_TIME_DESC",
+                                                "CREATED_DESC",             "CREATED_ASC",
+                                                "NAME_ASC",                 "ID_DESC",
+                                                "ID_ASC"};
 
 json pagination_properties(json props, const std::vector<std::string>& sorts) {
   props["limit"] = s::integer(0, kMaxLimit);
@@ -262,7 +272,13 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                                             {"deployment_id", any_filter(s::uuid())},
                                             {"start_time", s::nullable(s::object({{"after_", s::nullable(s::date_time())},
                                                                                   {"before_", s::nullable(s::date_time())}},
-                                                                                 {}, true))}},
+                                                                                 {}, true))},
+                                            {"expected_start_time",
+                                             s::nullable(s::object({{"after_", s::nullable(s::date_time())},
+                                                                    {"before_", s::nullable(s::date_time())}},
+                                                                   {}, true))},
+                                            {"next_scheduled_start_time",
+                                             s::nullable(s::object({{"before_", s::nullable(s::date_time())}}, {}, true))}},
                                            {}, true))},
        {"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}},
       kRunSorts);
@@ -284,6 +300,15 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                   f.start_time_after = parse_time(t->get<std::string>(), "flow_runs.start_time.after_");
                 if (auto t = at(b, {"flow_runs", "start_time", "before_"}))
                   f.start_time_before = parse_time(t->get<std::string>(), "flow_runs.start_time.before_");
+                if (auto t = at(b, {"flow_runs", "expected_start_time", "after_"}))
+                  f.expected_start_time_after =
+                      parse_time(t->get<std::string>(), "flow_runs.expected_start_time.after_");
+                if (auto t = at(b, {"flow_runs", "expected_start_time", "before_"}))
+                  f.expected_start_time_before =
+                      parse_time(t->get<std::string>(), "flow_runs.expected_start_time.before_");
+                if (auto t = at(b, {"flow_runs", "next_scheduled_start_time", "before_"}))
+                  f.next_scheduled_start_time_before =
+                      parse_time(t->get<std::string>(), "flow_runs.next_scheduled_start_time.before_");
                 read_page(b, f.limit, f.offset, f.sort);
                 return Response::json(client.filter_flow_runs(f));
               }});
@@ -389,7 +414,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                                             {"tags", s::nullable(s::object({{"all_", s::nullable(s::array(s::string()))}}, {}, true))}},
                                            {}, true))},
        {"flow_runs", s::nullable(s::object({{"id", any_filter(s::uuid())}}, {}, true))}},
-      kRunSorts);
+      kTaskRunSorts);
   router.add({.method = "POST", .path = "/api/task_runs/filter", .tag = "Task Runs",
               .summary = "Filter task runs, with pagination and sorting",
               .request_schema = s::object(task_run_filter, {}, true), .response_schema = s::array(ref("TaskRun")),
