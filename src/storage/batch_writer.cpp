@@ -93,6 +93,11 @@ void BatchWriter::run() {
     stats_.records += count;
     stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, count);
     done_cv_.notify_all();
+    if (runs_.empty() && logs_.empty()) {
+      lock.unlock();
+      storage_.on_writer_idle();
+      lock.lock();
+    }
   }
 }
 
