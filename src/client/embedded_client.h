@@ -16,7 +16,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "client/orchestration_client.h"
 #include "storage/batch_writer.h"
@@ -64,6 +66,11 @@ class EmbeddedClient final : public OrchestrationClient {
 
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<storage::BatchWriter> writer_;
+  // COMPLETED states with a cache key recorded by this process and perhaps not committed yet,
+  // with their writer sequence numbers: find_cached_state answers from here instead of
+  // flushing. Entries leave once committed (then storage has them).
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, std::pair<State, uint64_t>> uncommitted_cache_;
 };
 
 // A flow-run name in Prefect's style, e.g. "brave-otter".
