@@ -51,27 +51,54 @@ std::string format_time(TimePoint t) {
 }
 
 TimePoint parse_time(std::string_view text, std::string_view field) {
-  // date::parse handles fractional seconds and %Ez offsets ("+01:00"); "Z" is handled first.
-  std::string s(text);
   auto fail = [&] {
-    return invalid_argument("'" + s + "' is not an ISO-8601 time; expected e.g. 2024-03-31T08:00:00Z " +
+    return invalid_argument("'" + std::string(text) +
+                                "' is not an ISO-8601 time; expected e.g. 2024-03-31T08:00:00Z " +
                                 "or 2024-03-31T09:00:00+01:00",
                             std::string(field));
   };
-  if (s.size() < 19) throw fail();
-  if (s[10] == ' ') s[10] = 'T';
-  date::sys_time<std::chrono::microseconds> tp;
-  std::istringstream in(s);
-  if (!s.empty() && (s.back() == 'Z' || s.back() == 'z')) {
-    in.str(s.substr(0, s.size() - 1));
-    in >> date::parse("%FT%T", tp);
-  } else if (s.size() > 19 && s.find_first_of("+-", 19) != std::string::npos) {
-    std::chrono::minutes offset{};
-    in >> date::parse("%FT%T%Ez", tp, offset);
-  } else {
-    in >> date::parse("%FT%T", tp);  // no offset: UTC
+  // The shape is checked by hand before date::parse sees it: YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}]
+  // [Z | +HH:MM | -HH:MM]. date::parse alone accepts some garbled input and, on some, converts a
+  // NaN to an integer (undefined behaviour found by the schedule fuzzer).
+  auto digits = [&](size_t at, size_t n) {
+    if (at + n > text.size()) return false;
+    for (size_t i = at; i < at + n; ++i)
+      if (text[i] < '0' || text[i] > '9') return false;
+    return true;
+  };
+  if (text.size() < 19 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
+      !digits(8, 2) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+      !digits(11, 2) || text[13] != ':' || !digits(14, 2) || text[16] != ':' || !digits(17, 2))
+    throw fail();
+  size_t i = 19;
+  if (i < text.size() && text[i] == '.') {
+    size_t n = 0;
+    while (digits(i + 1 + n, 1)) ++n;
+    if (n == 0 || n > 6) throw fail();
+    i += 1 + n;
   }
-  if (in.fail() || in.peek() != std::char_traits<char>::eof()) throw fail();
+  const size_t body_end = i;
+  bool has_offset = false;
+  if (i < text.size()) {
+    const bool zulu = (text[i] == 'Z' || text[i] == 'z') && i + 1 == text.size();
+    has_offset = (text[i] == '+' || text[i] == '-') && i + 6 == text.size() && digits(i + 1, 2) &&
+                 text[i + 3] == ':' && digits(i + 4, 2);
+    if (!zulu && !has_offset) throw fail();
+  }
+
+  std::string body(text.substr(0, body_end));
+  body[10] = 'T';
+  date::sys_time<std::chrono::microseconds> tp;
+  std::istringstream in(body);
+  in >> date::parse("%FT%T", tp);
+  if (in.fail()) throw fail();  // e.g. month 13 or day 45
+  if (has_offset) {
+    int hours = (text[i + 1] - '0') * 10 + (text[i + 2] - '0');
+    int minutes = (text[i + 4] - '0') * 10 + (text[i + 5] - '0');
+    if (hours > 23 || minutes > 59) throw fail();
+    auto offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
+    tp += text[i] == '+' ? -offset : offset;
+  }
   return TimePoint(tp.time_since_epoch());
 }
 

@@ -78,6 +78,16 @@ TEST(Time, ParsesOffsetsAndFormatsUtc) {
   EXPECT_THROW(parse_time("yesterday"), Error);
   EXPECT_THROW(parse_time("2024-13-45T00:00:00Z"), Error);
   EXPECT_THROW(parse_time("2024-03-31T08:00:00Zjunk"), Error);
+  EXPECT_EQ(format_time(parse_time("2024-03-31 08:00:00")), "2024-03-31T08:00:00Z");
+}
+
+TEST(Time, GarbledInputIsRejectedNotMisread) {
+  // Found by the schedule fuzzer: date::parse alone misread some of these.
+  for (const char* text : {"2024-01-01T09:0ca", "2024-01-01T09:00:0", "2024-03-31T08:00:00+25:00",
+                           "2024-03-31T08:00:00.1234567Z", "2024-03-31T08:00:00.Z",
+                           "2024-03-31T08:00:00+0100", "24-03-31T08:00:00Z", ""}) {
+    EXPECT_THROW(parse_time(text), Error) << text;
+  }
 }
 
 }  // namespace
