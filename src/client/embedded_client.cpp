@@ -18,6 +18,7 @@ orchestration::RunCounters counters_of(const FlowRunRecord& run) {
   c.end_time = run.end_time;
   c.total_run_time_s = run.total_run_time_s;
   c.expected_start_time = run.expected_start_time;
+  c.next_scheduled_start_time = run.next_scheduled_start_time;
   return c;
 }
 
@@ -27,6 +28,7 @@ void apply_counters(const orchestration::RunCounters& c, FlowRunRecord& run) {
   run.end_time = c.end_time;
   run.total_run_time_s = c.total_run_time_s;
   run.expected_start_time = c.expected_start_time;
+  run.next_scheduled_start_time = c.next_scheduled_start_time;
 }
 
 SetStateStatus status_of(orchestration::Outcome outcome) {
@@ -280,8 +282,10 @@ std::vector<std::string> EmbeddedClient::mark_crashed_runs() {
                                      run.infrastructure_pid + ") is gone");
       auto result = set_flow_run_state(run.id, crashed, /*force=*/true);
       if (result.status != SetStateStatus::kAccept) continue;
-      storage_->set_task_runs_state(run.id, {StateType::kPending, StateType::kRunning},
-                                    State::crashed("its flow run crashed"));
+      // Task runs still waiting (AwaitingRetry) or running died with the process too.
+      storage_->set_task_runs_state(
+          run.id, {StateType::kScheduled, StateType::kPending, StateType::kRunning},
+          State::crashed("its flow run crashed"));
       marked.push_back(run.id);
     }
     if (static_cast<int>(page.size()) < filter.limit) break;

@@ -84,10 +84,10 @@ class OrchestrationClient {
   virtual std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) = 0;
 
   // Marks Crashed every flow run left RUNNING (or CANCELLING) by a process that no longer
-  // exists, and the PENDING/RUNNING task runs inside it. A run's process is known from its
-  // infrastructure_pid ("hostname:pid:start-ticks", recorded when it entered RUNNING); runs from
-  // other hosts, or with no recorded process, are left alone. Returns the ids of the flow runs
-  // it marked. Safe to run at any time, from any process (the CLI and server services call it).
+  // exists, and the SCHEDULED/PENDING/RUNNING task runs inside it. A run's process is known from
+  // its infrastructure_pid ("hostname:pid:start-ticks", recorded when it entered RUNNING); runs
+  // from other hosts, or with no recorded process, are left alone. Returns the ids of the flow
+  // runs it marked. Safe to run at any time, from any process (the CLI and server call it).
   virtual std::vector<std::string> mark_crashed_runs() = 0;
 };
 

@@ -161,6 +161,14 @@ std::vector<FlowRunRecord> RemoteClient::filter_flow_runs(const FlowRunFilter& f
     if (f.start_time_before) t["before_"] = format_time(*f.start_time_before);
     runs["start_time"] = t;
   }
+  if (f.expected_start_time_after || f.expected_start_time_before) {
+    json t = json::object();
+    if (f.expected_start_time_after) t["after_"] = format_time(*f.expected_start_time_after);
+    if (f.expected_start_time_before) t["before_"] = format_time(*f.expected_start_time_before);
+    runs["expected_start_time"] = t;
+  }
+  if (f.next_scheduled_start_time_before)
+    runs["next_scheduled_start_time"] = {{"before_", format_time(*f.next_scheduled_start_time_before)}};
   json body{{"flow_runs", runs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}};
   if (!f.flow_names.empty()) body["flows"] = {{"name", any_of(f.flow_names)}};
   return call("POST", "/flow_runs/filter", body).get<std::vector<FlowRunRecord>>();

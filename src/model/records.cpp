@@ -66,6 +66,7 @@ void to_json(json& j, const FlowRunRecord& r) {
            {"created", format_time(r.created)},
            {"updated", format_time(r.updated)},
            {"expected_start_time", opt_time(r.expected_start_time)},
+           {"next_scheduled_start_time", opt_time(r.next_scheduled_start_time)},
            {"start_time", opt_time(r.start_time)},
            {"end_time", opt_time(r.end_time)},
            {"total_run_time", r.total_run_time_s},
@@ -92,6 +93,7 @@ void from_json(const json& j, FlowRunRecord& r) {
   r.end_time = read_opt_time(j, "end_time");
   read(j, "total_run_time", r.total_run_time_s);
   read(j, "infrastructure_pid", r.infrastructure_pid);
+  r.next_scheduled_start_time = read_opt_time(j, "next_scheduled_start_time");
 }
 
 void to_json(json& j, const TaskRunRecord& r) {

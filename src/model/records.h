@@ -47,6 +47,8 @@ struct FlowRunRecord {
   TimePoint created{};
   TimePoint updated{};
   std::optional<TimePoint> expected_start_time;
+  // While SCHEDULED: when it is due (the scheduler's and the late-runs service's index).
+  std::optional<TimePoint> next_scheduled_start_time;
   std::optional<TimePoint> start_time;
   std::optional<TimePoint> end_time;
   double total_run_time_s = 0;
@@ -107,6 +109,9 @@ struct FlowRunFilter {
   std::string parent_task_run_id;
   std::string deployment_id;
   std::optional<TimePoint> start_time_after, start_time_before;
+  std::optional<TimePoint> expected_start_time_after, expected_start_time_before;
+  // SCHEDULED runs due by then (e.g. the late-runs service: due before now - 15 s).
+  std::optional<TimePoint> next_scheduled_start_time_before;
   // Sorting: "EXPECTED_START_TIME_DESC" (default), "START_TIME_DESC", "END_TIME_DESC",
   // "CREATED_DESC", "NAME_ASC", "ID_DESC" (Prefect's sort names).
   std::string sort = "EXPECTED_START_TIME_DESC";

@@ -9,10 +9,14 @@ namespace baton::orchestration {
 
 std::string_view to_string(Outcome outcome) noexcept {
   switch (outcome) {
-    case Outcome::kAccept: return "ACCEPT";
-    case Outcome::kReject: return "REJECT";
-    case Outcome::kWait: return "WAIT";
-    case Outcome::kAbort: return "ABORT";
+    case Outcome::kAccept:
+      return "ACCEPT";
+    case Outcome::kReject:
+      return "REJECT";
+    case Outcome::kWait:
+      return "WAIT";
+    case Outcome::kAbort:
+      return "ABORT";
   }
   return "UNKNOWN";
 }
@@ -117,7 +121,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// --- the rules ------------------------------------------------------------------------------------
+// --- the rules
+// ------------------------------------------------------------------------------------
 
 void prevent_duplicate_transitions(Context& c) {
   if (!c.in.transition_id.empty() && c.in.transition_id == c.in.current_transition_id)
@@ -183,9 +188,9 @@ void bypass_cancelling_with_no_infra(Context& c) {
 }
 
 void prevent_pending_transitions(Context& c) {
-  c.abort("PreventPendingTransitions",
-          "This run is in a " + std::string(to_string(c.current().type)) +
-              " state and cannot transition to a PENDING state.");
+  c.abort("PreventPendingTransitions", "This run is in a " +
+                                           std::string(to_string(c.current().type)) +
+                                           " state and cannot transition to a PENDING state.");
 }
 
 void ensure_only_scheduled_flows_marked_late(Context& c) {
@@ -222,7 +227,8 @@ void retry_failed(Context& c, std::string_view rule) {
   std::snprintf(delay_text, sizeof delay_text, "%.3g", delay);
   c.substitute(rule, std::move(retry),
                "Retrying: attempt " + std::to_string(run_count) + " of " +
-                   std::to_string(c.in.policy.retries + 1) + " failed; next in " + delay_text + " s");
+                   std::to_string(c.in.policy.retries + 1) + " failed; next in " + delay_text +
+                   " s");
 }
 void retry_failed_flows(Context& c) { retry_failed(c, "RetryFailedFlows"); }
 void retry_failed_tasks(Context& c) { retry_failed(c, "RetryFailedTasks"); }
@@ -251,17 +257,16 @@ const Rule kFlowTerminal{"HandleFlowTerminalStateTransitions", kTerminal, kAllTy
                          handle_flow_terminal};
 const Rule kTaskTerminal{"HandleTaskTerminalStateTransitions", kTerminal, kAllTypes,
                          handle_task_terminal};
-const Rule kCancellingToCancelled{"EnforceCancellingToCancelledTransition",
-                                  bit(StateType::kCancelling),
-                                  kAllTypes & ~bit(StateType::kCancelled),
-                                  enforce_cancelling_to_cancelled};
+const Rule kCancellingToCancelled{
+    "EnforceCancellingToCancelledTransition", bit(StateType::kCancelling),
+    kAllTypes & ~bit(StateType::kCancelled), enforce_cancelling_to_cancelled};
 const Rule kBypassCancelling{"BypassCancellingFlowRunsWithNoInfra",
                              kScheduled | bit(StateType::kPaused), bit(StateType::kCancelling),
                              bypass_cancelling_with_no_infra};
-const Rule kPreventPending{"PreventPendingTransitions",
-                           kPending | bit(StateType::kCancelling) | kRunning |
-                               bit(StateType::kCancelled),
-                           kPending, prevent_pending_transitions};
+const Rule kPreventPending{
+    "PreventPendingTransitions",
+    kPending | bit(StateType::kCancelling) | kRunning | bit(StateType::kCancelled), kPending,
+    prevent_pending_transitions};
 const Rule kOnlyScheduledLate{"EnsureOnlyScheduledFlowsMarkedLate", kAllTypes, kScheduled,
                               ensure_only_scheduled_flows_marked_late};
 const Rule kCopyScheduledTime{"CopyScheduledTime", kScheduled, kPending, copy_scheduled_time};
@@ -275,12 +280,12 @@ const Rule kRenameReruns{"RenameReruns", kAllTypes, kRunning, rename_reruns};
 const Rule kCacheInsertion{"CacheInsertion", kAll, bit(StateType::kCompleted), cache_insertion};
 
 const std::array<const Rule*, 10> kFlowPolicy{
-    &kPreventDuplicate,   &kFlowTerminal,     &kCancellingToCancelled, &kBypassCancelling,
-    &kPreventPending,     &kOnlyScheduledLate, &kCopyScheduledTime,     &kWaitForScheduledTime,
-    &kRetryFailedFlows,   &kRenameReruns};
+    &kPreventDuplicate, &kFlowTerminal,      &kCancellingToCancelled, &kBypassCancelling,
+    &kPreventPending,   &kOnlyScheduledLate, &kCopyScheduledTime,     &kWaitForScheduledTime,
+    &kRetryFailedFlows, &kRenameReruns};
 const std::array<const Rule*, 8> kTaskPolicy{
-    &kPreventDuplicate,     &kCacheRetrieval,    &kTaskTerminal,  &kCopyScheduledTime,
-    &kWaitForScheduledTime, &kRetryFailedTasks,  &kRenameReruns,  &kCacheInsertion};
+    &kPreventDuplicate,     &kCacheRetrieval,   &kTaskTerminal, &kCopyScheduledTime,
+    &kWaitForScheduledTime, &kRetryFailedTasks, &kRenameReruns, &kCacheInsertion};
 const std::array<const Rule*, 1> kForcedPolicy{&kBypassCancelling};
 
 template <size_t N>
@@ -314,24 +319,31 @@ void apply_global_transforms(const Transition& in, State& state, RunCounters& ru
     auto spent = std::chrono::duration<double>(state.timestamp - cur->timestamp).count();
     if (spent > 0) run.total_run_time_s += spent;
   }
-  if (state.is_terminal()) run.end_time = state.timestamp;
-  else if (cur && cur->is_terminal()) run.end_time.reset();
+  if (state.is_terminal())
+    run.end_time = state.timestamp;
+  else if (cur && cur->is_terminal())
+    run.end_time.reset();
   if (!run.expected_start_time) {
     run.expected_start_time = state.type == StateType::kScheduled && state.scheduled_time
                                   ? *state.scheduled_time
                                   : state.timestamp;
   }
-  if (state.type == StateType::kScheduled) run.next_scheduled_start_time = state.scheduled_time;
-  else run.next_scheduled_start_time.reset();
+  if (state.type == StateType::kScheduled)
+    run.next_scheduled_start_time = state.scheduled_time;
+  else
+    run.next_scheduled_start_time.reset();
 }
 
 }  // namespace
 
 Decision decide(const Transition& t) {
   Context c{t, t.proposed, t.run, std::nullopt, {}, false};
-  if (t.force) run_policy(kForcedPolicy, c);
-  else if (t.kind == RunKind::kFlow) run_policy(kFlowPolicy, c);
-  else run_policy(kTaskPolicy, c);
+  if (t.force)
+    run_policy(kForcedPolicy, c);
+  else if (t.kind == RunKind::kFlow)
+    run_policy(kFlowPolicy, c);
+  else
+    run_policy(kTaskPolicy, c);
 
   if (c.verdict) {
     Decision d = std::move(*c.verdict);

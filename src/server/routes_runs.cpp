@@ -268,7 +268,13 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                                             {"deployment_id", any_filter(s::uuid())},
                                             {"start_time", s::nullable(s::object({{"after_", s::nullable(s::date_time())},
                                                                                   {"before_", s::nullable(s::date_time())}},
-                                                                                 {}, true))}},
+                                                                                 {}, true))},
+                                            {"expected_start_time",
+                                             s::nullable(s::object({{"after_", s::nullable(s::date_time())},
+                                                                    {"before_", s::nullable(s::date_time())}},
+                                                                   {}, true))},
+                                            {"next_scheduled_start_time",
+                                             s::nullable(s::object({{"before_", s::nullable(s::date_time())}}, {}, true))}},
                                            {}, true))},
        {"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}},
       kFlowRunSorts);
@@ -290,6 +296,15 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                   f.start_time_after = parse_time(t->get<std::string>(), "flow_runs.start_time.after_");
                 if (auto t = at(b, {"flow_runs", "start_time", "before_"}))
                   f.start_time_before = parse_time(t->get<std::string>(), "flow_runs.start_time.before_");
+                if (auto t = at(b, {"flow_runs", "expected_start_time", "after_"}))
+                  f.expected_start_time_after =
+                      parse_time(t->get<std::string>(), "flow_runs.expected_start_time.after_");
+                if (auto t = at(b, {"flow_runs", "expected_start_time", "before_"}))
+                  f.expected_start_time_before =
+                      parse_time(t->get<std::string>(), "flow_runs.expected_start_time.before_");
+                if (auto t = at(b, {"flow_runs", "next_scheduled_start_time", "before_"}))
+                  f.next_scheduled_start_time_before =
+                      parse_time(t->get<std::string>(), "flow_runs.next_scheduled_start_time.before_");
                 read_page(b, f.limit, f.offset, f.sort);
                 return Response::json(client.filter_flow_runs(f));
               }});

@@ -33,9 +33,9 @@ class BatchWriter {
     size_t max_pending = 20'000;
   };
   struct Stats {
-    uint64_t batches = 0;     // transactions committed
-    uint64_t records = 0;     // task-run snapshots and log lines committed
-    uint64_t dropped = 0;     // records that could not be written
+    uint64_t batches = 0;  // transactions committed
+    uint64_t records = 0;  // task-run snapshots and log lines committed
+    uint64_t dropped = 0;  // records that could not be written
     uint64_t largest_batch = 0;
   };
 

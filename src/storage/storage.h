@@ -67,7 +67,8 @@ class Storage {
   // times, infrastructure_pid), which are written when a state is. Returns false when there is
   // no such run (decide is not called). `decide` may run more than once when the database was
   // busy, so it must not have side effects beyond its captures.
-  using DecideFn = std::function<FlowRunWrite(FlowRunRecord& run, const std::string& transition_id)>;
+  using DecideFn =
+      std::function<FlowRunWrite(FlowRunRecord& run, const std::string& transition_id)>;
   virtual bool update_flow_run(const std::string& id, const DecideFn& decide) = 0;
 
   // Group commit of flow-run transitions: several read-decide-writes in ONE transaction, applied
@@ -103,8 +104,8 @@ class Storage {
 
   // Appends `state` to every task run of the flow run whose current state type is one of
   // `from` (e.g. PENDING/RUNNING -> Crashed), in one transaction. Returns how many changed.
-  virtual int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,
-                                  const State& state) = 0;
+  virtual int set_task_runs_state(const std::string& flow_run_id,
+                                  const std::vector<StateType>& from, const State& state) = 0;
 };
 
 // $BATON_HOME (default ~/.baton), created when missing. Throws unavailable when it cannot be.

@@ -19,7 +19,8 @@
 namespace {
 using namespace baton;
 
-TaskRunRecord task(const std::string& flow_run_id, const std::string& id, int i, State s, int run_count) {
+TaskRunRecord task(const std::string& flow_run_id, const std::string& id, int i, State s,
+                   int run_count) {
   TaskRunRecord t;
   t.id = id;
   t.flow_run_id = flow_run_id;

@@ -15,7 +15,11 @@ class ClientSuite : public ::testing::TestWithParam<TransportParam> {
     transport_ = GetParam().make();
     client_ = transport_->connect(home_);
   }
-  void TearDown() override { client_.reset(); }
+  void TearDown() override {
+    client_.reset();
+    transport_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(home_);  // kept for inspection on failure
+  }
 
   OrchestrationClient& client() { return *client_; }
   // Closes the client (its destructor flushes) and connects a new one to the same backend.

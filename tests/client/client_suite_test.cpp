@@ -1,8 +1,9 @@
 // Behaviour of the OrchestrationClient interface, run against every transport (see transport.h).
+#include "client_suite.h"
+
 #include <set>
 
 #include "baton/error.h"
-#include "client_suite.h"
 #include "model/ids.h"
 
 namespace baton::testing {
@@ -33,7 +34,8 @@ ErrorKind error_kind_of(F&& f) {
   return ErrorKind::kInternal;
 }
 
-// --- flows ----------------------------------------------------------------------------------------
+// --- flows
+// ----------------------------------------------------------------------------------------
 
 TEST_P(ClientSuite, EnsureFlowUpsertsByName) {
   auto a = client().ensure_flow("etl", {"nightly"});
@@ -49,7 +51,8 @@ TEST_P(ClientSuite, EnsureFlowUpsertsByName) {
   EXPECT_EQ(client().list_flows(1, 1).at(0).name, "report");
 }
 
-// --- flow runs ------------------------------------------------------------------------------------
+// --- flow runs
+// ------------------------------------------------------------------------------------
 
 TEST_P(ClientSuite, CreateFlowRunFillsDefaults) {
   FlowRunRecord run;
@@ -196,10 +199,45 @@ TEST_P(ClientSuite, PendingTwiceAbortsTheSecondSubmitter) {
   run.flow_name = "etl";
   run.state = State::scheduled(now() - 1s);
   auto created = client().create_flow_run(run);
-  EXPECT_EQ(client().set_flow_run_state(created.id, State::pending()).status, SetStateStatus::kAccept);
+  EXPECT_EQ(client().set_flow_run_state(created.id, State::pending()).status,
+            SetStateStatus::kAccept);
   auto second = client().set_flow_run_state(created.id, State::pending());
   EXPECT_EQ(second.status, SetStateStatus::kAbort);
   EXPECT_NE(second.reason.find("PreventPendingTransitions"), std::string::npos);
+}
+
+TEST_P(ClientSuite, ScheduledRunsAreFoundByWhenTheyAreDue) {
+  auto at = now();
+  std::vector<std::string> ids;
+  for (int minutes : {-30, -5, 60}) {
+    FlowRunRecord run;
+    run.flow_name = "nightly";
+    run.state = State::scheduled(at + std::chrono::minutes(minutes));
+    ids.push_back(client().create_flow_run(run).id);
+  }
+  auto first = client().read_flow_run(ids[0]);
+  EXPECT_EQ(first->next_scheduled_start_time, at - 30min);
+  EXPECT_EQ(first->expected_start_time, at - 30min);
+  FlowRunFilter due;
+  due.state_types = {StateType::kScheduled};
+  due.next_scheduled_start_time_before = at - 1min;  // what a late-runs service asks
+  due.sort = "EXPECTED_START_TIME_ASC";
+  auto late = client().filter_flow_runs(due);
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0].id, ids[0]);
+  EXPECT_EQ(late[1].id, ids[1]);
+  EXPECT_EQ(client().set_flow_run_state(ids[0], State::late(at - 30min)).state.name, "Late");
+  EXPECT_EQ(client().set_flow_run_state(ids[0], State::pending()).status, SetStateStatus::kAccept);
+  auto pending = client().read_flow_run(ids[0]);
+  EXPECT_FALSE(pending->next_scheduled_start_time.has_value());
+  EXPECT_EQ(pending->state.scheduled_time, at - 30min);  // CopyScheduledTime
+  EXPECT_EQ(client().filter_flow_runs(due).size(), 1u);
+  FlowRunFilter window;
+  window.expected_start_time_after = at;
+  window.expected_start_time_before = at + 2h;
+  auto upcoming = client().filter_flow_runs(window);
+  ASSERT_EQ(upcoming.size(), 1u);
+  EXPECT_EQ(upcoming[0].id, ids[2]);
 }
 
 TEST_P(ClientSuite, CancellingScheduledRunWithoutProcessCancelsAtOnce) {
@@ -216,9 +254,12 @@ TEST_P(ClientSuite, CancellingScheduledRunWithoutProcessCancelsAtOnce) {
 TEST_P(ClientSuite, CancellingRunOnlyBecomesCancelled) {
   auto run = new_run();
   client().set_flow_run_state(run.id, State::running());
-  EXPECT_EQ(client().set_flow_run_state(run.id, State::cancelling()).status, SetStateStatus::kAccept);
-  EXPECT_EQ(client().set_flow_run_state(run.id, State::completed()).status, SetStateStatus::kReject);
-  EXPECT_EQ(client().set_flow_run_state(run.id, State::cancelled()).status, SetStateStatus::kAccept);
+  EXPECT_EQ(client().set_flow_run_state(run.id, State::cancelling()).status,
+            SetStateStatus::kAccept);
+  EXPECT_EQ(client().set_flow_run_state(run.id, State::completed()).status,
+            SetStateStatus::kReject);
+  EXPECT_EQ(client().set_flow_run_state(run.id, State::cancelled()).status,
+            SetStateStatus::kAccept);
   EXPECT_EQ(client().read_flow_run(run.id)->state.type, StateType::kCancelled);
 }
 
@@ -229,7 +270,8 @@ TEST_P(ClientSuite, UnknownRunIsNotFound) {
   EXPECT_TRUE(client().read_states(new_id()).empty());
 }
 
-// --- filters ----------------------------------------------------------------------------------------
+// --- filters
+// ----------------------------------------------------------------------------------------
 
 TEST_P(ClientSuite, FilterFlowRunsByNameStateTagsWithPagingAndSorting) {
   std::vector<std::string> ids;
@@ -292,7 +334,8 @@ TEST_P(ClientSuite, FilterFlowRunsByNameStateTagsWithPagingAndSorting) {
   EXPECT_EQ(error_kind_of([&] { client().filter_flow_runs(f); }), ErrorKind::kInvalidArgument);
 }
 
-// --- task runs, logs, group commit ------------------------------------------------------------------
+// --- task runs, logs, group commit
+// ------------------------------------------------------------------
 
 TEST_P(ClientSuite, TaskRunSnapshotsKeepTheLastStateAndEveryHistoryEntry) {
   auto run = new_run();
@@ -326,7 +369,8 @@ TEST_P(ClientSuite, FilterTaskRunsByFlowRunAndState) {
   auto a = new_run();
   auto b = new_run();
   for (int i = 0; i < 5; ++i) {
-    auto t = task_snapshot(i < 3 ? a.id : b.id, new_id(), i % 2 ? State::failed("x") : State::completed());
+    auto t = task_snapshot(i < 3 ? a.id : b.id, new_id(),
+                           i % 2 ? State::failed("x") : State::completed());
     t.name = "task-" + std::to_string(i);
     client().record_task_run(t);
   }

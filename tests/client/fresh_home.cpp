@@ -9,7 +9,8 @@ namespace baton::testing {
 
 std::filesystem::path fresh_home() {
   const char* base = std::getenv("BATON_HOME");
-  std::filesystem::path root = base && *base ? base : std::filesystem::temp_directory_path() / "baton-tests";
+  std::filesystem::path root =
+      base && *base ? base : std::filesystem::temp_directory_path() / "baton-tests";
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "test";
   for (auto& c : name)

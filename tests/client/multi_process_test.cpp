@@ -80,9 +80,9 @@ TEST_P(MultiProcessSuite, ConcurrentProcessesAndThreadsLoseNoRow) {
   auto env = transport_->child_environment(home_);
   std::vector<Child> children;
   for (int p = 0; p < kProcesses; ++p)
-    children.push_back(spawn_helper({"write", "proc-" + std::to_string(p), std::to_string(kRuns),
-                                     std::to_string(kTasks)},
-                                    env));
+    children.push_back(spawn_helper(
+        {"write", "proc-" + std::to_string(p), std::to_string(kRuns), std::to_string(kTasks)},
+        env));
   // Meanwhile this process writes too, from two threads with their own clients.
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {

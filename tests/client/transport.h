@@ -6,8 +6,8 @@
 // folder, instantiate the suites with it, and add the file to client_test's SOURCES:
 //
 //   INSTANTIATE_TEST_SUITE_P(Remote, ClientSuite,
-//       ::testing::Values(TransportParam{"remote", [] { return std::make_unique<RemoteTransport>(); }}),
-//       transport_name);
+//       ::testing::Values(TransportParam{"remote", [] { return std::make_unique<RemoteTransport>();
+//       }}), transport_name);
 //   INSTANTIATE_TEST_SUITE_P(Remote, MultiProcessSuite, <same>, transport_name);
 #pragma once
 

@@ -25,13 +25,13 @@ struct Ctx {
   int retries = 0;
   int run_count = 0;
   bool retriable = true;
-  bool with_result = false;      // current state carries a result
-  bool scheduled_future = false; // current state's scheduled_time is 30 s after now
-  bool scheduled_past = false;   // current state's scheduled_time is 30 s before now
-  bool cache_key = false;        // proposed state has a cache key
-  int cached = 0;                // 0 none, 1 valid COMPLETED, 2 expired, 3 FAILED, 4 other key
+  bool with_result = false;       // current state carries a result
+  bool scheduled_future = false;  // current state's scheduled_time is 30 s after now
+  bool scheduled_past = false;    // current state's scheduled_time is 30 s before now
+  bool cache_key = false;         // proposed state has a cache key
+  int cached = 0;                 // 0 none, 1 valid COMPLETED, 2 expired, 3 FAILED, 4 other key
   bool force = false;
-  bool duplicate = false;        // same transition id as current
+  bool duplicate = false;  // same transition id as current
   bool infra = false;
   bool deployment = false;
 };
@@ -59,6 +59,8 @@ constexpr Outcome R = Outcome::kReject;
 constexpr Outcome W = Outcome::kWait;
 constexpr Outcome X = Outcome::kAbort;
 
+// One case per line reads as a table.
+// clang-format off
 const Row kRows[] = {
     // Plain lifecycle.
     {"new flow run pending", F, std::nullopt, "", ST::kPending, "", {}, A, ST::kPending, "Pending", ""},
@@ -159,6 +161,7 @@ const Row kRows[] = {
     {"forced crash of completed run", F, ST::kCompleted, "", ST::kCrashed, "", {.with_result = true, .force = true}, A, ST::kCrashed, "Crashed", ""},
     {"forced pending to pending", F, ST::kPending, "", ST::kPending, "", {.force = true}, A, ST::kPending, "Pending", ""},
 };
+// clang-format on
 
 class RulesTable : public ::testing::TestWithParam<Row> {};
 
@@ -223,13 +226,15 @@ TEST_P(RulesTable, Decides) {
 
 std::string row_name(const ::testing::TestParamInfo<Row>& info) {
   std::string out;
-  for (const char* p = info.param.label; *p; ++p) out += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+  for (const char* p = info.param.label; *p; ++p)
+    out += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
   return out;
 }
 
 INSTANTIATE_TEST_SUITE_P(CorePolicies, RulesTable, ::testing::ValuesIn(kRows), row_name);
 
-// --- global transforms ----------------------------------------------------------------------------
+// --- global transforms
+// ----------------------------------------------------------------------------
 
 struct CounterRow {
   const char* label;
@@ -242,6 +247,7 @@ struct CounterRow {
   double run_time_s;  // total_run_time after (from 0, current 10 s old)
 };
 
+// clang-format off
 const CounterRow kCounterRows[] = {
     {"first running counts and starts", ST::kPending, ST::kRunning, 0, 1, true, false, 0},
     {"running to completed ends and adds time", ST::kRunning, ST::kCompleted, 1, 1, true, true, 10},
@@ -252,6 +258,7 @@ const CounterRow kCounterRows[] = {
     {"paused to running resumes without counting", ST::kPaused, ST::kRunning, 1, 1, true, false, 0},
     {"new run in running counts", std::nullopt, ST::kRunning, 0, 1, true, false, 0},
 };
+// clang-format on
 
 void PrintTo(const CounterRow& row, std::ostream* os) { *os << row.label; }
 
@@ -284,7 +291,8 @@ TEST_P(GlobalTransforms, MaintainCounters) {
 
 std::string counter_row_name(const ::testing::TestParamInfo<CounterRow>& info) {
   std::string out;
-  for (const char* p = info.param.label; *p; ++p) out += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+  for (const char* p = info.param.label; *p; ++p)
+    out += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
   return out;
 }
 

@@ -29,7 +29,8 @@ TEST(Connection, CachedStatementsAreReusedAndRebindable) {
   Connection db(fresh_db());
   db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score DOUBLE PRECISION)");
   auto& insert = db.prepare_cached("INSERT INTO t (id, name, score) VALUES (?, ?, ?)");
-  for (int i = 0; i < 3; ++i) insert.bind(1, i).bind(2, "n" + std::to_string(i)).bind(3, i * 0.5).run();
+  for (int i = 0; i < 3; ++i)
+    insert.bind(1, i).bind(2, "n" + std::to_string(i)).bind(3, i * 0.5).run();
   EXPECT_EQ(&insert, &db.prepare_cached("INSERT INTO t (id, name, score) VALUES (?, ?, ?)"));
   auto& q = db.prepare_cached("SELECT name, score FROM t WHERE id = ?");
   q.bind(1, 2);

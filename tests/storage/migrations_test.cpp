@@ -42,8 +42,10 @@ TEST(Migrations, ApplyOnceAndRecordEachVersion) {
   EXPECT_EQ(applied_migrations(db), sqlite_versions());
   migrate_sqlite(db);  // a second run changes nothing
   EXPECT_EQ(applied_migrations(db), sqlite_versions());
-  for (const char* table : {"flow", "flow_run", "flow_run_state", "task_run", "task_run_state", "log"}) {
-    auto& q = db.prepare_cached("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+  for (const char* table :
+       {"flow", "flow_run", "flow_run_state", "task_run", "task_run_state", "log"}) {
+    auto& q =
+        db.prepare_cached("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
     q.bind(1, table);
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.int64(0), 1) << table;
@@ -81,7 +83,8 @@ TEST(Migrations, UpgradeFromVersionOneKeepsRows) {
     db.exec(embedded_migrations().front().sql);
     db.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'core', 0)");
     db.prepare_cached(
-          "INSERT INTO task_run (id, flow_run_id, task_key, name, state_id, state_type, state_name, "
+          "INSERT INTO task_run (id, flow_run_id, task_key, name, state_id, state_type, "
+          "state_name, "
           "state_timestamp, run_count, created, updated) VALUES (?, ?, 'k', 'old-task', ?, "
           "'COMPLETED', 'Completed', 5, 1, 1, 1)")
         .bind(1, task_id)

@@ -60,9 +60,9 @@ Statement& Statement::bind(int index, std::string_view value) {
 }
 Statement& Statement::bind_view(int index, std::string_view value) {
   BATON_RESET_BEFORE_BIND();
-  check_bind(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                               SQLITE_STATIC),
-             index);
+  check_bind(
+      sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC),
+      index);
   return *this;
 }
 Statement& Statement::bind(int index, std::nullptr_t) {
@@ -96,7 +96,9 @@ void Statement::reset() {
   needs_reset_ = false;
 }
 
-bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
 int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
 double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
 std::string Statement::text(int column) const {
@@ -119,8 +121,8 @@ namespace {
 
 Connection::Connection(const std::string& path, ConnectionOptions options)
     : path_(path), options_(options) {
-  int flags = options.read_only ? SQLITE_OPEN_READONLY
-                                : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // one thread at a time by contract; skip sqlite's own mutex
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -136,9 +138,11 @@ Connection::Connection(const std::string& path, ConnectionOptions options)
       // Switching to WAL needs a moment of exclusive access; exec() retries while busy.
       exec("PRAGMA journal_mode=WAL");
     }
-    exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
-         "PRAGMA cache_size=" + std::to_string(options.cache_size) +
-         "; PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint));
+    exec(
+        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
+        "PRAGMA cache_size=" +
+        std::to_string(options.cache_size) +
+        "; PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint));
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;

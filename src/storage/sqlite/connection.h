@@ -10,13 +10,14 @@
 //
 //   auto& q = db.prepare_cached("SELECT name, value FROM variable WHERE id = ?");
 //   q.bind(1, id);
-//   while (q.step()) use(q.text(0), q.int64(1));       // reset() happens on the next bind/step cycle
+//   while (q.step()) use(q.text(0), q.int64(1));       // reset() happens on the next bind/step
+//   cycle
 //
 // Several processes may open the same file: every write transaction starts with BEGIN IMMEDIATE
 // (the write lock is taken up front, so a transaction never fails half-way on an upgrade), the
-// busy handler waits up to `busy_timeout`, and Transaction retries BEGIN with back-off for a bounded
-// total time before giving up with ErrorKind::kUnavailable. "database is locked" never reaches
-// callers as a crash.
+// busy handler waits up to `busy_timeout`, and Transaction retries BEGIN with back-off for a
+// bounded total time before giving up with ErrorKind::kUnavailable. "database is locked" never
+// reaches callers as a crash.
 //
 // Errors: every failing sqlite3 call throws baton::Error (kConflict for constraint violations,
 // kUnavailable for busy/locked/IO, kInternal otherwise) with the SQL and sqlite's message.
@@ -63,7 +64,9 @@ class Statement {
   Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);  // copied (SQLITE_TRANSIENT)
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) {
+    return bind(index, std::string_view(value));
+  }
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, std::nullptr_t);
   // Binds text without copying it: `value` must stay alive and unchanged until the statement is
@@ -72,7 +75,9 @@ class Statement {
   Statement& bind_view_or_null(int index, std::string_view value) {
     return value.empty() ? bind(index, nullptr) : bind_view(index, value);
   }
-  Statement& bind(int index, bool value) { return bind(index, static_cast<int64_t>(value ? 1 : 0)); }
+  Statement& bind(int index, bool value) {
+    return bind(index, static_cast<int64_t>(value ? 1 : 0));
+  }
   template <typename T>
   Statement& bind(int index, const std::optional<T>& value) {
     return value ? bind(index, *value) : bind(index, nullptr);
@@ -161,7 +166,9 @@ class Connection {
   ConnectionOptions options_;
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
   };
   std::unordered_map<std::string, std::unique_ptr<Statement>, Hash, std::equal_to<>> cache_;
 };

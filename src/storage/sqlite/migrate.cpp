@@ -38,7 +38,8 @@ void migrate_sqlite(sqlite::Connection& db) {
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-      db.prepare_cached("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+      db.prepare_cached(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
           .bind(1, m.version)
           .bind(2, m.name)
           .bind(3, static_cast<int64_t>(micros))

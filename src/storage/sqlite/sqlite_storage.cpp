@@ -52,7 +52,8 @@ constexpr std::string_view kStateColumns =
 void bind_state(Statement& s, int first, const State& state, std::string_view transition_id,
                 std::string& data_buffer) {
   s.bind_view(first, to_string(state.type));
-  s.bind_view(first + 1, state.name.empty() ? default_name(state.type) : std::string_view(state.name));
+  s.bind_view(first + 1,
+              state.name.empty() ? default_name(state.type) : std::string_view(state.name));
   s.bind_view(first + 2, state.message);
   s.bind(first + 3, micros(state.timestamp));
   s.bind(first + 4, micros(state.scheduled_time));
@@ -88,12 +89,12 @@ std::optional<State> read_state(const Statement& s, int first) {
 enum class RunTable { kFlowRun, kTaskRun };
 
 Statement& insert_state_statement(sqlite::Connection& db, RunTable table) {
-  static const std::string kInsertFlowRunState =
-      "INSERT INTO flow_run_state (id, flow_run_id, " + std::string(kStateColumns) +
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  static const std::string kInsertTaskRunState =
-      "INSERT INTO task_run_state (id, task_run_id, " + std::string(kStateColumns) +
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  static const std::string kInsertFlowRunState = "INSERT INTO flow_run_state (id, flow_run_id, " +
+                                                 std::string(kStateColumns) +
+                                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  static const std::string kInsertTaskRunState = "INSERT INTO task_run_state (id, task_run_id, " +
+                                                 std::string(kStateColumns) +
+                                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   return db.prepare_cached(table == RunTable::kFlowRun ? kInsertFlowRunState : kInsertTaskRunState);
 }
 
@@ -117,10 +118,10 @@ constexpr std::string_view kFlowRunSelect =
     "SELECT r.id, r.flow_id, r.flow_name, r.name, r.deployment_id, r.parent_task_run_id, "
     "r.idempotency_key, r.parameters, r.tags, r.empirical_policy, r.run_count, r.created, "
     "r.updated, r.expected_start_time, r.start_time, r.end_time, r.total_run_time, "
-    "r.infrastructure_pid, s.type, s.name, s.message, s.timestamp, s.scheduled_time, s.data, "
-    "s.cache_key, s.cache_expiration, s.retriable, s.transition_id "
+    "r.infrastructure_pid, r.next_scheduled_start_time, s.type, s.name, s.message, s.timestamp, "
+    "s.scheduled_time, s.data, s.cache_key, s.cache_expiration, s.retriable, s.transition_id "
     "FROM flow_run r LEFT JOIN flow_run_state s ON s.flow_run_id = r.id AND s.id = r.state_id";
-constexpr int kFlowRunStateColumn = 18;
+constexpr int kFlowRunStateColumn = 19;
 
 FlowRunRecord read_flow_run_row(const Statement& s) {
   FlowRunRecord r;
@@ -142,6 +143,7 @@ FlowRunRecord read_flow_run_row(const Statement& s) {
   r.end_time = optional_time(s, 15);
   r.total_run_time_s = s.real(16);
   r.infrastructure_pid = s.text(17);
+  r.next_scheduled_start_time = optional_time(s, 18);
   if (auto state = read_state(s, kFlowRunStateColumn)) r.state = std::move(*state);
   return r;
 }
@@ -232,7 +234,8 @@ struct Where {
 };
 
 void check_page(int limit, int offset) {
-  if (limit < 0) throw invalid_argument("limit must be 0 or more, got " + std::to_string(limit), "limit");
+  if (limit < 0)
+    throw invalid_argument("limit must be 0 or more, got " + std::to_string(limit), "limit");
   if (offset < 0)
     throw invalid_argument("offset must be 0 or more, got " + std::to_string(offset), "offset");
 }
@@ -253,33 +256,35 @@ std::string order_by(std::string_view sort, std::initializer_list<SortOption> op
 }
 
 std::string flow_run_order(std::string_view sort) {
-  return order_by(sort, {
-      {"EXPECTED_START_TIME_DESC", "r.expected_start_time DESC NULLS LAST, r.id DESC"},
-      {"EXPECTED_START_TIME_ASC", "r.expected_start_time ASC NULLS LAST, r.id ASC"},
-      {"START_TIME_DESC", "r.start_time DESC NULLS LAST, r.id DESC"},
-      {"START_TIME_ASC", "r.start_time ASC NULLS LAST, r.id ASC"},
-      {"END_TIME_DESC", "r.end_time DESC NULLS LAST, r.id DESC"},
-      {"CREATED_DESC", "r.created DESC, r.id DESC"},
-      {"CREATED_ASC", "r.created ASC, r.id ASC"},
-      {"NAME_ASC", "r.name ASC, r.id ASC"},
-      {"NAME_DESC", "r.name DESC, r.id DESC"},
-      {"ID_DESC", "r.id DESC"},
-      {"ID_ASC", "r.id ASC"},
-  });
+  return order_by(
+      sort, {
+                {"EXPECTED_START_TIME_DESC", "r.expected_start_time DESC NULLS LAST, r.id DESC"},
+                {"EXPECTED_START_TIME_ASC", "r.expected_start_time ASC NULLS LAST, r.id ASC"},
+                {"START_TIME_DESC", "r.start_time DESC NULLS LAST, r.id DESC"},
+                {"START_TIME_ASC", "r.start_time ASC NULLS LAST, r.id ASC"},
+                {"END_TIME_DESC", "r.end_time DESC NULLS LAST, r.id DESC"},
+                {"CREATED_DESC", "r.created DESC, r.id DESC"},
+                {"CREATED_ASC", "r.created ASC, r.id ASC"},
+                {"NAME_ASC", "r.name ASC, r.id ASC"},
+                {"NAME_DESC", "r.name DESC, r.id DESC"},
+                {"ID_DESC", "r.id DESC"},
+                {"ID_ASC", "r.id ASC"},
+            });
 }
 
 std::string task_run_order(std::string_view sort) {
-  return order_by(sort, {
-      {"EXPECTED_START_TIME_DESC", "r.expected_start_time DESC NULLS LAST, r.id DESC"},
-      {"EXPECTED_START_TIME_ASC", "r.expected_start_time ASC NULLS LAST, r.id ASC"},
-      {"START_TIME_DESC", "r.start_time DESC NULLS LAST, r.id DESC"},
-      {"END_TIME_DESC", "r.end_time DESC NULLS LAST, r.id DESC"},
-      {"CREATED_DESC", "r.created DESC, r.id DESC"},
-      {"CREATED_ASC", "r.created ASC, r.id ASC"},
-      {"NAME_ASC", "r.name ASC, r.id ASC"},
-      {"ID_DESC", "r.id DESC"},
-      {"ID_ASC", "r.id ASC"},
-  });
+  return order_by(
+      sort, {
+                {"EXPECTED_START_TIME_DESC", "r.expected_start_time DESC NULLS LAST, r.id DESC"},
+                {"EXPECTED_START_TIME_ASC", "r.expected_start_time ASC NULLS LAST, r.id ASC"},
+                {"START_TIME_DESC", "r.start_time DESC NULLS LAST, r.id DESC"},
+                {"END_TIME_DESC", "r.end_time DESC NULLS LAST, r.id DESC"},
+                {"CREATED_DESC", "r.created DESC, r.id DESC"},
+                {"CREATED_ASC", "r.created ASC, r.id ASC"},
+                {"NAME_ASC", "r.name ASC, r.id ASC"},
+                {"ID_DESC", "r.id DESC"},
+                {"ID_ASC", "r.id ASC"},
+            });
 }
 
 Where flow_run_where(const FlowRunFilter& f) {
@@ -304,6 +309,18 @@ Where flow_run_where(const FlowRunFilter& f) {
   if (f.start_time_before) {
     w.add("r.start_time <= ?");
     w.bind(micros(*f.start_time_before));
+  }
+  if (f.expected_start_time_after) {
+    w.add("r.expected_start_time >= ?");
+    w.bind(micros(*f.expected_start_time_after));
+  }
+  if (f.expected_start_time_before) {
+    w.add("r.expected_start_time <= ?");
+    w.bind(micros(*f.expected_start_time_before));
+  }
+  if (f.next_scheduled_start_time_before) {
+    w.add("r.next_scheduled_start_time <= ?");
+    w.bind(micros(*f.next_scheduled_start_time_before));
   }
   return w;
 }
@@ -336,16 +353,23 @@ void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& st
   s.bind_view_or_null(6, r.cache_key);
   s.bind(7, micros(r.cache_expiration));
   // Defaults are bound as literals: most task runs have no inputs, tags or retry policy.
-  if (r.task_inputs.is_null() || r.task_inputs.empty()) s.bind_view(8, "{}");
-  else s.bind(8, r.task_inputs.dump());
-  if (r.tags.empty()) s.bind_view(9, "[]");
-  else s.bind(9, json(r.tags).dump());
+  if (r.task_inputs.is_null() || r.task_inputs.empty())
+    s.bind_view(8, "{}");
+  else
+    s.bind(8, r.task_inputs.dump());
+  if (r.tags.empty())
+    s.bind_view(9, "[]");
+  else
+    s.bind(9, json(r.tags).dump());
   const auto& p = r.empirical_policy;
-  if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0) s.bind_view(10, "{}");
-  else s.bind(10, json(p).dump());
+  if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0)
+    s.bind_view(10, "{}");
+  else
+    s.bind(10, json(p).dump());
   s.bind_view(11, state_id);
   s.bind_view(12, to_string(r.state.type));
-  s.bind_view(13, r.state.name.empty() ? default_name(r.state.type) : std::string_view(r.state.name));
+  s.bind_view(13,
+              r.state.name.empty() ? default_name(r.state.type) : std::string_view(r.state.name));
   s.bind(14, micros(r.state.timestamp));
   s.bind(15, r.run_count);
   s.bind(16, r.created == TimePoint{} ? now_us : micros(r.created));
@@ -359,7 +383,6 @@ void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& st
 
 }  // namespace
 
-
 SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions options)
     : path_(path), main_(path, options), batch_(path, [&] {
         auto batch = options;
@@ -371,7 +394,8 @@ SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions 
 
 SqliteStorage::~SqliteStorage() = default;
 
-FlowRecord SqliteStorage::upsert_flow(const std::string& name, const std::vector<std::string>& tags) {
+FlowRecord SqliteStorage::upsert_flow(const std::string& name,
+                                      const std::vector<std::string>& tags) {
   if (name.empty()) throw invalid_argument("a flow needs a name", "name");
   std::lock_guard lock(main_mutex_);
   return main_.write_transaction([&] {
@@ -396,7 +420,8 @@ std::vector<FlowRecord> SqliteStorage::list_flows(int limit, int offset) {
       "SELECT id, name, tags, created FROM flow ORDER BY name ASC LIMIT ? OFFSET ?");
   q.bind(1, limit).bind(2, offset);
   std::vector<FlowRecord> out;
-  while (q.step()) out.push_back({q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))});
+  while (q.step())
+    out.push_back({q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))});
   q.reset();
   return out;
 }
@@ -440,8 +465,10 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
     s.bind(16, micros(run.created));
     s.bind(17, micros(run.updated));
     s.bind(18, micros(run.expected_start_time));
-    if (run.state.type == StateType::kScheduled) s.bind(19, micros(run.state.scheduled_time));
-    else s.bind(19, nullptr);
+    if (run.state.type == StateType::kScheduled)
+      s.bind(19, micros(run.state.scheduled_time));
+    else
+      s.bind(19, nullptr);
     s.bind(20, micros(run.start_time));
     s.bind(21, micros(run.end_time));
     s.bind(22, run.total_run_time_s);
@@ -487,8 +514,10 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id, const Sto
     u.bind(5, run->run_count);
     u.bind(6, micros(now()));
     u.bind(7, micros(run->expected_start_time));
-    if (state.type == StateType::kScheduled) u.bind(8, micros(state.scheduled_time));
-    else u.bind(8, nullptr);
+    if (state.type == StateType::kScheduled)
+      u.bind(8, micros(state.scheduled_time));
+    else
+      u.bind(8, nullptr);
     u.bind(9, micros(run->start_time));
     u.bind(10, micros(run->end_time));
     u.bind(11, run->total_run_time_s);
@@ -523,7 +552,8 @@ std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id)
 std::vector<FlowRunRecord> SqliteStorage::filter_flow_runs(const FlowRunFilter& f) {
   check_page(f.limit, f.offset);
   Where w = flow_run_where(f);
-  std::string sql = std::string(kFlowRunSelect) + w.sql + flow_run_order(f.sort) + " LIMIT ? OFFSET ?";
+  std::string sql =
+      std::string(kFlowRunSelect) + w.sql + flow_run_order(f.sort) + " LIMIT ? OFFSET ?";
   std::lock_guard lock(main_mutex_);
   auto q = main_.prepare(sql);
   int next = w.apply(*q);
@@ -549,9 +579,10 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
     d.bind(1, id).run();
     if (main_.changes() == 0) return false;
     main_.prepare_cached("DELETE FROM flow_run_state WHERE flow_run_id = ?").bind(1, id).run();
-    main_.prepare_cached(
-             "DELETE FROM task_run_state WHERE task_run_id IN "
-             "(SELECT id FROM task_run WHERE flow_run_id = ?)")
+    main_
+        .prepare_cached(
+            "DELETE FROM task_run_state WHERE task_run_id IN "
+            "(SELECT id FROM task_run WHERE flow_run_id = ?)")
         .bind(1, id)
         .run();
     main_.prepare_cached("DELETE FROM task_run WHERE flow_run_id = ?").bind(1, id).run();
@@ -562,10 +593,10 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
 
 std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
   std::lock_guard lock(main_mutex_);
-  auto& q = main_.prepare_cached(
-      "SELECT id, " + std::string(kStateColumns) + " FROM flow_run_state WHERE flow_run_id = ? " +
-      "UNION ALL SELECT id, " + std::string(kStateColumns) +
-      " FROM task_run_state WHERE task_run_id = ? ORDER BY 5, 1");
+  auto& q = main_.prepare_cached("SELECT id, " + std::string(kStateColumns) +
+                                 " FROM flow_run_state WHERE flow_run_id = ? " +
+                                 "UNION ALL SELECT id, " + std::string(kStateColumns) +
+                                 " FROM task_run_state WHERE task_run_id = ? ORDER BY 5, 1");
   q.bind(1, run_id).bind(2, run_id);
   std::vector<StateRow> out;
   while (q.step()) out.push_back({q.text(0), *read_state(q, 1), q.text(10)});
@@ -660,8 +691,9 @@ std::vector<LogRecord> SqliteStorage::read_logs(const LogFilter& f) {
   }
   std::string order = order_by(f.sort, {{"TIMESTAMP_ASC", "timestamp ASC, id ASC"},
                                         {"TIMESTAMP_DESC", "timestamp DESC, id DESC"}});
-  std::string sql = "SELECT id, flow_run_id, task_run_id, name, level, message, timestamp FROM log" +
-                    w.sql + order + " LIMIT ? OFFSET ?";
+  std::string sql =
+      "SELECT id, flow_run_id, task_run_id, name, level, message, timestamp FROM log" + w.sql +
+      order + " LIMIT ? OFFSET ?";
   std::lock_guard lock(main_mutex_);
   auto q = main_.prepare(sql);
   int next = w.apply(*q);
