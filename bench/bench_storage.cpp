@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(storage::baton_home()) / ("bench-storage-" + new_id());
   fs::create_directories(dir);
-  for (int n : {1000, 100000}) {
+  for (int n : {1000, 30000, 100000}) {
     if (argc > 1 && std::stoi(argv[1]) != n) continue;
     storage::BatchWriter::Stats stats;
     double produced = 0;

@@ -236,7 +236,15 @@ std::vector<State> EmbeddedClient::read_states(const std::string& run_id) {
 
 void EmbeddedClient::record_task_run(const TaskRunRecord& run) {
   if (run.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
-  writer_->enqueue(run);
+  if (run.state.type != StateType::kCompleted || run.state.cache_key.empty()) {
+    writer_->enqueue(run);
+    return;
+  }
+  // Registered under the lock, and before the writer can commit it, so a lookup never misses
+  // it between the queue and the database.
+  std::lock_guard lock(cache_mutex_);
+  uint64_t sequence = writer_->enqueue(run);
+  uncommitted_cache_[run.state.cache_key] = {run.state, sequence};
 }
 
 std::optional<TaskRunRecord> EmbeddedClient::read_task_run(const std::string& id) {
@@ -263,7 +271,19 @@ void EmbeddedClient::sync_reads() {
 }
 
 std::optional<State> EmbeddedClient::find_cached_state(const std::string& cache_key, TimePoint at) {
-  sync_reads();
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (!uncommitted_cache_.empty()) {
+      uint64_t committed = writer_->committed_sequence();
+      std::erase_if(uncommitted_cache_,
+                    [&](const auto& entry) { return entry.second.second <= committed; });
+    }
+    if (auto it = uncommitted_cache_.find(cache_key); it != uncommitted_cache_.end()) {
+      const State& state = it->second.first;
+      if (!state.cache_expiration || *state.cache_expiration > at) return state;
+    }
+  }
+  // Everything else this process recorded under the key is committed: no flush needed.
   return storage_->find_cached_state(cache_key, at);
 }
 

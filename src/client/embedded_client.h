@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "client/orchestration_client.h"
@@ -81,6 +82,11 @@ class EmbeddedClient final : public OrchestrationClient {
   std::condition_variable transitions_cv_;
   std::vector<Transition*> queued_transitions_;
   bool committing_ = false;
+  // COMPLETED states with a cache key recorded by this process and perhaps not committed yet,
+  // with their writer sequence numbers: find_cached_state answers from here instead of
+  // flushing. Entries leave once committed (then storage has them).
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, std::pair<State, uint64_t>> uncommitted_cache_;
 };
 
 // A flow-run name in Prefect's style, e.g. "brave-otter".

@@ -23,28 +23,36 @@ void BatchWriter::wait_for_space(std::unique_lock<std::mutex>& lock) {
   space_cv_.wait(lock, [&] { return runs_.size() + logs_.size() < options_.max_pending; });
 }
 
-void BatchWriter::enqueue(const TaskRunRecord& run) {
+uint64_t BatchWriter::enqueue(const TaskRunRecord& run) {
   std::unique_lock lock(mutex_);
   wait_for_space(lock);
   bool was_empty = runs_.empty() && logs_.empty();
   runs_.push_back(run);
-  ++enqueued_;
+  uint64_t sequence = ++enqueued_;
   lock.unlock();
   if (was_empty) work_cv_.notify_one();
+  return sequence;
 }
 
-void BatchWriter::enqueue(std::vector<LogRecord> logs) {
-  if (logs.empty()) return;
+uint64_t BatchWriter::enqueue(std::vector<LogRecord> logs) {
   std::unique_lock lock(mutex_);
+  if (logs.empty()) return enqueued_;
   wait_for_space(lock);
   bool was_empty = runs_.empty() && logs_.empty();
   enqueued_ += logs.size();
+  uint64_t sequence = enqueued_;
   if (logs_.empty())
     logs_ = std::move(logs);
   else
     std::move(logs.begin(), logs.end(), std::back_inserter(logs_));
   lock.unlock();
   if (was_empty) work_cv_.notify_one();
+  return sequence;
+}
+
+uint64_t BatchWriter::committed_sequence() {
+  std::lock_guard lock(mutex_);
+  return committed_;
 }
 
 void BatchWriter::flush() {
@@ -93,6 +101,11 @@ void BatchWriter::run() {
     stats_.records += count;
     stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, count);
     done_cv_.notify_all();
+    if (runs_.empty() && logs_.empty()) {
+      lock.unlock();
+      storage_.on_writer_idle();
+      lock.lock();
+    }
   }
 }
 

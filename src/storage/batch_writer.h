@@ -46,8 +46,11 @@ class BatchWriter {
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
 
-  void enqueue(const TaskRunRecord& run);
-  void enqueue(std::vector<LogRecord> logs);
+  // Each returns the sequence number of the (last) record enqueued: it is durable once
+  // committed_sequence() has reached it.
+  uint64_t enqueue(const TaskRunRecord& run);
+  uint64_t enqueue(std::vector<LogRecord> logs);
+  uint64_t committed_sequence();
   // Waits until everything enqueued before the call is committed; throws the first write error
   // since the previous flush.
   void flush();

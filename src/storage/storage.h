@@ -106,6 +106,10 @@ class Storage {
   // `from` (e.g. PENDING/RUNNING -> Crashed), in one transaction. Returns how many changed.
   virtual int set_task_runs_state(const std::string& flow_run_id,
                                   const std::vector<StateType>& from, const State& state) = 0;
+
+  // Called by BatchWriter when it has written everything queued: a quiet moment for
+  // maintenance (SQLite checkpoints its WAL here rather than in the middle of a burst).
+  virtual void on_writer_idle() {}
 };
 
 // $BATON_HOME (default ~/.baton), created when missing. Throws unavailable when it cannot be.

@@ -495,6 +495,25 @@ TEST_P(ClientSuite, CachedStateIsFoundByKeyUntilItExpires) {
   EXPECT_FALSE(client().find_cached_state("load-data-2", now()));
   EXPECT_FALSE(client().find_cached_state("load-data-3", now()));
   EXPECT_FALSE(client().find_cached_state("never-stored", now()));
+  client().flush();  // now from the database rather than from what is still queued
+  auto stored = client().find_cached_state("load-data-1", now());
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->result, (nlohmann::json{{"model", "v1"}}));
+  EXPECT_FALSE(client().find_cached_state("load-data-3", now()));
+  reopen();  // and from another client (a later program run)
+  EXPECT_TRUE(client().find_cached_state("load-data-1", now()));
+}
+
+TEST_P(ClientSuite, NewestCacheEntryWinsAndLookupsNeverWaitForTheWriter) {
+  auto run = new_run();
+  for (int i = 0; i < 200; ++i) {
+    auto s = State::completed(i);
+    s.cache_key = "key-" + std::to_string(i % 10);
+    client().record_task_run(task_snapshot(run.id, new_id(), s, 1));
+    auto found = client().find_cached_state(s.cache_key, now());
+    ASSERT_TRUE(found) << i;
+    EXPECT_EQ(found->result, i);  // the entry just recorded, queued or committed
+  }
 }
 
 TEST_P(ClientSuite, RunsOfALiveProcessAreNotMarkedCrashed) {

@@ -160,3 +160,32 @@ TEST(Transaction, GivesUpWithUnavailableAfterTheBudget) {
 
 }  // namespace
 }  // namespace baton::sqlite
+
+namespace baton::sqlite {
+namespace {
+
+TEST(Connection, ManualCheckpointsLeaveTheWalToTheOwner) {
+  auto path = baton::testing::fresh_db();
+  ConnectionOptions manual;
+  manual.wal_autocheckpoint = 0;
+  Connection db(path, manual);
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT)");
+  std::string payload(2000, 'x');
+  int last = 0;
+  for (int batch = 0; batch < 5; ++batch) {
+    db.write_transaction([&] {
+      for (int i = 0; i < 500; ++i)
+        db.prepare_cached("INSERT INTO t (payload) VALUES (?)").bind(1, payload).run();
+    });
+    EXPECT_GT(db.wal_pages(), last);  // nothing was checkpointed behind our back
+    last = db.wal_pages();
+  }
+  EXPECT_GT(last, 1000);
+  auto db_size_before = std::filesystem::file_size(path);
+  db.checkpoint();
+  EXPECT_EQ(db.wal_pages(), 0);
+  EXPECT_GT(std::filesystem::file_size(path), db_size_before);  // pages moved into the database
+}
+
+}  // namespace
+}  // namespace baton::sqlite

@@ -141,8 +141,19 @@ Connection::Connection(const std::string& path, ConnectionOptions options)
     exec(
         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
         "PRAGMA cache_size=" +
-        std::to_string(options.cache_size) +
-        "; PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint));
+        std::to_string(options.cache_size));
+    if (options.wal_autocheckpoint > 0) {
+      sqlite3_wal_autocheckpoint(db_, options.wal_autocheckpoint);
+    } else {
+      // Replaces sqlite's checkpointing hook: record the WAL size, checkpoint nothing.
+      sqlite3_wal_hook(
+          db_,
+          [](void* self, sqlite3*, const char*, int pages) {
+            static_cast<Connection*>(self)->wal_pages_ = pages;
+            return SQLITE_OK;
+          },
+          this);
+    }
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -195,6 +206,14 @@ void Connection::exec(std::string_view sql) {
     if (is_busy_error(rc) && !in_transaction() && detail::backoff(attempt, deadline)) continue;
     fail(rc, "executing: " + text);
   }
+}
+
+void Connection::checkpoint() noexcept {
+  int wal = 0, copied = 0;
+  if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal, &copied) ==
+          SQLITE_OK &&
+      copied >= wal)
+    wal_pages_ = 0;
 }
 
 bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }

@@ -119,8 +119,9 @@ struct ConnectionOptions {
   // Page cache per connection; negative values are KiB (SQLite's convention). The group-commit
   // connection uses a larger one so that index pages stay cached across batches.
   int cache_size = -8192;
-  // WAL pages before an automatic checkpoint (SQLite's default is 1000): fewer, larger
-  // checkpoints write a page that changes often once instead of once per checkpoint.
+  // WAL pages before an automatic checkpoint inside a commit (SQLite's default is 1000). 0 turns
+  // automatic checkpoints off: the owner then calls checkpoint() at moments of its choosing
+  // (SqliteStorage does when its writer is idle), reading wal_pages() to decide.
   int wal_autocheckpoint = 4000;
 };
 
@@ -145,6 +146,13 @@ class Connection {
   // safe to run again (it only touches the database). Returns what `body` returns.
   template <typename F>
   auto write_transaction(F&& body) -> decltype(body());
+
+  // Frames in the WAL file after this connection's last commit (tracked only when
+  // wal_autocheckpoint is 0).
+  int wal_pages() const noexcept { return wal_pages_; }
+  // A PASSIVE checkpoint: copies what it can from the WAL into the database without waiting for
+  // readers or writers. Never throws (a busy database just means "later").
+  void checkpoint() noexcept;
 
   bool in_transaction() const;
   int64_t last_insert_rowid() const;
@@ -171,6 +179,7 @@ class Connection {
     }
   };
   std::unordered_map<std::string, std::unique_ptr<Statement>, Hash, std::equal_to<>> cache_;
+  int wal_pages_ = 0;
 };
 
 // BEGIN IMMEDIATE in the constructor; ROLLBACK in the destructor unless commit() ran.

@@ -383,13 +383,35 @@ void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& st
 
 }  // namespace
 
+namespace {
+// WAL checkpoints are taken when the group-commit writer is idle (kCheckpointIdlePages), so a
+// burst of task states is not slowed by copying pages back into the database; a WAL that grows
+// past kCheckpointBusyPages (64 MiB) is checkpointed right after the commit that grew it.
+constexpr int kCheckpointIdlePages = 1000;
+constexpr int kCheckpointBusyPages = 16384;
+
+sqlite::ConnectionOptions manual_checkpoints(sqlite::ConnectionOptions options, int cache_size) {
+  options.wal_autocheckpoint = 0;
+  if (cache_size) options.cache_size = cache_size;
+  return options;
+}
+
+void checkpoint_if_large(sqlite::Connection& db) {
+  if (db.wal_pages() > kCheckpointBusyPages) db.checkpoint();
+}
+}  // namespace
+
 SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions options)
-    : path_(path), main_(path, options), batch_(path, [&] {
-        auto batch = options;
-        batch.cache_size = -65536;  // 64 MiB: the indexes of a 100,000-task flow stay cached
-        return batch;
-      }()) {
+    : path_(path),
+      main_(path, manual_checkpoints(options, 0)),
+      // 64 MiB page cache: the indexes of a 100,000-task flow run stay cached across batches.
+      batch_(path, manual_checkpoints(options, -65536)) {
   migrate_sqlite(main_);
+}
+
+void SqliteStorage::on_writer_idle() {
+  std::lock_guard lock(batch_mutex_);
+  if (batch_.wal_pages() > kCheckpointIdlePages) batch_.checkpoint();
 }
 
 SqliteStorage::~SqliteStorage() = default;
@@ -438,7 +460,7 @@ std::optional<FlowRecord> SqliteStorage::read_flow_by_name(const std::string& na
 
 Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
   std::lock_guard lock(main_mutex_);
-  return main_.write_transaction([&]() -> InsertResult {
+  auto result = main_.write_transaction([&]() -> InsertResult {
     std::string state_id = new_id();
     auto& s = main_.prepare_cached(
         "INSERT INTO flow_run (id, flow_id, flow_name, name, deployment_id, parent_task_run_id, "
@@ -489,6 +511,8 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
     insert_state(main_, RunTable::kFlowRun, state_id, run.id, run.state, {});
     return {run, true};
   });
+  checkpoint_if_large(main_);
+  return result;
 }
 
 namespace {
@@ -531,17 +555,21 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id, const Sto
 
 bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
   std::lock_guard lock(main_mutex_);
-  return main_.write_transaction([&] { return update_flow_run_in(main_, id, decide); });
+  bool found = main_.write_transaction([&] { return update_flow_run_in(main_, id, decide); });
+  checkpoint_if_large(main_);
+  return found;
 }
 
 std::vector<bool> SqliteStorage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {
   std::lock_guard lock(main_mutex_);
-  return main_.write_transaction([&] {
-    std::vector<bool> found;
-    found.reserve(updates.size());
-    for (const auto& u : updates) found.push_back(update_flow_run_in(main_, u.id, *u.decide));
-    return found;
+  auto found = main_.write_transaction([&] {
+    std::vector<bool> out;
+    out.reserve(updates.size());
+    for (const auto& u : updates) out.push_back(update_flow_run_in(main_, u.id, *u.decide));
+    return out;
   });
+  checkpoint_if_large(main_);
+  return found;
 }
 
 std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id) {
@@ -640,6 +668,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
       insert_log.run();
     }
   });
+  checkpoint_if_large(batch_);
 }
 
 std::optional<TaskRunRecord> SqliteStorage::read_task_run(const std::string& id) {

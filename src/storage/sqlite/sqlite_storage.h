@@ -39,6 +39,7 @@ class SqliteStorage final : public Storage {
   std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
   int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,
                           const State& state) override;
+  void on_writer_idle() override;
 
   const std::string& path() const noexcept { return path_; }
 
