@@ -180,6 +180,7 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
           std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
           cancel, label + " exceeded its timeout of " + buf + "s");
     }
+    rt.cancellation_watcher().watch(run.id, cancel);
     error = nullptr;
     {
       FlowRunContext fctx(run.id, run.name, def.name, def.task_runner_threads, def.log_prints, cancel);
@@ -197,6 +198,7 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
       fctx.drain();  // submitted task runs finish before the flow run does
     }
     if (alarm) rt.watchdog().disarm(alarm);
+    rt.cancellation_watcher().unwatch(run.id);
     bool timed_out = cancel->is_timed_out();
     if (timed_out && (!error || holds<TimeoutError>(error) || holds<CancelledError>(error)))
       error = std::make_exception_ptr(TimeoutError(cancel->why()));
@@ -225,6 +227,11 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
       proposed = State::crashed("The flow body threw an exception not derived from std::exception");
     }
     r = client.set_flow_run_state(run.id, proposed);
+    if (r.status == SetStateStatus::kReject && r.state.type == StateType::kCancelling) {
+      // Cancelled from outside while running: Cancelling may only become Cancelled.
+      r = client.set_flow_run_state(run.id, State::cancelled("The flow run was cancelled while running"));
+      if (!error || !holds<CancelledError>(error)) error = std::make_exception_ptr(CancelledError(r.state.message));
+    }
     final_state = r.state;
     if (r.state.type == StateType::kScheduled && r.state.name == "AwaitingRetry" && r.state.scheduled_time) {
       emit_log(30, run.id, {}, label, "Flow run failed: " + exception_message(error) + " - " + r.reason);

@@ -3,14 +3,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "storage/storage.h"
+
 namespace baton::core {
 
-std::filesystem::path baton_home() {
-  if (const char* home = std::getenv("BATON_HOME"); home && *home) return home;
-  if (const char* user_home = std::getenv("HOME"); user_home && *user_home)
-    return std::filesystem::path(user_home) / ".baton";
-  return ".baton";
-}
+std::filesystem::path baton_home() { return storage::baton_home(); }
 
 namespace {
 int level_from_env() {
@@ -38,6 +35,7 @@ Runtime::Runtime()
                  std::string(std::getenv("BATON_LOGGING_QUIET")) == "0") {}
 
 Runtime::~Runtime() {
+  watcher_.reset();
   default_runner_.reset();
   try {
     if (client_) client_->flush();
@@ -68,6 +66,17 @@ ThreadPool& Runtime::default_runner() {
   std::lock_guard lock(mutex_);
   if (!default_runner_) default_runner_ = std::make_unique<ThreadPool>(0);
   return *default_runner_;
+}
+
+CancellationWatcher& Runtime::cancellation_watcher() {
+  std::lock_guard lock(mutex_);
+  if (!watcher_) {
+    double seconds = 1.0;
+    if (const char* v = std::getenv("BATON_CANCELLATION_POLL_S"); v && *v) seconds = std::max(0.01, std::atof(v));
+    watcher_ = std::make_unique<CancellationWatcher>(
+        std::chrono::milliseconds(static_cast<long long>(seconds * 1000)));
+  }
+  return *watcher_;
 }
 
 void Runtime::set_client_factory(ClientFactory factory) {

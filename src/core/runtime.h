@@ -17,6 +17,7 @@
 
 #include "client/orchestration_client.h"
 #include "core/cancellation.h"
+#include "core/cancellation_watcher.h"
 #include "core/result_store.h"
 #include "core/thread_pool.h"
 
@@ -32,6 +33,7 @@ class Runtime {
   ResultStore& results();
   Watchdog& watchdog();
   ThreadPool& default_runner();
+  CancellationWatcher& cancellation_watcher();
 
   // The lowest log level kept (BATON_LOGGING_LEVEL), and whether to echo logs to stderr
   // (BATON_LOGGING_QUIET=1 turns the echo off).
@@ -56,6 +58,7 @@ class Runtime {
   std::unique_ptr<ResultStore> results_;
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<ThreadPool> default_runner_;
+  std::unique_ptr<CancellationWatcher> watcher_;
   int log_level_ = 20;
   bool echo_logs_ = true;
 };

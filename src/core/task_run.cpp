@@ -191,7 +191,7 @@ bool TaskRunImpl::sleep_until(TimePoint at) {
 
 void TaskRunImpl::run_to_completion() {
   const auto& def = *def_;
-  const std::string label = "Task run '" + record_.name + "'";
+  auto label = [this] { return "Task run '" + record_.name + "'"; };
   auto& client = Runtime::get().client();
 
   // Upstream runs that did not complete: this run cannot have its inputs.
@@ -202,7 +202,7 @@ void TaskRunImpl::run_to_completion() {
     State failed = State::failed(msg, "NotReady");
     failed.retriable = false;
     propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
-    emit_log(40, record_.flow_run_id, record_.id, label, "Finished in state NotReady: " + msg);
+    emit_log(40, record_.flow_run_id, record_.id, label(), "Finished in state NotReady: " + msg);
     finish(std::make_exception_ptr(UpstreamFailedError(msg)));
     return;
   }
@@ -256,7 +256,8 @@ void TaskRunImpl::run_to_completion() {
         } else {
           call_->load_result(ref);
         }
-        emit_log(10, record_.flow_run_id, record_.id, label, "Finished in state Cached");
+        if (Runtime::get().log_level() <= 10)
+          emit_log(10, record_.flow_run_id, record_.id, label(), "Finished in state Cached");
         finish(nullptr);
       } catch (...) {
         finish(std::current_exception());
@@ -275,7 +276,7 @@ void TaskRunImpl::run_to_completion() {
     std::string timeout_reason;
     if (def.timeout) {
       cancel = std::make_shared<detail::CancelState>(cancel);
-      timeout_reason = label + " exceeded its timeout of " + format_seconds(def.timeout->count());
+      timeout_reason = label() + " exceeded its timeout of " + format_seconds(def.timeout->count());
       alarm = Runtime::get().watchdog().arm(
           std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
           cancel, timeout_reason);
@@ -320,7 +321,8 @@ void TaskRunImpl::run_to_completion() {
       }
       if (!error) {
         propose_task_state(record_, has_state_, std::move(completed), std::nullopt, &mutex_);
-        emit_log(10, record_.flow_run_id, record_.id, label, "Finished in state Completed");
+        if (Runtime::get().log_level() <= 10)
+          emit_log(10, record_.flow_run_id, record_.id, label(), "Finished in state Completed");
         finish(nullptr);
         return;
       }
@@ -337,7 +339,7 @@ void TaskRunImpl::run_to_completion() {
     }
     auto fd = propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
     if (fd.state.type == StateType::kScheduled && fd.state.scheduled_time) {
-      emit_log(30, record_.flow_run_id, record_.id, label,
+      emit_log(30, record_.flow_run_id, record_.id, label(),
                "Task run failed with exception: " + msg + " - " + fd.reason);
       if (sleep_until(*fd.state.scheduled_time)) continue;
       State cancelled = State::cancelled("The flow run was cancelled while the task waited to retry");
@@ -345,7 +347,7 @@ void TaskRunImpl::run_to_completion() {
       finish(error);
       return;
     }
-    emit_log(40, record_.flow_run_id, record_.id, label, "Finished in state " + fd.state.name + ": " + msg);
+    emit_log(40, record_.flow_run_id, record_.id, label(), "Finished in state " + fd.state.name + ": " + msg);
     finish(error);
     return;
   }

@@ -264,6 +264,30 @@ TEST_P(SdkFlows, MainRunsANamedFlowWithJsonParameters) {
   EXPECT_EQ(baton::main(3, argv3), 2);
 }
 
+TEST_P(SdkFlows, CancellingARunningFlowFromOutsideEndsItCancelled) {
+  setenv("BATON_CANCELLATION_POLL_S", "0.05", 1);
+  std::atomic<bool> started{false}, hook_ran{false};
+  std::string flow_run_id;
+  auto f = baton::flow("cancel_me", [&] {
+             flow_run_id = engine::current_flow_run_id();
+             started = true;
+             for (int i = 0; i < 1000; ++i) {  // at most 10 s
+               baton::check_cancelled();
+               std::this_thread::sleep_for(10ms);
+             }
+           }).on_cancellation([&](const RunInfo&, const State&) { hook_ran = true; });
+  State final_state;
+  std::thread runner([&] { final_state = f.run_state(); });
+  for (int i = 0; i < 1000 && !started; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(started.load());
+  auto r = client().set_flow_run_state(flow_run_id, State::cancelling("stop requested"));
+  EXPECT_EQ(r.status, SetStateStatus::kAccept);
+  runner.join();
+  EXPECT_EQ(final_state.type, StateType::kCancelled);
+  EXPECT_TRUE(hook_ran.load());
+  EXPECT_EQ(flow_run(flow_run_id).state.type, StateType::kCancelled);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, SdkFlows, ::testing::ValuesIn(sdk_transports()), transport_name);
 
 }  // namespace

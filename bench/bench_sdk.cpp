@@ -1,0 +1,202 @@
+// The SDK workloads, each with its baseline measured in the same run:
+//
+//   W1: one flow calling N trivial tasks in a loop (direct calls), every state (Pending, Running,
+//       Completed per task) durable in SQLite when the flow ends. Baseline: the same number of
+//       state rows (3N) written straight into SQLite (WAL, synchronous=NORMAL) with prepared
+//       statements in batched transactions.
+//   W2: one flow mapping a trivial task over N inputs on its thread pool, every state durable.
+//       Baseline: N no-op jobs submitted to a plain thread pool of the same size, with futures.
+//
+// Prints one line per workload and the peak resident memory of the process:
+//   W1 n=100000 us_per_task=... baseline_us=... ratio=...
+#include <sqlite3.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "baton/baton.h"
+#include "client/embedded_client.h"
+#include "core/runtime.h"
+#include "model/ids.h"
+#include "storage/storage.h"
+
+namespace {
+using Seconds = std::chrono::duration<double>;
+using Clock = std::chrono::steady_clock;
+
+void check(int rc, sqlite3* db) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    std::fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
+    std::exit(1);
+  }
+}
+
+// 3N state rows straight into SQLite, 10,000 rows per transaction.
+double baseline_state_rows(const std::string& path, int rows) {
+  sqlite3* db = nullptr;
+  check(sqlite3_open(path.c_str(), &db), db);
+  check(sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE state (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, type TEXT, "
+                     "name TEXT, timestamp BIGINT, data TEXT)",
+                     nullptr, nullptr, nullptr),
+        db);
+  sqlite3_stmt* insert = nullptr;
+  check(sqlite3_prepare_v2(db, "INSERT INTO state VALUES (?, ?, ?, ?, ?, ?)", -1, &insert, nullptr), db);
+  std::string run_id = baton::new_id();
+  auto start = Clock::now();
+  for (int i = 0; i < rows; ++i) {
+    if (i % 10000 == 0) check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db);
+    std::string id = baton::new_id();
+    std::string data = std::to_string(i);
+    sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 2, run_id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 3, "COMPLETED", -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 4, "Completed", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(insert, 5, i);
+    sqlite3_bind_text(insert, 6, data.c_str(), -1, SQLITE_TRANSIENT);
+    check(sqlite3_step(insert), db);
+    sqlite3_reset(insert);
+    if (i % 10000 == 9999 || i == rows - 1) check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db);
+  }
+  double s = Seconds(Clock::now() - start).count();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return s;
+}
+
+// The obvious alternative to a task runner: a fixed pool of threads, a queue, std::future.
+class PlainPool {
+ public:
+  explicit PlainPool(unsigned n) {
+    for (unsigned i = 0; i < n; ++i)
+      threads_.emplace_back([this] {
+        for (;;) {
+          std::function<void()> job;
+          {
+            std::unique_lock lock(mutex_);
+            ready_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+          }
+          job();
+        }
+      });
+  }
+  ~PlainPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  std::future<int> submit(int x) {
+    auto task = std::make_shared<std::packaged_task<int()>>([x] { return x; });
+    auto f = task->get_future();
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.emplace_back([task] { (*task)(); });
+    }
+    ready_.notify_one();
+    return f;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+double baseline_pool(int n) {
+  auto start = Clock::now();
+  {
+    PlainPool pool(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::future<int>> fs;
+    fs.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) fs.push_back(pool.submit(i));
+    long long sum = 0;
+    for (auto& f : fs) sum += f.get();
+    if (sum < 0) std::puts("");
+  }
+  return Seconds(Clock::now() - start).count();
+}
+
+// A fresh database for each workload, opened (and migrated) before the clock starts, as the
+// baseline's table is created before its clock starts.
+void use_database(const std::filesystem::path& path) {
+  baton::core::Runtime::get().set_client_factory(
+      [path] { return std::unique_ptr<baton::OrchestrationClient>(baton::EmbeddedClient::open(path.string())); });
+  baton::core::Runtime::get().client();
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace fs = std::filesystem;
+  setenv("BATON_LOGGING_QUIET", "1", 1);
+  fs::path dir = fs::path(baton::storage::baton_home()) / ("bench-sdk-" + baton::new_id());
+  fs::create_directories(dir);
+  const std::string only = argc > 1 ? argv[1] : "";
+
+  auto noop = baton::task("noop", [](int x) { return x; });
+  auto w1 = baton::flow("bench_w1", [&](int n) {
+    long long sum = 0;
+    for (int i = 0; i < n; ++i) sum += noop(i);
+    return sum;
+  });
+  auto w2 = baton::flow("bench_w2", [&](int n) {
+    std::vector<int> inputs(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) inputs[static_cast<std::size_t>(i)] = i;
+    auto futures = noop.map(inputs);
+    long long sum = 0;
+    for (int v : futures.results()) sum += v;
+    return sum;
+  });
+
+  for (int n : {1000, 100000}) {
+    if (!only.empty() && only != "W1") break;
+    use_database(dir / ("w1-" + std::to_string(n) + ".db"));
+    auto start = Clock::now();
+    w1(n);
+    double ours = Seconds(Clock::now() - start).count();
+    double base = baseline_state_rows((dir / ("w1-baseline-" + std::to_string(n) + ".db")).string(), 3 * n);
+    double us = ours * 1e6 / n, base_us = base * 1e6 / n;
+    std::printf("W1 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f\n", n, us, base_us, us / base_us);
+    std::fflush(stdout);
+  }
+  if (only.empty() || only == "W2") {
+    const int n = 100000;
+    use_database(dir / "w2.db");
+    auto start = Clock::now();
+    w2(n);
+    double ours = Seconds(Clock::now() - start).count();
+    double base = baseline_pool(n);
+    double us = ours * 1e6 / n, base_us = base * 1e6 / n;
+    std::printf("W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f\n", n, us, base_us, us / base_us);
+  }
+  std::printf("MEMORY peak_rss_mb=%.1f limit_mb=300\n", peak_rss_mb());
+  baton::core::Runtime::get().set_client_factory({});
+  fs::remove_all(dir);
+  return 0;
+}
