@@ -515,18 +515,19 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
   return result;
 }
 
-bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
-  std::lock_guard lock(main_mutex_);
-  bool found = main_.write_transaction([&] {
+namespace {
+// One read-decide-write inside the caller's transaction on `db`.
+bool update_flow_run_in(sqlite::Connection& db, const std::string& id, const Storage::DecideFn& decide) {
+  {
     std::string transition_id;
-    auto run = select_flow_run(main_, id, &transition_id);
+    auto run = select_flow_run(db, id, &transition_id);
     if (!run) return false;
     FlowRunWrite write = decide(*run, transition_id);
     if (!write.state) return true;
     const State& state = *write.state;
     std::string state_id = new_id();
-    insert_state(main_, RunTable::kFlowRun, state_id, id, state, write.transition_id);
-    auto& u = main_.prepare_cached(
+    insert_state(db, RunTable::kFlowRun, state_id, id, state, write.transition_id);
+    auto& u = db.prepare_cached(
         "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
         "run_count = ?, updated = ?, expected_start_time = ?, next_scheduled_start_time = ?, "
         "start_time = ?, end_time = ?, total_run_time = ?, infrastructure_pid = ? WHERE id = ?");
@@ -548,6 +549,24 @@ bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decid
     u.bind(13, id);
     u.run();
     return true;
+  }
+}
+}  // namespace
+
+bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
+  std::lock_guard lock(main_mutex_);
+  bool found = main_.write_transaction([&] { return update_flow_run_in(main_, id, decide); });
+  checkpoint_if_large(main_);
+  return found;
+}
+
+std::vector<bool> SqliteStorage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {
+  std::lock_guard lock(main_mutex_);
+  auto found = main_.write_transaction([&] {
+    std::vector<bool> out;
+    out.reserve(updates.size());
+    for (const auto& u : updates) out.push_back(update_flow_run_in(main_, u.id, *u.decide));
+    return out;
   });
   checkpoint_if_large(main_);
   return found;
@@ -618,11 +637,19 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
   if (task_runs.empty() && logs.empty()) return;
   // Several snapshots of one task run in a batch: every state goes into the history, but only
   // the last snapshot needs upserting into the run row.
-  std::unordered_map<std::string_view, size_t> last;
-  last.reserve(task_runs.size());
-  for (size_t i = 0; i < task_runs.size(); ++i) last[task_runs[i].id] = i;
-
   std::lock_guard lock(batch_mutex_);
+  size_t capacity = 16;
+  while (capacity < 2 * task_runs.size()) capacity <<= 1;
+  last_snapshot_.assign(capacity, 0);
+  auto slot = [&](std::string_view id) -> uint32_t& {
+    size_t h = std::hash<std::string_view>{}(id) & (capacity - 1);
+    while (last_snapshot_[h] != 0 && task_runs[last_snapshot_[h] - 1].id != id)
+      h = (h + 1) & (capacity - 1);
+    return last_snapshot_[h];
+  };
+  for (size_t i = 0; i < task_runs.size(); ++i)
+    slot(task_runs[i].id) = static_cast<uint32_t>(i + 1);
+
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
     std::string state_id;
@@ -633,7 +660,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
       if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
       state_id = new_id();
       insert_state(insert, state_id, r.id, r.state, {});
-      if (last[r.id] == i) upsert_task_run(upsert, r, state_id, now_us);
+      if (slot(r.id) == i + 1) upsert_task_run(upsert, r, state_id, now_us);
     }
     auto& insert_log = batch_.prepare_cached(
         "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp) "
