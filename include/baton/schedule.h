@@ -79,6 +79,11 @@ class Schedule {
   // expression, in `timezone` (default UTC).
   static Schedule parse(std::string_view text, std::string_view timezone = {});
 
+  // An ISO-8601 instant with "Z" or an offset ("2024-03-31T09:00:00+01:00", fraction optional),
+  // checked character by character before baton::parse_time reads it, so that garbled input such
+  // as "2024-01-01T09:0ca" is an error naming `field`, never undefined behaviour in date::parse.
+  static TimePoint parse_instant(std::string_view text, std::string_view field);
+
   nlohmann::json to_json() const;
   ScheduleKind kind() const noexcept;
   const std::string& timezone() const noexcept;

@@ -78,7 +78,7 @@ nlohmann::json spec_from(const PreviewOptions& o) {
 void preview(const PreviewOptions& o) {
   try {
     Schedule schedule = Schedule::from_json(spec_from(o));
-    const TimePoint start = o.start ? parse_time(*o.start, "start") : now();
+    const TimePoint start = o.start ? Schedule::parse_instant(*o.start, "start") : now();
     long count = 0;
     std::size_t used = 0;
     try {

@@ -83,11 +83,12 @@ struct Rule {
 
 class RRuleSchedule final : public ScheduleImpl {
  public:
-  RRuleSchedule(TimeZone display, TimeZone rule_zone, TimeValue dtstart, std::vector<Rule> rules,
+  RRuleSchedule(TimeZone display, TimeZone rule_zone, TimeValue dtstart, bool has_dtstart, std::vector<Rule> rules,
                 std::vector<TimeValue> rdates, std::vector<TimeValue> exdates, std::string text)
       : ScheduleImpl(std::move(display)),
         rule_zone_(std::move(rule_zone)),
         dtstart_(std::move(dtstart)),
+        has_dtstart_(has_dtstart),
         rules_(std::move(rules)),
         text_(std::move(text)) {
     dtstart_instant_ = instant_of(dtstart_);
@@ -111,7 +112,7 @@ class RRuleSchedule final : public ScheduleImpl {
       found.insert(t);
       if (found.size() > count) found.erase(std::prev(found.end()));
     };
-    offer(dtstart_instant_);
+    if (has_dtstart_) offer(dtstart_instant_);
     for (TimePoint r : rdates_) offer(r);
     for (const Rule& rule : rules_) expand(rule, start, bound, offer);
     out.insert(out.end(), found.begin(), found.end());
@@ -181,13 +182,15 @@ class RRuleSchedule final : public ScheduleImpl {
     icalrecur_iterator* it = icalrecur_iterator_new(recur, to_ical(first, is_date));
     if (it == nullptr) return;
     if (use_set_start) icalrecur_iterator_set_start(it, to_ical(wanted, is_date));
-    long produced = 1;  // DTSTART is the first instance and counts toward COUNT
+    // A given DTSTART is the first instance and counts toward COUNT; the default one (no DTSTART
+    // in the text) only anchors the rule and is an instance only if the rule produces it.
+    long produced = has_dtstart_ ? 1 : 0;
     // Bounded: at most this many candidates are examined per query.
     for (long i = 0; i < 2'000'000; ++i) {
       const icaltimetype next = icalrecur_iterator_next(it);
       if (icaltime_is_null_time(next)) break;
       const LocalSeconds local = from_ical(next);
-      if (local == dtstart_.local) continue;  // already offered as DTSTART
+      if (has_dtstart_ && local == dtstart_.local) continue;  // already offered as DTSTART
       if (local < dtstart_.local) continue;
       if (rule.count && produced >= *rule.count) break;
       ++produced;
@@ -222,6 +225,7 @@ class RRuleSchedule final : public ScheduleImpl {
 
   TimeZone rule_zone_;
   TimeValue dtstart_;
+  bool has_dtstart_ = true;
   TimePoint dtstart_instant_{};
   std::vector<Rule> rules_;
   std::set<TimePoint> rdates_;
@@ -322,7 +326,7 @@ class RRuleParser {
     for (const auto& [params, value] : rdate_lines) parse_list(params, value, field_ + ".RDATE", rdates);
     for (const auto& [params, value] : exdate_lines) parse_list(params, value, field_ + ".EXDATE", exdates);
     return std::make_shared<RRuleSchedule>(std::move(*display), std::move(*rule_zone), std::move(dtstart),
-                                           std::move(rules), std::move(rdates), std::move(exdates), text_);
+                                           dtstart_line.has_value(), std::move(rules), std::move(rdates), std::move(exdates), text_);
   }
 
  private:

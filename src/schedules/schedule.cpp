@@ -43,6 +43,42 @@ std::string string_member(const nlohmann::json& j, const char* key, const std::s
 
 }  // namespace
 
+TimePoint Schedule::parse_instant(std::string_view text, std::string_view field) {
+  auto fail = [&] {
+    return invalid_argument("'" + std::string(text) +
+                                "' is not an ISO-8601 time; expected e.g. 2024-03-31T08:00:00Z or "
+                                "2024-03-31T09:00:00+01:00",
+                            std::string(field));
+  };
+  // YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}][Z | +HH:MM | -HH:MM]
+  auto digits = [&](std::size_t at, std::size_t n) {
+    if (at + n > text.size()) return false;
+    for (std::size_t i = at; i < at + n; ++i)
+      if (text[i] < '0' || text[i] > '9') return false;
+    return true;
+  };
+  if (text.size() < 19 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' || !digits(8, 2) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(11, 2) || text[13] != ':' ||
+      !digits(14, 2) || text[16] != ':' || !digits(17, 2))
+    throw fail();
+  std::size_t i = 19;
+  if (i < text.size() && text[i] == '.') {
+    std::size_t n = 0;
+    while (digits(i + 1 + n, 1)) ++n;
+    if (n == 0 || n > 6) throw fail();
+    i += 1 + n;
+  }
+  if (i < text.size()) {
+    const bool zulu = (text[i] == 'Z' || text[i] == 'z') && i + 1 == text.size();
+    const bool offset = (text[i] == '+' || text[i] == '-') && i + 6 == text.size() && digits(i + 1, 2) &&
+                        text[i + 3] == ':' && digits(i + 4, 2);
+    if (!zulu && !offset) throw fail();
+  }
+  const TimePoint t = parse_time(text, field);
+  if (t < kEarliest || t >= kLatest) throw invalid_argument("times must lie between the years 1 and 9999", std::string(field));
+  return t;
+}
+
 std::string_view to_string(ScheduleKind kind) noexcept {
   switch (kind) {
     case ScheduleKind::kCron: return "cron";
@@ -128,7 +164,7 @@ Schedule Schedule::from_json(const nlohmann::json& j, std::string_view field_vie
   if (const nlohmann::json* a = member(j, "anchor_date"); a != nullptr && !a->is_null()) {
     if (!a->is_string())
       throw invalid_argument("expected an ISO-8601 time such as \"2024-01-01T09:00:00-05:00\"", field + ".anchor_date");
-    anchor = parse_time(a->get<std::string>(), field + ".anchor_date");
+    anchor = parse_instant(a->get<std::string>(), field + ".anchor_date");
   } else {
     // Default: midnight 2020-01-01 in the zone, so hourly and daily intervals fall on the hour.
     const auto midnight = zone->resolve(schedules::LocalSeconds{date::local_days{date::year{2020} / 1 / 1}});

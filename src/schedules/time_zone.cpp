@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "baton/error.h"
@@ -167,7 +169,13 @@ TimeZone::TimeZone(std::string_view name, std::string_view field) : name_(name) 
   } catch (const std::exception&) {
     throw fail();
   }
-  rule_ = read_footer_rule(name_);
+  // Read each zone's file once per process: schedulers build thousands of schedules in few zones.
+  static std::mutex mutex;
+  static std::map<std::string, std::optional<PosixRule>> rules;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = rules.find(name_);
+  if (it == rules.end()) it = rules.emplace(name_, read_footer_rule(name_)).first;
+  rule_ = it->second;
 }
 
 ZoneSegment TimeZone::segment_at(SysSeconds t) const {

@@ -2,6 +2,7 @@
 #include "client_suite.h"
 
 #include <set>
+#include <thread>
 
 #include "baton/error.h"
 #include "model/ids.h"
@@ -111,6 +112,26 @@ TEST_P(ClientSuite, IdempotencyKeyReturnsTheFirstRunPerFlow) {
   FlowRunFilter f;
   f.flow_names = {"etl"};
   EXPECT_EQ(client().filter_flow_runs(f).size(), 3u);
+}
+
+TEST_P(ClientSuite, RacingCreatorsWithOneIdempotencyKeyGetOneRun) {
+  constexpr int kCreators = 4;
+  std::vector<std::string> ids(kCreators);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCreators; ++i) {
+    threads.emplace_back([&, i] {
+      auto own = transport_->connect(home_);  // separate connections, as separate schedulers
+      FlowRunRecord run;
+      run.flow_name = "nightly";
+      run.idempotency_key = "scheduled-2024-03-31T08:00";
+      ids[i] = own->create_flow_run(run).id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& id : ids) EXPECT_EQ(id, ids[0]);
+  FlowRunFilter f;
+  f.flow_names = {"nightly"};
+  EXPECT_EQ(client().filter_flow_runs(f).size(), 1u);
 }
 
 TEST_P(ClientSuite, LifecycleRecordsCountersAndHistory) {

@@ -165,6 +165,16 @@ TEST(RRule, RfcEveryDayInJanuaryFor3YearsHas93Occurrences) {
   EXPECT_EQ(s.next(200, parse_time("1990-01-01T00:00:00Z")).size(), 93u);
 }
 
+TEST(RRule, WithoutDtstartTheDefaultAnchorIsNotAnInstance) {
+  // The default DTSTART, 2000-01-01T00:00 in the zone, does not match BYHOUR=9: it must not fire.
+  Schedule s = Schedule::rrule("FREQ=DAILY;BYHOUR=9;COUNT=2", "UTC");
+  EXPECT_EQ(preview(s, "1999-01-01T00:00:00Z", 5),
+            (std::vector<std::string>{"2000-01-01T09:00:00+00:00", "2000-01-02T09:00:00+00:00"}));
+  Schedule only_rdates = Schedule::rrule("RDATE:20240105T120000Z,20240106T120000Z", "UTC");
+  EXPECT_EQ(preview(only_rdates, "1999-01-01T00:00:00Z", 5),
+            (std::vector<std::string>{"2024-01-05T12:00:00+00:00", "2024-01-06T12:00:00+00:00"}));
+}
+
 TEST(RRule, CountIsCountedFromDtstartNotFromTheQueryStart) {
   Schedule s = Schedule::rrule("DTSTART:20240101T090000Z\nRRULE:FREQ=DAILY;COUNT=5");
   auto times = s.next(10, parse_time("2024-01-04T00:00:00Z"));

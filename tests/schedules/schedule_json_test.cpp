@@ -1,6 +1,8 @@
 // Schedules as JSON and as strings: the shapes the server and deployment files use.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "baton/error.h"
 #include "baton/schedule.h"
 #include "preview.h"
@@ -90,6 +92,29 @@ TEST(ScheduleLimits, FiniteRulesEndAndNothingFiresAfterYear9999) {
   auto times = s.next(5, parse_time("9998-06-01T00:00:00Z"));
   ASSERT_EQ(times.size(), 1u);
   EXPECT_EQ(s.format_local(times[0]), "9999-01-01T00:00:00+00:00");
+}
+
+TEST(ScheduleThreads, ConcurrentQueriesOnSharedSchedulesAgree) {
+  const std::vector<Schedule> schedules = {
+      Schedule::cron("*/15 * * * *", "America/New_York"),
+      Schedule::from_json({{"interval", 86400}, {"anchor_date", "2024-01-01T09:00:00-05:00"},
+                           {"timezone", "America/New_York"}}),
+      Schedule::rrule("DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO,FR"),
+  };
+  const TimePoint start = parse_time("2024-03-01T00:00:00Z");
+  std::vector<std::vector<TimePoint>> expected;
+  for (const auto& s : schedules) expected.push_back(s.next(50, start));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i)
+        for (std::size_t k = 0; k < schedules.size(); ++k)
+          if (schedules[k].next(50, start) != expected[k]) ++mismatches[static_cast<std::size_t>(t)];
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 }  // namespace
