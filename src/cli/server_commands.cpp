@@ -44,6 +44,7 @@ void start_server(const std::string& host, int port, const std::string& database
   options.http.worker_threads = workers;
   options.http.body_limit = body_limit;
   std::string path = database.empty() ? storage::default_database_path() : database;
+  options.database_path = path;
   auto client = EmbeddedClient::open(path);  // creates and migrates the file
   server::Server srv(options, std::move(client), std::make_unique<server::SqliteEventStore>(path));
   uint16_t bound = srv.start();

@@ -129,7 +129,7 @@ SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id
 SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_run_id, const State& proposed,
                                                       bool force, const std::string& process_identity) {
   orchestration::Decision decision;
-  bool found = storage_->update_flow_run(
+  bool found = commit_transition(
       flow_run_id, [&](FlowRunRecord& run, const std::string& current_transition_id) {
         orchestration::Transition t;
         t.kind = orchestration::RunKind::kFlow;
@@ -159,6 +159,59 @@ SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_ru
   result.reason = reason_of(decision);
   result.wait_s = decision.wait_s;
   return result;
+}
+
+struct EmbeddedClient::Transition {
+  const std::string* flow_run_id;
+  const storage::Storage::DecideFn* decide;
+  bool found = false;
+  std::exception_ptr error;
+  bool done = false;
+};
+
+bool EmbeddedClient::commit_transition(const std::string& flow_run_id, const storage::Storage::DecideFn& decide) {
+  Transition mine{&flow_run_id, &decide};
+  std::unique_lock lock(transitions_mutex_);
+  queued_transitions_.push_back(&mine);
+  for (;;) {
+    transitions_cv_.wait(lock, [&] { return mine.done || !committing_; });
+    if (mine.done) break;
+    // No commit in progress and ours is still queued: lead one for everything queued so far.
+    committing_ = true;
+    std::vector<Transition*> batch = std::move(queued_transitions_);
+    queued_transitions_.clear();
+    lock.unlock();
+    commit_batch(batch);
+    lock.lock();
+    for (auto* t : batch) t->done = true;
+    committing_ = false;
+    transitions_cv_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+  return mine.found;
+}
+
+void EmbeddedClient::commit_batch(std::vector<Transition*>& batch) {
+  if (batch.size() > 1) {
+    std::vector<storage::Storage::FlowRunUpdate> updates;
+    updates.reserve(batch.size());
+    for (auto* t : batch) updates.push_back({*t->flow_run_id, t->decide});
+    try {
+      auto found = storage_->update_flow_runs(updates);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->found = found[i];
+      return;
+    } catch (const std::exception&) {
+      // Nothing was written; one failing transition must not fail its neighbours, so each is
+      // retried alone below and only the failing one reports its error.
+    }
+  }
+  for (auto* t : batch) {
+    try {
+      t->found = storage_->update_flow_run(*t->flow_run_id, *t->decide);
+    } catch (...) {
+      t->error = std::current_exception();
+    }
+  }
 }
 
 std::optional<FlowRunRecord> EmbeddedClient::read_flow_run(const std::string& id) {

@@ -7,18 +7,22 @@
 //   run = client->create_flow_run(run);                    // Pending
 //   client->set_flow_run_state(run.id, State::running());  // decided by the flow policy
 //
-// Flow-run transitions run the flow policy (orchestration/rules.h) inside one write transaction
-// of the database: read the current state, decide, write. Several processes may share the file.
+// Flow-run transitions run the flow policy (orchestration/rules.h) inside a write transaction
+// of the database: read the current state, decide, write. Transitions proposed by concurrent
+// threads share one transaction (group commit); each call returns once its own is durable. Several processes may share the file.
 // Task-run snapshots and logs go through a BatchWriter (group commit); reads of task runs, logs
 // and cached states flush it first, so this process always reads its own writes.
 //
 // Thread-safety: every method may be called from any thread. Errors: see OrchestrationClient.
 #pragma once
 
+#include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "client/orchestration_client.h"
 #include "storage/batch_writer.h"
@@ -64,8 +68,20 @@ class EmbeddedClient final : public OrchestrationClient {
   // Flushes when the writer has anything pending: read-your-writes for this process.
   void sync_reads();
 
+  // Group commit of flow-run transitions across threads (the server's concurrent requests): a
+  // caller queues its read-decide-write; whoever finds no commit in progress becomes the leader
+  // and commits everything queued so far in one transaction (Storage::update_flow_runs) while the
+  // next batch accumulates. Each caller returns once its own transition is durable.
+  struct Transition;
+  bool commit_transition(const std::string& flow_run_id, const storage::Storage::DecideFn& decide);
+  void commit_batch(std::vector<Transition*>& batch);
+
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<storage::BatchWriter> writer_;
+  std::mutex transitions_mutex_;
+  std::condition_variable transitions_cv_;
+  std::vector<Transition*> queued_transitions_;
+  bool committing_ = false;
   // COMPLETED states with a cache key recorded by this process and perhaps not committed yet,
   // with their writer sequence numbers: find_cached_state answers from here instead of
   // flushing. Entries leave once committed (then storage has them).

@@ -41,18 +41,13 @@ json state_type_names() {
 
 json any_filter(json item) { return s::object({{"any_", s::nullable(s::array(std::move(item)))}}, {}, true); }
 
-// The sorts storage accepts (src/storage/sqlite/sqlite_storage.cpp, flow_run_order/task_run_order).
-const std::vector<std::string> kRunSorts = {"EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC",
-                                            "START_TIME_DESC",          "START_TIME_ASC",
-                                            "END_TIME_DESC",            "CREATED_DESC",
-                                            "CREATED_ASC",              "NAME_ASC",
-                                            "NAME_DESC",                "ID_DESC",
-                                            "ID_ASC"};
+// The storage layer's sort names (Prefect's, plus the ascending twins).
+const std::vector<std::string> kFlowRunSorts = {
+    "EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC", "START_TIME_DESC", "START_TIME_ASC", "END_TIME_DESC",
+    "CREATED_DESC", "CREATED_ASC", "NAME_ASC", "NAME_DESC", "ID_DESC", "ID_ASC"};
 const std::vector<std::string> kTaskRunSorts = {"EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC",
-                                                "START_TIME_DESC",          "END_TIME_DESC",
-                                                "CREATED_DESC",             "CREATED_ASC",
-                                                "NAME_ASC",                 "ID_DESC",
-                                                "ID_ASC"};
+                                                "START_TIME_DESC", "END_TIME_DESC", "CREATED_DESC",
+                                                "CREATED_ASC", "NAME_ASC", "ID_DESC", "ID_ASC"};
 
 json pagination_properties(json props, const std::vector<std::string>& sorts) {
   props["limit"] = s::integer(0, kMaxLimit);
@@ -133,7 +128,8 @@ void register_schemas(SchemaRegistry& reg) {
 
   json task_run = run_common;
   task_run["id"] = s::uuid("client-chosen id of the task run");
-  task_run["flow_run_id"] = s::uuid();
+  // Empty or null for a task called outside any flow.
+  task_run["flow_run_id"] = {{"anyOf", json::array({s::uuid(), {{"type", "string"}, {"maxLength", 0}}, {{"type", "null"}}})}};
   task_run["task_key"] = s::string();
   task_run["dynamic_key"] = s::nullable(s::string());
   task_run["cache_key"] = s::nullable(s::string());
@@ -143,7 +139,7 @@ void register_schemas(SchemaRegistry& reg) {
   task_run["start_time"] = s::nullable(s::date_time());
   task_run["end_time"] = s::nullable(s::date_time());
   task_run["total_run_time"] = s::nullable(s::number());
-  reg.add("TaskRun", s::object(task_run, {"id", "flow_run_id", "task_key", "state"}));
+  reg.add("TaskRun", s::object(task_run, {"id", "task_key", "state"}));
 
   reg.add("SetState", s::object({{"state", {{"$ref", "#/components/schemas/State"}}},
                                  {"force", s::nullable(s::boolean())},
@@ -281,7 +277,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                                              s::nullable(s::object({{"before_", s::nullable(s::date_time())}}, {}, true))}},
                                            {}, true))},
        {"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}},
-      kRunSorts);
+      kFlowRunSorts);
   router.add({.method = "POST", .path = "/api/flow_runs/filter", .tag = "Flow Runs",
               .summary = "Filter flow runs, with pagination and sorting",
               .request_schema = s::object(flow_run_filter, {}, true), .response_schema = s::array(ref("FlowRun")),

@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "baton/error.h"
+#include "server/artifact_store.h"
+#include "server/concurrency_limits.h"
 #include "server/event_filter.h"
+#include "server/variable_store.h"
 #include "server/server_context.h"
 
 namespace baton::server {
@@ -53,6 +56,14 @@ struct Server::Impl {
     add_system_routes(router, "Baton");
     add_run_routes(router, context);
     add_event_routes(router, context);
+    if (!options.database_path.empty()) {
+      variables = std::make_unique<VariableStore>(options.database_path);
+      artifacts = std::make_unique<ArtifactStore>(options.database_path);
+      limits = std::make_unique<ConcurrencyLimits>(options.database_path);
+      add_variable_routes(router, *variables);
+      add_artifact_routes(router, *artifacts);
+      add_concurrency_routes(router, *limits);
+    }
     http = std::make_unique<HttpServer>(options.http, router, auth);
     http->add_websocket(events_stream(bus));
   }
@@ -64,6 +75,9 @@ struct Server::Impl {
   EventBus bus;
   ServerContext context;
   Router router;
+  std::unique_ptr<VariableStore> variables;
+  std::unique_ptr<ArtifactStore> artifacts;
+  std::unique_ptr<ConcurrencyLimits> limits;
   std::unique_ptr<HttpServer> http;
   bool stopped = false;
 };

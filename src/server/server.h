@@ -21,6 +21,9 @@ namespace baton::server {
 
 struct ServerOptions {
   HttpServerOptions http;
+  // The SQLite file of variables, artifacts and concurrency limits (the same file as the
+  // client's); empty: those routes are not served.
+  std::string database_path;
   // With no explicit key, ApiKeyAuth::from_environment() decides.
   std::optional<std::string> api_key;
 };

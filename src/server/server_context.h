@@ -15,6 +15,9 @@
 namespace baton::server {
 
 class EventStore;
+class VariableStore;
+class ArtifactStore;
+class ConcurrencyLimits;
 
 struct ServerContext {
   OrchestrationClient& client;
@@ -27,6 +30,9 @@ struct ServerContext {
 void add_system_routes(Router& router, const std::string& api_title);
 void add_run_routes(Router& router, ServerContext& ctx);
 void add_event_routes(Router& router, ServerContext& ctx);
+void add_variable_routes(Router& router, VariableStore& store);
+void add_artifact_routes(Router& router, ArtifactStore& store);
+void add_concurrency_routes(Router& router, ConcurrencyLimits& limits);
 
 // Emits the event for a run's state change: "baton.flow-run.Running", "baton.task-run.Completed".
 void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,

@@ -33,4 +33,11 @@ std::unique_ptr<Storage> open_sqlite_storage(const std::string& path) {
   return std::make_unique<SqliteStorage>(path);
 }
 
+std::vector<bool> Storage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {
+  std::vector<bool> found;
+  found.reserve(updates.size());
+  for (const auto& u : updates) found.push_back(update_flow_run(u.id, *u.decide));
+  return found;
+}
+
 }  // namespace baton::storage

@@ -71,6 +71,16 @@ class Storage {
       std::function<FlowRunWrite(FlowRunRecord& run, const std::string& transition_id)>;
   virtual bool update_flow_run(const std::string& id, const DecideFn& decide) = 0;
 
+  // Group commit of flow-run transitions: several read-decide-writes in ONE transaction, applied
+  // in order (a later update of the same run sees the earlier one's write). Returns, per update,
+  // what update_flow_run would. All or nothing: when it throws, nothing was written. The default
+  // runs them one transaction each; SqliteStorage commits them together.
+  struct FlowRunUpdate {
+    std::string id;
+    const DecideFn* decide = nullptr;
+  };
+  virtual std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates);
+
   virtual std::optional<FlowRunRecord> read_flow_run(const std::string& id) = 0;
   virtual std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) = 0;
   virtual int64_t count_flow_runs(const FlowRunFilter& filter) = 0;

@@ -226,11 +226,11 @@ TEST_P(SdkResilience, ExpiredCacheEntriesMiss) {
   auto load = baton::task("load_expiring", [&](const std::string& s) {
                 ++calls;
                 return s;
-              }).cache_expiration(20ms);
+              }).cache_expiration(300ms);  // wide enough for the remote transport's round trips
   auto f = baton::flow("cache_expiration_flow", [&] {
     load(salt);
     load(salt);
-    std::this_thread::sleep_for(40ms);
+    std::this_thread::sleep_for(600ms);
     load(salt);
   });
   f();

@@ -236,7 +236,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "{\"flow_runs\": {\"state\": {\"type\": {\"any_\": [\"LATE\"]}}}}", 422, "flow_runs.state.type.any_.0"},
         BadInput{"states_missing_param", "GET", "/flow_run_states/", "", 422, "flow_run_id"},
         BadInput{"task_run_missing_fields", "POST", "/task_runs/", "{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\"}",
-                 422, "flow_run_id"},
+                 422, "task_key"},
         BadInput{"task_batch_not_list", "POST", "/task_runs/batch", "{\"task_runs\": 3}", 422, "task_runs"},
         BadInput{"task_batch_bad_item", "POST", "/task_runs/batch",
                  "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", \"state\": {\"type\": "

@@ -515,18 +515,19 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
   return result;
 }
 
-bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
-  std::lock_guard lock(main_mutex_);
-  bool found = main_.write_transaction([&] {
+namespace {
+// One read-decide-write inside the caller's transaction on `db`.
+bool update_flow_run_in(sqlite::Connection& db, const std::string& id, const Storage::DecideFn& decide) {
+  {
     std::string transition_id;
-    auto run = select_flow_run(main_, id, &transition_id);
+    auto run = select_flow_run(db, id, &transition_id);
     if (!run) return false;
     FlowRunWrite write = decide(*run, transition_id);
     if (!write.state) return true;
     const State& state = *write.state;
     std::string state_id = new_id();
-    insert_state(main_, RunTable::kFlowRun, state_id, id, state, write.transition_id);
-    auto& u = main_.prepare_cached(
+    insert_state(db, RunTable::kFlowRun, state_id, id, state, write.transition_id);
+    auto& u = db.prepare_cached(
         "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
         "run_count = ?, updated = ?, expected_start_time = ?, next_scheduled_start_time = ?, "
         "start_time = ?, end_time = ?, total_run_time = ?, infrastructure_pid = ? WHERE id = ?");
@@ -548,6 +549,24 @@ bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decid
     u.bind(13, id);
     u.run();
     return true;
+  }
+}
+}  // namespace
+
+bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
+  std::lock_guard lock(main_mutex_);
+  bool found = main_.write_transaction([&] { return update_flow_run_in(main_, id, decide); });
+  checkpoint_if_large(main_);
+  return found;
+}
+
+std::vector<bool> SqliteStorage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {
+  std::lock_guard lock(main_mutex_);
+  auto found = main_.write_transaction([&] {
+    std::vector<bool> out;
+    out.reserve(updates.size());
+    for (const auto& u : updates) out.push_back(update_flow_run_in(main_, u.id, *u.decide));
+    return out;
   });
   checkpoint_if_large(main_);
   return found;

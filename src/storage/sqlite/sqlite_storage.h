@@ -25,6 +25,7 @@ class SqliteStorage final : public Storage {
   std::optional<FlowRecord> read_flow_by_name(const std::string& name) override;
   InsertResult insert_flow_run(const FlowRunRecord& run) override;
   bool update_flow_run(const std::string& id, const DecideFn& decide) override;
+  std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates) override;
   std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
   std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
   int64_t count_flow_runs(const FlowRunFilter& filter) override;

@@ -1,0 +1,242 @@
+// Server benchmarks (W3, W6 and batched ingestion), against the real `baton server` binary on a
+// loopback port. Every figure is printed next to a baseline measured in the same run:
+//   W3   flow-run create + three transitions over HTTP from 1, 8, 64 clients, against the same
+//        server answering GET /api/health with the same clients (ratio = what orchestration costs
+//        over bare HTTP); requests/s, p50, p99.
+//   ING  task-run states ingested through POST /api/task_runs/batch, against the embedded
+//        client's group-commit writer doing the same work in-process.
+//   W6   start-up until /api/health answers, against starting `baton version`; resident memory
+//        idle and after 100,000 recorded task runs.
+// Every load loop is bounded in requests and in time, and talks to 127.0.0.1 only.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/embedded_client.h"
+#include "client/http_client.h"
+#include "model/ids.h"
+#include "server_process.h"
+
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using baton::HttpClient;
+using baton::testing::ServerProcess;
+
+constexpr auto kPhase = std::chrono::milliseconds(2500);  // each load phase
+constexpr long kMaxRequestsPerClient = 200'000;
+
+struct LoadResult {
+  double per_second = 0;
+  double p50_ms = 0, p99_ms = 0;
+  long requests = 0, failures = 0;
+};
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+// Runs `clients` threads, each calling `one(http, latencies)` until the phase ends.
+template <typename Work>
+LoadResult run_load(const std::string& url, int clients, Work work) {
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
+  std::atomic<long> failures{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  auto deadline = std::make_shared<Clock::time_point>();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      HttpClient http(url, "", std::chrono::seconds(30));
+      http.request("GET", "/health");  // connect before the clock starts
+      while (!go) std::this_thread::yield();
+      auto& lat = latencies[static_cast<size_t>(c)];
+      for (long i = 0; i < kMaxRequestsPerClient && Clock::now() < *deadline; ++i) {
+        if (!work(http, lat)) ++failures;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto start = Clock::now();
+  *deadline = start + kPhase;
+  go = true;
+  for (auto& t : threads) t.join();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  LoadResult r;
+  r.requests = static_cast<long>(all.size());
+  r.failures = failures;
+  r.per_second = static_cast<double>(all.size()) / seconds;
+  r.p50_ms = percentile(all, 0.50);
+  r.p99_ms = percentile(all, 0.99);
+  return r;
+}
+
+// Times one request and records it; false when it did not answer as expected.
+bool timed(HttpClient& http, std::vector<double>& lat, const char* method, const std::string& target,
+           const std::string& body, int expect, std::string* out = nullptr) {
+  auto t0 = Clock::now();
+  auto r = http.request(method, target, body);
+  lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  if (out) *out = std::move(r.body);
+  return r.status == expect;
+}
+
+LoadResult health_load(const std::string& url, int clients) {
+  return run_load(url, clients, [](HttpClient& http, std::vector<double>& lat) {
+    return timed(http, lat, "GET", "/health", "", 200);
+  });
+}
+
+// W3: create a flow run (Scheduled) and move it Pending -> Running -> Completed: four requests,
+// three of them transitions decided by the orchestration rules, each durable when answered.
+LoadResult w3_load(const std::string& url, int clients) {
+  return run_load(url, clients, [](HttpClient& http, std::vector<double>& lat) {
+    std::string body;
+    json create{{"flow_name", "bench"}, {"state", {{"type", "SCHEDULED"}}}};
+    if (!timed(http, lat, "POST", "/flow_runs/", create.dump(), 201, &body)) return false;
+    std::string id = json::parse(body)["id"];
+    for (const char* type : {"PENDING", "RUNNING", "COMPLETED"}) {
+      json set{{"state", {{"type", type}}}};
+      if (!timed(http, lat, "POST", "/flow_runs/" + id + "/set_state", set.dump(), 201)) return false;
+    }
+    return true;
+  });
+}
+
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+json task_snapshot(const std::string& flow_run_id, int i) {
+  return {{"id", baton::new_id()}, {"flow_run_id", flow_run_id}, {"task_key", "bench-task"},
+          {"name", "bench-task-" + std::to_string(i)}, {"dynamic_key", std::to_string(i)},
+          {"state", {{"type", "COMPLETED"}, {"name", "Completed"}}}};
+}
+
+// Task-run states through HTTP batches: `total` states in batches of `batch` from `clients`.
+double ingest_http(const std::string& url, const std::string& flow_run_id, int clients, int total, int batch) {
+  std::vector<std::string> bodies;
+  int per_client = total / clients;
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  std::atomic<int> sent{0};
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      HttpClient http(url, "", std::chrono::seconds(60));
+      for (int done = 0; done < per_client; done += batch) {
+        json runs = json::array();
+        for (int i = 0; i < batch; ++i) runs.push_back(task_snapshot(flow_run_id, c * per_client + done + i));
+        auto r = http.request("POST", "/task_runs/batch", json{{"task_runs", runs}}.dump());
+        if (r.status == 201) sent += batch;
+        else std::fprintf(stderr, "batch refused: %d %s\n", r.status, r.body.substr(0, 200).c_str());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return sent / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The same states recorded in-process through the embedded client's group-commit writer.
+double ingest_embedded(const std::string& path, int total) {
+  auto client = baton::EmbeddedClient::open(path);
+  baton::FlowRunRecord run;
+  run.flow_name = "bench-embedded";
+  run = client->create_flow_run(run);
+  std::vector<baton::TaskRunRecord> snapshots;
+  snapshots.reserve(static_cast<size_t>(total));
+  for (int i = 0; i < total; ++i) snapshots.push_back(task_snapshot(run.id, i).get<baton::TaskRunRecord>());
+  auto start = Clock::now();
+  for (const auto& s : snapshots) client->record_task_run(s);
+  client->flush();
+  return total / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double start_seconds(pid_t* pid_out, std::unique_ptr<ServerProcess>* keep) {
+  auto t0 = Clock::now();
+  auto server = std::make_unique<ServerProcess>();
+  HttpClient http(server->url(), "", std::chrono::seconds(5));
+  while (http.request("GET", "/health").status != 200) {
+  }
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (pid_out) *pid_out = server->pid();
+  if (keep) *keep = std::move(server);
+  return s;
+}
+
+double version_seconds() {
+  auto t0 = Clock::now();
+  auto r = baton::testing::run_baton({"version"});
+  if (r.exit_code != 0) std::fprintf(stderr, "baton version failed\n");
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main() {
+  // W6: start-up.
+  std::vector<double> starts, versions;
+  for (int i = 0; i < 5; ++i) {
+    starts.push_back(start_seconds(nullptr, nullptr));
+    versions.push_back(version_seconds());
+  }
+  double start_ms = median(starts) * 1000, version_ms = median(versions) * 1000;
+  std::printf("W6 start-up until /api/health answers: %.1f ms   baseline `baton version`: %.1f ms   ratio %.2f\n",
+              start_ms, version_ms, start_ms / version_ms);
+
+  pid_t pid = -1;
+  std::unique_ptr<ServerProcess> server;
+  start_seconds(&pid, &server);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  long idle_kb = rss_kb(pid);
+  std::printf("W6 idle resident memory: %.1f MB\n", idle_kb / 1024.0);
+
+  // W3.
+  for (int clients : {1, 8, 64}) {
+    LoadResult base = health_load(server->url(), clients);
+    LoadResult w3 = w3_load(server->url(), clients);
+    std::printf(
+        "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures %ld)\n"
+        "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n",
+        clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms, base.p99_ms,
+        w3.per_second / base.per_second);
+  }
+
+  // Batched task-state ingestion, then memory after 100,000 recorded task runs.
+  HttpClient http(server->url(), "");
+  std::string flow_run_id = json::parse(http.request("POST", "/flow_runs/", R"({"flow_name": "bench-ingest"})").body)["id"];
+  constexpr int kTotal = 100'000;
+  double http_rate = ingest_http(server->url(), flow_run_id, 4, kTotal, 1000);
+  long after_kb = rss_kb(pid);
+  std::string other_db = baton::testing::fresh_dir("bench-embedded") + "/baton.db";
+  double embedded_rate = ingest_embedded(other_db, kTotal);
+  std::printf("ING task-run states via POST /api/task_runs/batch (4 clients x 1000/batch): %8.0f states/s\n"
+              "    baseline embedded group-commit writer, same states in-process:      %8.0f states/s   ratio %.2f\n",
+              http_rate, embedded_rate, http_rate / embedded_rate);
+  std::printf("W6 resident memory after %d recorded task runs: %.1f MB (idle %.1f MB)\n", kTotal, after_kb / 1024.0,
+              idle_kb / 1024.0);
+  int status = server->stop();
+  std::printf("server stopped with status %d\n", status);
+  return status;
+}
