@@ -101,7 +101,10 @@ void BatchWriter::run() {
     stats_.records += count;
     stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, count);
     done_cv_.notify_all();
-    if (runs_.empty() && logs_.empty()) {
+    bool quiet = runs_.empty() && logs_.empty() &&
+                 !work_cv_.wait_for(lock, options_.idle_delay,
+                                    [&] { return stop_ || !runs_.empty() || !logs_.empty(); });
+    if (quiet) {
       lock.unlock();
       storage_.on_writer_idle();
       lock.lock();

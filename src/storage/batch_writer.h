@@ -16,6 +16,7 @@
 // Thread-safety: enqueue and flush may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -31,6 +32,9 @@ class BatchWriter {
  public:
   struct Options {
     size_t max_pending = 20'000;
+    // How long the queue must stay empty before Storage::on_writer_idle() runs (maintenance
+    // such as WAL checkpoints), so that a momentary gap inside a burst does not trigger it.
+    std::chrono::milliseconds idle_delay{100};
   };
   struct Stats {
     uint64_t batches = 0;  // transactions committed

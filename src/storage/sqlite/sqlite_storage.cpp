@@ -637,11 +637,19 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
   if (task_runs.empty() && logs.empty()) return;
   // Several snapshots of one task run in a batch: every state goes into the history, but only
   // the last snapshot needs upserting into the run row.
-  std::unordered_map<std::string_view, size_t> last;
-  last.reserve(task_runs.size());
-  for (size_t i = 0; i < task_runs.size(); ++i) last[task_runs[i].id] = i;
-
   std::lock_guard lock(batch_mutex_);
+  size_t capacity = 16;
+  while (capacity < 2 * task_runs.size()) capacity <<= 1;
+  last_snapshot_.assign(capacity, 0);
+  auto slot = [&](std::string_view id) -> uint32_t& {
+    size_t h = std::hash<std::string_view>{}(id) & (capacity - 1);
+    while (last_snapshot_[h] != 0 && task_runs[last_snapshot_[h] - 1].id != id)
+      h = (h + 1) & (capacity - 1);
+    return last_snapshot_[h];
+  };
+  for (size_t i = 0; i < task_runs.size(); ++i)
+    slot(task_runs[i].id) = static_cast<uint32_t>(i + 1);
+
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
     std::string state_id;
@@ -652,7 +660,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
       if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
       state_id = new_id();
       insert_state(insert, state_id, r.id, r.state, {});
-      if (last[r.id] == i) upsert_task_run(upsert, r, state_id, now_us);
+      if (slot(r.id) == i + 1) upsert_task_run(upsert, r, state_id, now_us);
     }
     auto& insert_log = batch_.prepare_cached(
         "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp) "

@@ -49,6 +49,9 @@ class SqliteStorage final : public Storage {
   sqlite::Connection main_;
   std::mutex batch_mutex_;
   sqlite::Connection batch_;
+  // write_batch's open-addressing table (task-run id -> index of its last snapshot + 1),
+  // reused across batches so the writer does not allocate per record.
+  std::vector<uint32_t> last_snapshot_;
 };
 
 }  // namespace baton::storage
