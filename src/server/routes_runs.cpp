@@ -1,4 +1,8 @@
 // Flows, flow runs, task runs, their state histories, and logs: Prefect's routes and shapes.
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "baton/error.h"
 #include "model/ids.h"
 #include "server/server_context.h"
@@ -160,6 +164,24 @@ void register_schemas(SchemaRegistry& reg) {
                            {"flow_run_id", "level", "message"}));
 }
 
+class FlowIdCache {
+ public:
+  std::string id_for(const std::string& name, OrchestrationClient& client) {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = ids_.find(name); it != ids_.end()) return it->second;
+    }
+    std::string id = client.ensure_flow(name, {}).id;
+    std::lock_guard lock(mutex_);
+    ids_.emplace(name, id);
+    return id;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::string> ids_;
+};
+
 FlowRecord find_flow(OrchestrationClient& client, const std::string& id) {
   for (int offset = 0;; offset += kMaxLimit) {
     auto flows = client.list_flows(kMaxLimit, offset);
@@ -231,10 +253,13 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               }});
 
   // ---- flow runs --------------------------------------------------------------------------------
+  // Flows are never deleted, so a name's id, once known, saves the upsert (a write transaction)
+  // on every later run of that flow.
+  auto flow_ids = std::make_shared<FlowIdCache>();
   router.add({.method = "POST", .path = "/api/flow_runs/", .tag = "Flow Runs",
               .summary = "Create a flow run (idempotent per flow with idempotency_key)",
               .request_schema = ref("FlowRunCreate"), .response_schema = ref("FlowRun"), .success_status = 201,
-              .handler = [&ctx](Request& r) {
+              .handler = [&ctx, flow_ids](Request& r) {
                 const json& b = r.json;
                 FlowRunRecord run;
                 bool has_state = b.contains("state") && !b["state"].is_null();
@@ -242,7 +267,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 if (run.flow_id.empty() && run.flow_name.empty())
                   throw invalid_argument("a flow run needs flow_id or flow_name", "flow_id");
                 if (run.flow_id.empty()) {
-                  run.flow_id = ctx.client.ensure_flow(run.flow_name, {}).id;
+                  run.flow_id = flow_ids->id_for(run.flow_name, ctx.client);
                 } else if (run.flow_name.empty()) {
                   run.flow_name = find_flow(ctx.client, run.flow_id).name;
                 }
