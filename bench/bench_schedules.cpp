@@ -5,7 +5,8 @@
 // - date_arith: 100 UTC -> local conversions with date/tz alone, the floor for producing 100 local
 //   times.
 // Prints, after Google Benchmark's own table, one line per workload:
-//   SCHEDULES cron_next100 expr="*/15 * * * *" zone=America/New_York us=... naive_scan_us=... speedup=...x date_arith_us=... ratio=...
+//   SCHEDULES cron_next100 expr="*/15 * * * *" zone=America/New_York us=... naive_scan_us=...
+//   speedup=...x date_arith_us=... ratio=...
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -32,10 +33,14 @@ struct CronCase {
 };
 
 const std::vector<CronCase> kCron = {
-    {"*/15 * * * *", "America/New_York", true},   {"0 * * * *", "Europe/London", true},
-    {"0 9 * * MON-FRI", "America/New_York", true}, {"30 2 * * *", "America/New_York", true},
-    {"*/5 9-17 * * 1-5", "Australia/Lord_Howe", true}, {"0 0 1 * *", "Europe/Berlin", false},
-    {"0 10 * * 5L", "UTC", false},                {"0 12 LW * *", "Asia/Kolkata", false},
+    {"*/15 * * * *", "America/New_York", true},
+    {"0 * * * *", "Europe/London", true},
+    {"0 9 * * MON-FRI", "America/New_York", true},
+    {"30 2 * * *", "America/New_York", true},
+    {"*/5 9-17 * * 1-5", "Australia/Lord_Howe", true},
+    {"0 0 1 * *", "Europe/Berlin", false},
+    {"0 10 * * 5L", "UTC", false},
+    {"0 12 LW * *", "Asia/Kolkata", false},
 };
 
 std::map<std::string, double> g_us;  // benchmark name -> microseconds per iteration
@@ -51,13 +56,15 @@ class Collector : public benchmark::ConsoleReporter {
   }
 };
 
-std::vector<TimePoint> naive_scan(const sch::CronExpression& expr, const sch::TimeZone& zone, std::size_t n) {
+std::vector<TimePoint> naive_scan(const sch::CronExpression& expr, const sch::TimeZone& zone,
+                                  std::size_t n) {
   std::vector<TimePoint> out;
   sch::SysSeconds t = date::ceil<std::chrono::minutes>(date::floor<std::chrono::seconds>(kStart));
   while (out.size() < n) {
     const sch::LocalSeconds local = zone.to_local(t);
     if (expr.next_match(local, local + std::chrono::seconds(1))) {
-      out.push_back(TimePoint(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch())));
+      out.push_back(
+          TimePoint(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch())));
     }
     t += std::chrono::minutes(1);
   }
@@ -76,34 +83,40 @@ void register_all() {
                                    [c](benchmark::State& state) {
                                      sch::CronExpression expr(c.expr, true);
                                      sch::TimeZone zone(c.zone);
-                                     for (auto _ : state) benchmark::DoNotOptimize(naive_scan(expr, zone, 100));
+                                     for (auto _ : state)
+                                       benchmark::DoNotOptimize(naive_scan(expr, zone, 100));
                                    });
     }
-    benchmark::RegisterBenchmark(("date_arith/" + std::string(c.zone)).c_str(), [c](benchmark::State& state) {
-      const date::time_zone* zone = date::locate_zone(c.zone);
-      for (auto _ : state) {
-        auto t = date::floor<std::chrono::seconds>(kStart);
-        for (int i = 0; i < 100; ++i) {
-          benchmark::DoNotOptimize(zone->to_local(t));
-          t += std::chrono::minutes(15);
-        }
-      }
-    });
+    benchmark::RegisterBenchmark(("date_arith/" + std::string(c.zone)).c_str(),
+                                 [c](benchmark::State& state) {
+                                   const date::time_zone* zone = date::locate_zone(c.zone);
+                                   for (auto _ : state) {
+                                     auto t = date::floor<std::chrono::seconds>(kStart);
+                                     for (int i = 0; i < 100; ++i) {
+                                       benchmark::DoNotOptimize(zone->to_local(t));
+                                       t += std::chrono::minutes(15);
+                                     }
+                                   }
+                                 });
   }
   benchmark::RegisterBenchmark("interval_next100/hourly", [](benchmark::State& state) {
-    Schedule s = Schedule::interval(std::chrono::hours(1), baton::parse_time("2024-01-01T09:00:00Z"), "America/New_York");
+    Schedule s = Schedule::interval(std::chrono::hours(1),
+                                    baton::parse_time("2024-01-01T09:00:00Z"), "America/New_York");
     for (auto _ : state) benchmark::DoNotOptimize(s.next(100, kStart));
   });
   benchmark::RegisterBenchmark("interval_next100/daily", [](benchmark::State& state) {
-    Schedule s = Schedule::interval(std::chrono::hours(24), baton::parse_time("2024-01-01T09:00:00Z"), "America/New_York");
+    Schedule s = Schedule::interval(std::chrono::hours(24),
+                                    baton::parse_time("2024-01-01T09:00:00Z"), "America/New_York");
     for (auto _ : state) benchmark::DoNotOptimize(s.next(100, kStart));
   });
   benchmark::RegisterBenchmark("rrule_next100/weekly_mo_we_fr", [](benchmark::State& state) {
-    Schedule s = Schedule::rrule("DTSTART;TZID=Europe/Berlin:20200101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR");
+    Schedule s = Schedule::rrule(
+        "DTSTART;TZID=Europe/Berlin:20200101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR");
     for (auto _ : state) benchmark::DoNotOptimize(s.next(100, kStart));
   });
   benchmark::RegisterBenchmark("cron_parse/0 9 * * MON-FRI", [](benchmark::State& state) {
-    for (auto _ : state) benchmark::DoNotOptimize(Schedule::cron("0 9 * * MON-FRI", "America/New_York"));
+    for (auto _ : state)
+      benchmark::DoNotOptimize(Schedule::cron("0 9 * * MON-FRI", "America/New_York"));
   });
 }
 
@@ -124,8 +137,8 @@ int main(int argc, char** argv) {
     }
     std::printf(" date_arith_us=%.2f ratio=%.2f\n", arith, arith > 0 ? us / arith : 0);
   }
-  std::printf("SCHEDULES interval_next100 hourly_us=%.2f daily_us=%.2f\n", g_us["interval_next100/hourly"],
-              g_us["interval_next100/daily"]);
+  std::printf("SCHEDULES interval_next100 hourly_us=%.2f daily_us=%.2f\n",
+              g_us["interval_next100/hourly"], g_us["interval_next100/daily"]);
   std::printf("SCHEDULES rrule_next100 weekly_us=%.2f\n", g_us["rrule_next100/weekly_mo_we_fr"]);
   std::printf("SCHEDULES cron_parse us=%.2f\n", g_us["cron_parse/0 9 * * MON-FRI"]);
   benchmark::Shutdown();

@@ -53,7 +53,8 @@ double baseline_state_rows(const std::string& path, int rows) {
                      nullptr, nullptr, nullptr),
         db);
   sqlite3_stmt* insert = nullptr;
-  check(sqlite3_prepare_v2(db, "INSERT INTO state VALUES (?, ?, ?, ?, ?, ?)", -1, &insert, nullptr), db);
+  check(sqlite3_prepare_v2(db, "INSERT INTO state VALUES (?, ?, ?, ?, ?, ?)", -1, &insert, nullptr),
+        db);
   std::string run_id = baton::new_id();
   auto start = Clock::now();
   for (int i = 0; i < rows; ++i) {
@@ -68,7 +69,8 @@ double baseline_state_rows(const std::string& path, int rows) {
     sqlite3_bind_text(insert, 6, data.c_str(), -1, SQLITE_TRANSIENT);
     check(sqlite3_step(insert), db);
     sqlite3_reset(insert);
-    if (i % 10000 == 9999 || i == rows - 1) check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db);
+    if (i % 10000 == 9999 || i == rows - 1)
+      check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db);
   }
   double s = Seconds(Clock::now() - start).count();
   sqlite3_finalize(insert);
@@ -139,8 +141,9 @@ double baseline_pool(int n) {
 // A fresh database for each workload, opened (and migrated) before the clock starts, as the
 // baseline's table is created before its clock starts.
 void use_database(const std::filesystem::path& path) {
-  baton::core::Runtime::get().set_client_factory(
-      [path] { return std::unique_ptr<baton::OrchestrationClient>(baton::EmbeddedClient::open(path.string())); });
+  baton::core::Runtime::get().set_client_factory([path] {
+    return std::unique_ptr<baton::OrchestrationClient>(baton::EmbeddedClient::open(path.string()));
+  });
   baton::core::Runtime::get().client();
 }
 
@@ -180,9 +183,11 @@ int main(int argc, char** argv) {
     auto start = Clock::now();
     w1(n);
     double ours = Seconds(Clock::now() - start).count();
-    double base = baseline_state_rows((dir / ("w1-baseline-" + std::to_string(n) + ".db")).string(), 3 * n);
+    double base =
+        baseline_state_rows((dir / ("w1-baseline-" + std::to_string(n) + ".db")).string(), 3 * n);
     double us = ours * 1e6 / n, base_us = base * 1e6 / n;
-    std::printf("W1 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f\n", n, us, base_us, us / base_us);
+    std::printf("W1 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f\n", n, us, base_us,
+                us / base_us);
     std::fflush(stdout);
   }
   if (only.empty() || only == "W2") {
@@ -193,7 +198,8 @@ int main(int argc, char** argv) {
     double ours = Seconds(Clock::now() - start).count();
     double base = baseline_pool(n);
     double us = ours * 1e6 / n, base_us = base * 1e6 / n;
-    std::printf("W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f\n", n, us, base_us, us / base_us);
+    std::printf("W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f\n", n, us, base_us,
+                us / base_us);
   }
   std::printf("MEMORY peak_rss_mb=%.1f limit_mb=300\n", peak_rss_mb());
   baton::core::Runtime::get().set_client_factory({});

@@ -85,8 +85,9 @@ LoadResult run_load(const std::string& url, int clients, Work work) {
 }
 
 // Times one request and records it; false when it did not answer as expected.
-bool timed(HttpClient& http, std::vector<double>& lat, const char* method, const std::string& target,
-           const std::string& body, int expect, std::string* out = nullptr) {
+bool timed(HttpClient& http, std::vector<double>& lat, const char* method,
+           const std::string& target, const std::string& body, int expect,
+           std::string* out = nullptr) {
   auto t0 = Clock::now();
   auto r = http.request(method, target, body);
   lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -110,7 +111,8 @@ LoadResult w3_load(const std::string& url, int clients) {
     std::string id = json::parse(body)["id"];
     for (const char* type : {"PENDING", "RUNNING", "COMPLETED"}) {
       json set{{"state", {{"type", type}}}};
-      if (!timed(http, lat, "POST", "/flow_runs/" + id + "/set_state", set.dump(), 201)) return false;
+      if (!timed(http, lat, "POST", "/flow_runs/" + id + "/set_state", set.dump(), 201))
+        return false;
     }
     return true;
   });
@@ -125,13 +127,17 @@ long rss_kb(pid_t pid) {
 }
 
 json task_snapshot(const std::string& flow_run_id, int i) {
-  return {{"id", baton::new_id()}, {"flow_run_id", flow_run_id}, {"task_key", "bench-task"},
-          {"name", "bench-task-" + std::to_string(i)}, {"dynamic_key", std::to_string(i)},
+  return {{"id", baton::new_id()},
+          {"flow_run_id", flow_run_id},
+          {"task_key", "bench-task"},
+          {"name", "bench-task-" + std::to_string(i)},
+          {"dynamic_key", std::to_string(i)},
           {"state", {{"type", "COMPLETED"}, {"name", "Completed"}}}};
 }
 
 // Task-run states through HTTP batches: `total` states in batches of `batch` from `clients`.
-double ingest_http(const std::string& url, const std::string& flow_run_id, int clients, int total, int batch) {
+double ingest_http(const std::string& url, const std::string& flow_run_id, int clients, int total,
+                   int batch) {
   std::vector<std::string> bodies;
   int per_client = total / clients;
   auto start = Clock::now();
@@ -142,10 +148,13 @@ double ingest_http(const std::string& url, const std::string& flow_run_id, int c
       HttpClient http(url, "", std::chrono::seconds(60));
       for (int done = 0; done < per_client; done += batch) {
         json runs = json::array();
-        for (int i = 0; i < batch; ++i) runs.push_back(task_snapshot(flow_run_id, c * per_client + done + i));
+        for (int i = 0; i < batch; ++i)
+          runs.push_back(task_snapshot(flow_run_id, c * per_client + done + i));
         auto r = http.request("POST", "/task_runs/batch", json{{"task_runs", runs}}.dump());
-        if (r.status == 201) sent += batch;
-        else std::fprintf(stderr, "batch refused: %d %s\n", r.status, r.body.substr(0, 200).c_str());
+        if (r.status == 201)
+          sent += batch;
+        else
+          std::fprintf(stderr, "batch refused: %d %s\n", r.status, r.body.substr(0, 200).c_str());
       }
     });
   }
@@ -161,7 +170,8 @@ double ingest_embedded(const std::string& path, int total) {
   run = client->create_flow_run(run);
   std::vector<baton::TaskRunRecord> snapshots;
   snapshots.reserve(static_cast<size_t>(total));
-  for (int i = 0; i < total; ++i) snapshots.push_back(task_snapshot(run.id, i).get<baton::TaskRunRecord>());
+  for (int i = 0; i < total; ++i)
+    snapshots.push_back(task_snapshot(run.id, i).get<baton::TaskRunRecord>());
   auto start = Clock::now();
   for (const auto& s : snapshots) client->record_task_run(s);
   client->flush();
@@ -202,8 +212,10 @@ int main() {
     versions.push_back(version_seconds());
   }
   double start_ms = median(starts) * 1000, version_ms = median(versions) * 1000;
-  std::printf("W6 start-up until /api/health answers: %.1f ms   baseline `baton version`: %.1f ms   ratio %.2f\n",
-              start_ms, version_ms, start_ms / version_ms);
+  std::printf(
+      "W6 start-up until /api/health answers: %.1f ms   baseline `baton version`: %.1f ms   ratio "
+      "%.2f\n",
+      start_ms, version_ms, start_ms / version_ms);
 
   pid_t pid = -1;
   std::unique_ptr<ServerProcess> server;
@@ -217,25 +229,29 @@ int main() {
     LoadResult base = health_load(server->url(), clients);
     LoadResult w3 = w3_load(server->url(), clients);
     std::printf(
-        "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures %ld)\n"
+        "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures "
+        "%ld)\n"
         "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n",
-        clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms, base.p99_ms,
-        w3.per_second / base.per_second);
+        clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms,
+        base.p99_ms, w3.per_second / base.per_second);
   }
 
   // Batched task-state ingestion, then memory after 100,000 recorded task runs.
   HttpClient http(server->url(), "");
-  std::string flow_run_id = json::parse(http.request("POST", "/flow_runs/", R"({"flow_name": "bench-ingest"})").body)["id"];
+  std::string flow_run_id = json::parse(
+      http.request("POST", "/flow_runs/", R"({"flow_name": "bench-ingest"})").body)["id"];
   constexpr int kTotal = 100'000;
   double http_rate = ingest_http(server->url(), flow_run_id, 4, kTotal, 1000);
   long after_kb = rss_kb(pid);
   std::string other_db = baton::testing::fresh_dir("bench-embedded") + "/baton.db";
   double embedded_rate = ingest_embedded(other_db, kTotal);
-  std::printf("ING task-run states via POST /api/task_runs/batch (4 clients x 1000/batch): %8.0f states/s\n"
-              "    baseline embedded group-commit writer, same states in-process:      %8.0f states/s   ratio %.2f\n",
-              http_rate, embedded_rate, http_rate / embedded_rate);
-  std::printf("W6 resident memory after %d recorded task runs: %.1f MB (idle %.1f MB)\n", kTotal, after_kb / 1024.0,
-              idle_kb / 1024.0);
+  std::printf(
+      "ING task-run states via POST /api/task_runs/batch (4 clients x 1000/batch): %8.0f states/s\n"
+      "    baseline embedded group-commit writer, same states in-process:      %8.0f states/s   "
+      "ratio %.2f\n",
+      http_rate, embedded_rate, http_rate / embedded_rate);
+  std::printf("W6 resident memory after %d recorded task runs: %.1f MB (idle %.1f MB)\n", kTotal,
+              after_kb / 1024.0, idle_kb / 1024.0);
   int status = server->stop();
   std::printf("server stopped with status %d\n", status);
   return status;

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   auto report = baton::task("build_report", [](const std::string& a, const std::string& b) {
     return "report from " + a + " and " + b;
   });
-  auto notify = baton::task("notify", [] { baton::get_run_logger().info("Report ready, team notified"); });
+  auto notify =
+      baton::task("notify", [] { baton::get_run_logger().info("Report ready, team notified"); });
 
   auto flow = baton::flow("concurrent_submit", [&] {
                 auto sales = download.submit(std::string("sales"));
@@ -34,8 +35,8 @@ int main(int argc, char** argv) {
     auto start = std::chrono::steady_clock::now();
     std::string result = flow();
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "Concurrent submit: " << result << " (two 0.2 s downloads ran side by side; flow took " << s
-              << " s).\n";
+    std::cout << "Concurrent submit: " << result
+              << " (two 0.2 s downloads ran side by side; flow took " << s << " s).\n";
     return 0;
   });
 }

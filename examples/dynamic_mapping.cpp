@@ -13,7 +13,8 @@
 int main(int argc, char** argv) {
   auto list_files = baton::task("list_files", [](int day) {
     std::vector<std::string> files;
-    for (int i = 0; i < 3 + day % 5; ++i) files.push_back("day" + std::to_string(day) + "/part-" + std::to_string(i) + ".csv");
+    for (int i = 0; i < 3 + day % 5; ++i)
+      files.push_back("day" + std::to_string(day) + "/part-" + std::to_string(i) + ".csv");
     return files;
   });
   auto count_rows = baton::task("count_rows", [](const std::string& file, int rows_per_kb) {
@@ -32,7 +33,8 @@ int main(int argc, char** argv) {
 
   return baton::main(argc, argv, [&] {
     auto [files, rows] = pipeline();
-    std::cout << "Dynamic mapping: " << files << " files discovered at run time, one task run each, " << rows
+    std::cout << "Dynamic mapping: " << files
+              << " files discovered at run time, one task run each, " << rows
               << " rows in total.\n";
     return 0;
   });

@@ -33,11 +33,13 @@ std::string fetch(const std::string& source) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto extract = baton::task("extract_data", [](const std::string& source) { return fetch(source); })
-                     .retries(3)
-                     .retry_delay(baton::exponential_backoff(100ms))
-                     .retry_jitter(0.2);
-  auto process = baton::task("process_customer", [](const std::string& id) { return "Processed " + id; });
+  auto extract =
+      baton::task("extract_data", [](const std::string& source) { return fetch(source); })
+          .retries(3)
+          .retry_delay(baton::exponential_backoff(100ms))
+          .retry_jitter(0.2);
+  auto process =
+      baton::task("process_customer", [](const std::string& id) { return "Processed " + id; });
   auto load = baton::task("load_results", [](const std::vector<std::string>& rows) {
     baton::get_run_logger().info("Loaded {} rows into the warehouse", rows.size());
     return static_cast<int>(rows.size());
@@ -52,7 +54,8 @@ int main(int argc, char** argv) {
 
   return baton::main(argc, argv, [&] {
     int loaded = etl(EtlParams{});
-    std::cout << "ETL pipeline finished: extract needed " << attempts.load() << " attempts (2 failures retried with "
+    std::cout << "ETL pipeline finished: extract needed " << attempts.load()
+              << " attempts (2 failures retried with "
               << "exponential backoff), " << loaded << " customers processed and loaded.\n";
     return 0;
   });

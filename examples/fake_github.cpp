@@ -1,10 +1,10 @@
 // The fake GitHub API: Boost.Beast's synchronous server API, one connection at a time.
 #include "fake_github.h"
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,8 +18,10 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-const std::map<std::string, int> kStars = {
-    {"PrefectHQ/prefect", 17800}, {"apache/airflow", 38200}, {"dagster-io/dagster", 11900}, {"baton/baton", 42}};
+const std::map<std::string, int> kStars = {{"PrefectHQ/prefect", 17800},
+                                           {"apache/airflow", 38200},
+                                           {"dagster-io/dagster", 11900},
+                                           {"baton/baton", 42}};
 
 http::response<http::string_body> answer(const http::request<http::string_body>& req) {
   http::response<http::string_body> res;

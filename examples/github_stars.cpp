@@ -38,8 +38,9 @@ std::string http_get(const std::string& url) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) throw baton::invalid_argument("'" + url + "' is not a URL", "parameters.base_url");
   if (parsed->scheme() != "http")
-    throw baton::invalid_argument("only http:// URLs are supported by this example, got '" + url + "'",
-                                  "parameters.base_url");
+    throw baton::invalid_argument(
+        "only http:// URLs are supported by this example, got '" + url + "'",
+        "parameters.base_url");
   std::string host(parsed->host());
   std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
   std::string target(parsed->encoded_target());
@@ -67,28 +68,33 @@ std::string http_get(const std::string& url) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto fetch_stars = baton::task("fetch_stars", [](const std::string& repo, const std::string& base_url) {
-                       auto body = nlohmann::json::parse(http_get(base_url + "/repos/" + repo));
-                       int stars = body.at("stargazers_count").get<int>();
-                       baton::get_run_logger().info("{} has {} stars", repo, stars);
-                       return stars;
-                     })
+  auto fetch_stars = baton::task("fetch_stars",
+                                 [](const std::string& repo, const std::string& base_url) {
+                                   auto body =
+                                       nlohmann::json::parse(http_get(base_url + "/repos/" + repo));
+                                   int stars = body.at("stargazers_count").get<int>();
+                                   baton::get_run_logger().info("{} has {} stars", repo, stars);
+                                   return stars;
+                                 })
                          .arg_names({"repo", "base_url"})
                          .task_run_name("stars-{repo}")
                          .retries(2)
                          .retry_delay(std::chrono::milliseconds(100));
 
   auto github_stars = baton::flow("github_stars", [&](const StarsParams& p) {
-    auto stars = fetch_stars.map(p.repos, baton::unmapped(p.base_url)).results();
-    for (std::size_t i = 0; i < p.repos.size(); ++i) std::cout << p.repos[i] << ": " << stars[i] << " stars\n";
-    return stars;
-  }).log_prints();
+                        auto stars =
+                            fetch_stars.map(p.repos, baton::unmapped(p.base_url)).results();
+                        for (std::size_t i = 0; i < p.repos.size(); ++i)
+                          std::cout << p.repos[i] << ": " << stars[i] << " stars\n";
+                        return stars;
+                      }).log_prints();
 
   return baton::main(argc, argv, [&] {
     examples::FakeGithub local_api;  // never the internet in the demo
     StarsParams params;
     params.base_url = "http://127.0.0.1:" + std::to_string(local_api.port());
-    std::cout << "No --params given: asking a local stand-in for the GitHub API at " << params.base_url << "\n";
+    std::cout << "No --params given: asking a local stand-in for the GitHub API at "
+              << params.base_url << "\n";
     auto stars = github_stars(params);
     std::cout << "GitHub stars: fetched " << stars.size() << " repositories through task runs.\n";
     return 0;

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   auto load_dataset = baton::task("load_dataset", [](const std::string& name) {
                         std::this_thread::sleep_for(300ms);  // pretend to download
                         std::vector<double> xs(150);
-                        for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = std::sin(static_cast<double>(i) + name.size());
+                        for (std::size_t i = 0; i < xs.size(); ++i)
+                          xs[i] = std::sin(static_cast<double>(i) + name.size());
                         return xs;
                       }).cache_expiration(1h);
   auto train = baton::task("train_model", [](const std::vector<double>& xs, double lr, int epochs) {
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
   return baton::main(argc, argv, [&] {
     auto [load_state, mse] = pipeline(TrainParams{});
     std::cout << "ML pipeline: load_dataset finished in state " << load_state
-              << (load_state == "Cached" ? " (served from the one-hour cache)" : " (cached for one hour: run me again)")
+              << (load_state == "Cached" ? " (served from the one-hour cache)"
+                                         : " (cached for one hour: run me again)")
               << "; model mse=" << mse << "\n";
     return 0;
   });

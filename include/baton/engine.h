@@ -62,7 +62,8 @@ struct CancelState;
 class CancellationToken {
  public:
   CancellationToken();  // a token that is never cancelled
-  explicit CancellationToken(std::shared_ptr<detail::CancelState> state) : state_(std::move(state)) {}
+  explicit CancellationToken(std::shared_ptr<detail::CancelState> state)
+      : state_(std::move(state)) {}
 
   bool cancelled() const noexcept;
   // Throws TimeoutError (the run exceeded its timeout) or CancelledError once cancelled.
@@ -87,7 +88,8 @@ struct RunInfo {
   std::string id;           // the task run or flow run id
   std::string name;         // the run's name, e.g. "extract_data-0" or "brave-otter"
   std::string definition;   // the task's or flow's name
-  std::string flow_run_id;  // for a task run: its flow run (empty outside flows); for a flow run: its own id
+  std::string flow_run_id;  // for a task run: its flow run (empty outside flows); for a flow run:
+                            // its own id
   int run_count = 0;
   nlohmann::json parameters;  // flow runs: the parameters; task runs: null
 };
@@ -130,8 +132,9 @@ struct TaskDefinition {
   std::string version;  // part of the task's identity (task_key): change it to invalidate caches
   std::string description;
   std::vector<std::string> tags;
-  std::vector<std::string> arg_names;  // names of the arguments in inputs and name templates ("0", "1", ... when empty)
-  std::string task_run_name;           // template, e.g. "fetch-{url}"; default "<name>-<n>"
+  std::vector<std::string>
+      arg_names;  // names of the arguments in inputs and name templates ("0", "1", ... when empty)
+  std::string task_run_name;  // template, e.g. "fetch-{url}"; default "<name>-<n>"
   int retries = 0;
   RetryDelay retry_delay;
   double retry_jitter_factor = 0;
@@ -196,7 +199,8 @@ struct Dependency {
 
 // Runs the task now on this thread and returns when it is final. On failure, rethrows the final
 // exception (after retries). The result stays in `call`.
-void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call, std::vector<Dependency> deps);
+void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call,
+              std::vector<Dependency> deps);
 // Records the run Pending and queues it on the current flow run's task runner (a process-wide
 // thread pool outside flows); it starts once every dependency is final. Never throws for failures
 // of the run itself: they are in the handle.
@@ -209,7 +213,8 @@ struct FlowDefinition {
   std::string version;
   std::string description;
   std::vector<std::string> tags;
-  std::string flow_run_name;  // template over the parameters, e.g. "etl-{source}"; default "adjective-animal"
+  std::string flow_run_name;  // template over the parameters, e.g. "etl-{source}"; default
+                              // "adjective-animal"
   int retries = 0;
   Seconds retry_delay{0};
   std::optional<Seconds> timeout;
@@ -238,8 +243,8 @@ class FlowCall {
 // parameters replace the call's). Inside another flow run it becomes a subflow, linked to a task
 // run of the parent. Returns the final state; when `rethrow`, a failed run rethrows its exception
 // instead.
-State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call, const std::string& flow_run_id = {},
-               bool rethrow = true);
+State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call,
+               const std::string& flow_run_id = {}, bool rethrow = true);
 
 // Flows register by name so that a program can be asked to run one (baton::main).
 using FlowFactory = std::function<std::unique_ptr<FlowCall>()>;

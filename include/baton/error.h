@@ -49,8 +49,12 @@ class Error : public std::runtime_error {
 inline Error invalid_argument(std::string message, std::string field = {}) {
   return Error(ErrorKind::kInvalidArgument, std::move(message), std::move(field));
 }
-inline Error not_found(std::string message) { return Error(ErrorKind::kNotFound, std::move(message)); }
-inline Error conflict(std::string message) { return Error(ErrorKind::kConflict, std::move(message)); }
+inline Error not_found(std::string message) {
+  return Error(ErrorKind::kNotFound, std::move(message));
+}
+inline Error conflict(std::string message) {
+  return Error(ErrorKind::kConflict, std::move(message));
+}
 inline Error unavailable(std::string message) {
   return Error(ErrorKind::kUnavailable, std::move(message));
 }

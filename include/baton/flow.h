@@ -71,7 +71,8 @@ class TypedFlowCall final : public engine::FlowCall {
  public:
   using R = flow_result_t<F>;
 
-  explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def) : def_(std::move(def)) {}
+  explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def)
+      : def_(std::move(def)) {}
   TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def, P params)
       : def_(std::move(def)), params_(std::move(params)) {}
 
@@ -85,8 +86,8 @@ class TypedFlowCall final : public engine::FlowCall {
       params_.emplace(from_json_checked<P>(params, "parameters"));
     } else {
       auto it = params.find("value");
-      params_.emplace(
-          from_json_checked<P>(params.is_object() && it != params.end() ? *it : params, "parameters"));
+      params_.emplace(from_json_checked<P>(params.is_object() && it != params.end() ? *it : params,
+                                           "parameters"));
     }
   }
   void run() override {
@@ -120,13 +121,15 @@ class TypedFlowCall<F, void> final : public engine::FlowCall {
  public:
   using R = flow_result_t<F>;
 
-  explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def) : def_(std::move(def)) {}
+  explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def)
+      : def_(std::move(def)) {}
 
   nlohmann::json parameters() const override { return nlohmann::json::object(); }
   void set_parameters(const nlohmann::json& params) override {
     if (!params.is_null() && !(params.is_object() && params.empty()))
-      throw invalid_argument("parameters: flow '" + def_->name + "' takes no parameters, got " + params.dump(),
-                             "parameters");
+      throw invalid_argument(
+          "parameters: flow '" + def_->name + "' takes no parameters, got " + params.dump(),
+          "parameters");
   }
   void run() override {
     if constexpr (std::is_void_v<R>) {
@@ -178,8 +181,8 @@ class Flow {
   // Runs the flow now on this thread (a subflow when called inside a flow). Returns the body's
   // result, or throws its exception when the run ends Failed / TimedOut / Cancelled / Crashed.
   template <class... P>
-    requires(sizeof...(P) == (std::is_void_v<Params> ? 0 : 1))
-  Result operator()(P&&... params) const {
+  requires(sizeof...(P) == (std::is_void_v<Params> ? 0 : 1)) Result operator()(
+      P&&... params) const {
     if constexpr (std::is_void_v<Params>) {
       detail::TypedFlowCall<F, void> call(def_);
       engine::run_flow(def_, call);
@@ -194,8 +197,8 @@ class Flow {
   // As operator(), but returns the run's final state instead of throwing; `result` (when not
   // null) receives the result of a completed run.
   template <class... P>
-    requires(sizeof...(P) == (std::is_void_v<Params> ? 0 : 1))
-  State run_state(P&&... params) const {
+  requires(sizeof...(P) == (std::is_void_v<Params> ? 0 : 1)) State run_state(P&&... params)
+  const {
     if constexpr (std::is_void_v<Params>) {
       detail::TypedFlowCall<F, void> call(def_);
       return engine::run_flow(def_, call, {}, false);
@@ -207,12 +210,22 @@ class Flow {
 
   // --- options (each returns a new Flow, registered under the same name) -----------------------
 
-  Flow version(std::string v) const { return with([&](auto& d) { d.version = std::move(v); }); }
-  Flow description(std::string v) const { return with([&](auto& d) { d.description = std::move(v); }); }
-  Flow tags(std::vector<std::string> v) const { return with([&](auto& d) { d.tags = std::move(v); }); }
+  Flow version(std::string v) const {
+    return with([&](auto& d) { d.version = std::move(v); });
+  }
+  Flow description(std::string v) const {
+    return with([&](auto& d) { d.description = std::move(v); });
+  }
+  Flow tags(std::vector<std::string> v) const {
+    return with([&](auto& d) { d.tags = std::move(v); });
+  }
   // A template over the parameters, e.g. "etl-{source}"; default: a generated "adjective-animal".
-  Flow flow_run_name(std::string v) const { return with([&](auto& d) { d.flow_run_name = std::move(v); }); }
-  Flow retries(int n) const { return with([&](auto& d) { d.retries = n < 0 ? 0 : n; }); }
+  Flow flow_run_name(std::string v) const {
+    return with([&](auto& d) { d.flow_run_name = std::move(v); });
+  }
+  Flow retries(int n) const {
+    return with([&](auto& d) { d.retries = n < 0 ? 0 : n; });
+  }
   template <class Rep, class Period>
   Flow retry_delay(std::chrono::duration<Rep, Period> t) const {
     return with([&](auto& d) { d.retry_delay = std::chrono::duration_cast<Seconds>(t); });
@@ -224,19 +237,27 @@ class Flow {
   Flow task_runner(ThreadPoolTaskRunner r) const {
     return with([&](auto& d) { d.task_runner_threads = r.max_workers; });
   }
-  Flow log_prints(bool on = true) const { return with([&](auto& d) { d.log_prints = on; }); }
-  Flow persist_result(bool on = true) const
-    requires JsonSerializable<Result>
-  {
+  Flow log_prints(bool on = true) const {
+    return with([&](auto& d) { d.log_prints = on; });
+  }
+  Flow persist_result(bool on = true) const requires JsonSerializable<Result> {
     return with([&](auto& d) { d.persist_result = on; });
   }
-  Flow on_completion(StateHook h) const { return with([&](auto& d) { d.on_completion.push_back(std::move(h)); }); }
-  Flow on_failure(StateHook h) const { return with([&](auto& d) { d.on_failure.push_back(std::move(h)); }); }
-  Flow on_crashed(StateHook h) const { return with([&](auto& d) { d.on_crashed.push_back(std::move(h)); }); }
+  Flow on_completion(StateHook h) const {
+    return with([&](auto& d) { d.on_completion.push_back(std::move(h)); });
+  }
+  Flow on_failure(StateHook h) const {
+    return with([&](auto& d) { d.on_failure.push_back(std::move(h)); });
+  }
+  Flow on_crashed(StateHook h) const {
+    return with([&](auto& d) { d.on_crashed.push_back(std::move(h)); });
+  }
   Flow on_cancellation(StateHook h) const {
     return with([&](auto& d) { d.on_cancellation.push_back(std::move(h)); });
   }
-  Flow on_running(StateHook h) const { return with([&](auto& d) { d.on_running.push_back(std::move(h)); }); }
+  Flow on_running(StateHook h) const {
+    return with([&](auto& d) { d.on_running.push_back(std::move(h)); });
+  }
 
  private:
   using Def = detail::TypedFlowDefinition<F>;

@@ -80,7 +80,8 @@ class Future {
   T result() const {
     run_->wait();
     if (auto e = run_->error()) std::rethrow_exception(e);
-    if constexpr (!std::is_void_v<T>) return static_cast<detail::ResultHolder<T>&>(run_->call()).value();
+    if constexpr (!std::is_void_v<T>)
+      return static_cast<detail::ResultHolder<T>&>(run_->call()).value();
   }
 
   const engine::TaskRunPtr& handle() const { return run_; }

@@ -29,20 +29,28 @@ class RunLogger {
   enum Level { kDebug = 10, kInfo = 20, kWarning = 30, kError = 40, kCritical = 50 };
 
   RunLogger(std::string flow_run_id, std::string task_run_id, std::string label)
-      : flow_run_id_(std::move(flow_run_id)), task_run_id_(std::move(task_run_id)), label_(std::move(label)) {}
+      : flow_run_id_(std::move(flow_run_id)),
+        task_run_id_(std::move(task_run_id)),
+        label_(std::move(label)) {}
 
   void log(int level, std::string message) const;
 
   template <class... A>
-  void debug(fmt::format_string<A...> f, A&&... a) const { log(kDebug, fmt::format(f, std::forward<A>(a)...)); }
+  void debug(fmt::format_string<A...> f, A&&... a) const {
+    log(kDebug, fmt::format(f, std::forward<A>(a)...));
+  }
   template <class... A>
-  void info(fmt::format_string<A...> f, A&&... a) const { log(kInfo, fmt::format(f, std::forward<A>(a)...)); }
+  void info(fmt::format_string<A...> f, A&&... a) const {
+    log(kInfo, fmt::format(f, std::forward<A>(a)...));
+  }
   template <class... A>
   void warning(fmt::format_string<A...> f, A&&... a) const {
     log(kWarning, fmt::format(f, std::forward<A>(a)...));
   }
   template <class... A>
-  void error(fmt::format_string<A...> f, A&&... a) const { log(kError, fmt::format(f, std::forward<A>(a)...)); }
+  void error(fmt::format_string<A...> f, A&&... a) const {
+    log(kError, fmt::format(f, std::forward<A>(a)...));
+  }
   template <class... A>
   void critical(fmt::format_string<A...> f, A&&... a) const {
     log(kCritical, fmt::format(f, std::forward<A>(a)...));

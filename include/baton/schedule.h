@@ -57,7 +57,8 @@ class Schedule {
   // Five-field cron with L, W, # and macros (see src/schedules/cron_expression.h for the syntax).
   // day_or: when both day fields are restricted, true fires when either matches (classic cron),
   // false only when both do.
-  static Schedule cron(std::string_view expression, std::string_view timezone = "UTC", bool day_or = true);
+  static Schedule cron(std::string_view expression, std::string_view timezone = "UTC",
+                       bool day_or = true);
 
   // Every `interval` (at least one microsecond, at most 100 years) from `anchor`.
   static Schedule interval(std::chrono::microseconds interval, TimePoint anchor,
@@ -92,7 +93,8 @@ class Schedule {
   // ends (RRULE COUNT/UNTIL) or past the year 9999.
   std::vector<TimePoint> next(std::size_t count, TimePoint start) const;
   // The fire times in [start, end), at most `limit` (at most kMaxCount) of them.
-  std::vector<TimePoint> between(TimePoint start, TimePoint end, std::size_t limit = kMaxCount) const;
+  std::vector<TimePoint> between(TimePoint start, TimePoint end,
+                                 std::size_t limit = kMaxCount) const;
 
   // "2024-03-31T08:00:00+01:00": the instant in the schedule's zone with that instant's offset.
   std::string format_local(TimePoint t) const;

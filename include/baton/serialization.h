@@ -28,8 +28,9 @@
 #include "baton/error.h"
 
 // nlohmann-json before 3.11.3 does not convert std::optional; null stands for "no value".
-#if NLOHMANN_JSON_VERSION_MAJOR == 3 && \
-    (NLOHMANN_JSON_VERSION_MINOR < 11 || (NLOHMANN_JSON_VERSION_MINOR == 11 && NLOHMANN_JSON_VERSION_PATCH < 3))
+#if NLOHMANN_JSON_VERSION_MAJOR == 3 &&  \
+    (NLOHMANN_JSON_VERSION_MINOR < 11 || \
+     (NLOHMANN_JSON_VERSION_MINOR == 11 && NLOHMANN_JSON_VERSION_PATCH < 3))
 namespace nlohmann {
 template <class T>
 struct adl_serializer<std::optional<T>> {
@@ -56,9 +57,9 @@ namespace baton {
 // True when T converts to JSON and back. Caching and result persistence require it; the task
 // options that need it are constrained on it, so a non-serialisable type fails at compile time.
 template <class T>
-concept JsonSerializable =
-    std::is_void_v<T> || (std::is_constructible_v<nlohmann::json, const std::remove_cvref_t<T>&> &&
-                          nlohmann::detail::has_from_json<nlohmann::json, std::remove_cvref_t<T>>::value);
+concept JsonSerializable = std::is_void_v<T> ||
+    (std::is_constructible_v<nlohmann::json, const std::remove_cvref_t<T>&>&&
+         nlohmann::detail::has_from_json<nlohmann::json, std::remove_cvref_t<T>>::value);
 
 namespace detail {
 template <class T>
@@ -92,15 +93,23 @@ concept HasParamsSchema = requires(const T* p) {
 
 inline std::string json_kind(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return "null";
-    case nlohmann::json::value_t::boolean: return "a boolean";
+    case nlohmann::json::value_t::null:
+      return "null";
+    case nlohmann::json::value_t::boolean:
+      return "a boolean";
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return "an integer";
-    case nlohmann::json::value_t::number_float: return "a number";
-    case nlohmann::json::value_t::string: return "a string";
-    case nlohmann::json::value_t::array: return "an array";
-    case nlohmann::json::value_t::object: return "an object";
-    default: return "a binary value";
+    case nlohmann::json::value_t::number_unsigned:
+      return "an integer";
+    case nlohmann::json::value_t::number_float:
+      return "a number";
+    case nlohmann::json::value_t::string:
+      return "a string";
+    case nlohmann::json::value_t::array:
+      return "an array";
+    case nlohmann::json::value_t::object:
+      return "an object";
+    default:
+      return "a binary value";
   }
 }
 }  // namespace detail
@@ -115,7 +124,8 @@ std::string json_type_noun() {
     return "integer";
   } else if constexpr (std::is_floating_point_v<U>) {
     return "number";
-  } else if constexpr (std::is_convertible_v<U, std::string> && std::is_constructible_v<U, std::string>) {
+  } else if constexpr (std::is_convertible_v<U, std::string> &&
+                       std::is_constructible_v<U, std::string>) {
     return "string";
   } else if constexpr (detail::IsOptional<U>::value) {
     return json_type_noun<typename detail::IsOptional<U>::value_type>() + " or null";
@@ -146,10 +156,12 @@ nlohmann::json json_schema() {
     return {{"type", "integer"}};
   } else if constexpr (std::is_floating_point_v<U>) {
     return {{"type", "number"}};
-  } else if constexpr (std::is_convertible_v<U, std::string> && std::is_constructible_v<U, std::string>) {
+  } else if constexpr (std::is_convertible_v<U, std::string> &&
+                       std::is_constructible_v<U, std::string>) {
     return {{"type", "string"}};
   } else if constexpr (detail::IsOptional<U>::value) {
-    return {{"anyOf", {json_schema<typename detail::IsOptional<U>::value_type>(), {{"type", "null"}}}}};
+    return {
+        {"anyOf", {json_schema<typename detail::IsOptional<U>::value_type>(), {{"type", "null"}}}}};
   } else if constexpr (detail::IsVector<U>::value) {
     return {{"type", "array"}, {"items", json_schema<typename detail::IsVector<U>::value_type>()}};
   } else if constexpr (detail::IsStringMap<U>::value) {
@@ -171,7 +183,8 @@ template <class T>
 void validate_json(const nlohmann::json& j, const std::string& field) {
   using U = std::remove_cvref_t<T>;
   auto fail = [&] {
-    throw invalid_argument(field + ": expected " + json_type_name<U>() + ", got " + detail::json_kind(j) +
+    throw invalid_argument(field + ": expected " + json_type_name<U>() + ", got " +
+                               detail::json_kind(j) +
                                (j.is_primitive() && !j.is_null() ? " (" + j.dump() + ")" : ""),
                            field);
   };
@@ -180,7 +193,8 @@ void validate_json(const nlohmann::json& j, const std::string& field) {
   } else if constexpr (std::is_integral_v<U>) {
     if (!j.is_number_integer()) {
       // 3.0 is an integer to a person filling in a form.
-      if (!(j.is_number_float() && j.get<double>() == static_cast<double>(static_cast<long long>(j.get<double>()))))
+      if (!(j.is_number_float() &&
+            j.get<double>() == static_cast<double>(static_cast<long long>(j.get<double>()))))
         fail();
     }
     if constexpr (std::is_unsigned_v<U>) {
@@ -189,7 +203,8 @@ void validate_json(const nlohmann::json& j, const std::string& field) {
     }
   } else if constexpr (std::is_floating_point_v<U>) {
     if (!j.is_number()) fail();
-  } else if constexpr (std::is_convertible_v<U, std::string> && std::is_constructible_v<U, std::string>) {
+  } else if constexpr (std::is_convertible_v<U, std::string> &&
+                       std::is_constructible_v<U, std::string>) {
     if (!j.is_string()) fail();
   } else if constexpr (detail::IsOptional<U>::value) {
     if (j.is_null()) return;
@@ -202,11 +217,13 @@ void validate_json(const nlohmann::json& j, const std::string& field) {
   } else if constexpr (detail::IsVector<U>::value) {
     if (!j.is_array()) fail();
     for (std::size_t i = 0; i < j.size(); ++i)
-      validate_json<typename detail::IsVector<U>::value_type>(j[i], field + "[" + std::to_string(i) + "]");
+      validate_json<typename detail::IsVector<U>::value_type>(
+          j[i], field + "[" + std::to_string(i) + "]");
   } else if constexpr (detail::IsStringMap<U>::value) {
     if (!j.is_object()) fail();
     for (auto it = j.begin(); it != j.end(); ++it)
-      validate_json<typename detail::IsStringMap<U>::value_type>(it.value(), field + "." + it.key());
+      validate_json<typename detail::IsStringMap<U>::value_type>(it.value(),
+                                                                 field + "." + it.key());
   } else if constexpr (detail::HasParamsSchema<U>) {
     if (!j.is_object()) fail();  // the struct's from_json checks each field
   }
@@ -224,7 +241,8 @@ T from_json_checked(const nlohmann::json& j, const std::string& field) {
       return j.get<std::remove_cvref_t<T>>();
     }
   } catch (const nlohmann::json::exception& e) {
-    throw invalid_argument(field + ": expected " + json_type_name<T>() + " (" + e.what() + ")", field);
+    throw invalid_argument(field + ": expected " + json_type_name<T>() + " (" + e.what() + ")",
+                           field);
   }
 }
 

@@ -18,7 +18,9 @@ namespace baton {
 using Clock = std::chrono::system_clock;
 using TimePoint = std::chrono::time_point<Clock, std::chrono::microseconds>;
 
-inline TimePoint now() { return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::now()); }
+inline TimePoint now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::now());
+}
 
 // "2024-03-31T08:00:00.123456Z" (UTC, microseconds; fraction omitted when zero).
 std::string format_time(TimePoint t);

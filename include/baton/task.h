@@ -46,7 +46,7 @@ namespace detail {
 template <class F>
 struct CallableTraits {};
 template <class F>
-  requires requires { &std::remove_cvref_t<F>::operator(); }
+requires requires { &std::remove_cvref_t<F>::operator(); }
 struct CallableTraits<F> : CallableTraits<decltype(&std::remove_cvref_t<F>::operator())> {};
 template <class R, class... A>
 struct CallableTraits<R (*)(A...)> {
@@ -68,7 +68,9 @@ BATON_DETAIL_MEMBER_TRAITS(const noexcept)
 #undef BATON_DETAIL_MEMBER_TRAITS
 
 template <class F>
-concept HasKnownSignature = requires { typename CallableTraits<F>::result; };
+concept HasKnownSignature = requires {
+  typename CallableTraits<F>::result;
+};
 
 template <class Tuple>
 struct AllSerializable;
@@ -78,8 +80,9 @@ struct AllSerializable<std::tuple<A...>> : std::bool_constant<(JsonSerializable<
 // A task can be cached when its signature is known and every argument and the result convert to
 // and from JSON.
 template <class F>
-concept CacheableCallable = HasKnownSignature<F> && JsonSerializable<typename CallableTraits<F>::result> &&
-                            AllSerializable<typename CallableTraits<F>::args>::value;
+concept CacheableCallable =
+    HasKnownSignature<F> && JsonSerializable<typename CallableTraits<F>::result> &&
+    AllSerializable<typename CallableTraits<F>::args>::value;
 
 template <class T>
 struct IsFuture : std::false_type {};
@@ -100,7 +103,8 @@ decltype(auto) resolve_arg(S& stored) {
   using D = std::remove_cvref_t<S>;
   if constexpr (IsFuture<D>::value) {
     using U = typename IsFuture<D>::value_type;
-    static_assert(!std::is_void_v<U>, "a Future<void> cannot be passed as an argument; use baton::wait_for");
+    static_assert(!std::is_void_v<U>,
+                  "a Future<void> cannot be passed as an argument; use baton::wait_for");
     return static_cast<const U&>(static_cast<ResultHolder<U>&>(stored.handle()->call()).value());
   } else {
     return static_cast<S&>(stored);
@@ -163,8 +167,9 @@ class TypedTaskCall final : public ResultHolder<task_result_t<F, Stored...>> {
     if constexpr (JsonSerializable<V>) {
       out[name] = nlohmann::json(resolve_arg(stored));
     } else {
-      throw invalid_argument("argument '" + name + "' cannot be serialised to JSON (needed for the cache key)",
-                             "inputs." + name);
+      throw invalid_argument(
+          "argument '" + name + "' cannot be serialised to JSON (needed for the cache key)",
+          "inputs." + name);
     }
   }
 
@@ -173,20 +178,23 @@ class TypedTaskCall final : public ResultHolder<task_result_t<F, Stored...>> {
 };
 
 template <class S>
-void add_dependency(std::vector<engine::Dependency>& deps, const std::vector<std::string>& names, std::size_t i,
-                    const S& arg) {
-  if constexpr (IsFuture<std::remove_cvref_t<S>>::value) deps.push_back({arg_name(names, i), arg.handle()});
+void add_dependency(std::vector<engine::Dependency>& deps, const std::vector<std::string>& names,
+                    std::size_t i, const S& arg) {
+  if constexpr (IsFuture<std::remove_cvref_t<S>>::value)
+    deps.push_back({arg_name(names, i), arg.handle()});
 }
 
 template <class T>
-concept MapRange = std::ranges::sized_range<const T> && !std::is_convertible_v<const T&, std::string>;
+concept MapRange =
+    std::ranges::sized_range<const T> && !std::is_convertible_v<const T&, std::string>;
 
 }  // namespace detail
 
 template <class F>
 class Task {
  public:
-  Task(std::string name, F fn) : def_(std::make_shared<detail::TypedTaskDefinition<F>>(std::move(fn))) {
+  Task(std::string name, F fn)
+      : def_(std::make_shared<detail::TypedTaskDefinition<F>>(std::move(fn))) {
     def_->name = std::move(name);
   }
 
@@ -224,14 +232,16 @@ class Task {
   template <class... A>
   auto map(const A&... args) const {
     static_assert(((detail::MapRange<A> || detail::IsUnmapped<A>::value) && ...),
-                  "every map() argument must be a sized range; wrap constants (strings too) in baton::unmapped()");
+                  "every map() argument must be a sized range; wrap constants (strings too) in "
+                  "baton::unmapped()");
     using R = detail::task_result_t<F, std::remove_cvref_t<decltype(map_element(args, 0))>...>;
     std::size_t n = map_size(args...);
     FutureList<R> out;
     out.reserve(n);
     auto its = std::make_tuple(map_begin(args)...);
     for (std::size_t i = 0; i < n; ++i) {
-      std::apply([&](auto&... it) { out.push_back(submit_impl(WaitFor{}, map_deref(args, it)...)); }, its);
+      std::apply(
+          [&](auto&... it) { out.push_back(submit_impl(WaitFor{}, map_deref(args, it)...)); }, its);
       std::apply([](auto&... it) { (map_advance(it), ...); }, its);
     }
     return out;
@@ -239,21 +249,38 @@ class Task {
 
   // --- options (each returns a new Task) -------------------------------------------------------
 
-  Task version(std::string v) const { return with([&](auto& d) { d.version = std::move(v); }); }
-  Task description(std::string v) const { return with([&](auto& d) { d.description = std::move(v); }); }
-  Task tags(std::vector<std::string> v) const { return with([&](auto& d) { d.tags = std::move(v); }); }
-  // Names for the arguments, used in inputs, cache keys and name templates ("0", "1", ... otherwise).
-  Task arg_names(std::vector<std::string> v) const { return with([&](auto& d) { d.arg_names = std::move(v); }); }
+  Task version(std::string v) const {
+    return with([&](auto& d) { d.version = std::move(v); });
+  }
+  Task description(std::string v) const {
+    return with([&](auto& d) { d.description = std::move(v); });
+  }
+  Task tags(std::vector<std::string> v) const {
+    return with([&](auto& d) { d.tags = std::move(v); });
+  }
+  // Names for the arguments, used in inputs, cache keys and name templates ("0", "1", ...
+  // otherwise).
+  Task arg_names(std::vector<std::string> v) const {
+    return with([&](auto& d) { d.arg_names = std::move(v); });
+  }
   // A template over the arguments, e.g. "fetch-{url}" or "fetch-{0}".
-  Task task_run_name(std::string v) const { return with([&](auto& d) { d.task_run_name = std::move(v); }); }
-  Task retries(int n) const { return with([&](auto& d) { d.retries = n < 0 ? 0 : n; }); }
-  Task retry_delay(RetryDelay v) const { return with([&](auto& d) { d.retry_delay = std::move(v); }); }
+  Task task_run_name(std::string v) const {
+    return with([&](auto& d) { d.task_run_name = std::move(v); });
+  }
+  Task retries(int n) const {
+    return with([&](auto& d) { d.retries = n < 0 ? 0 : n; });
+  }
+  Task retry_delay(RetryDelay v) const {
+    return with([&](auto& d) { d.retry_delay = std::move(v); });
+  }
   // Each delay is multiplied by a random factor in [1 - j, 1 + j].
-  Task retry_jitter(double j) const { return with([&](auto& d) { d.retry_jitter_factor = j; }); }
+  Task retry_jitter(double j) const {
+    return with([&](auto& d) { d.retry_jitter_factor = j; });
+  }
   // Retry only when `fn(exception)` says so; exceptions not derived from std::exception retry.
   template <class P>
-    requires std::is_invocable_r_v<bool, const P&, const std::exception&>
-  Task retry_condition(P fn) const {
+  requires std::is_invocable_r_v<bool, const P&, const std::exception&> Task retry_condition(P fn)
+  const {
     return with([&](auto& d) {
       d.retry_condition = [fn = std::move(fn)](std::exception_ptr e) {
         try {
@@ -272,45 +299,43 @@ class Task {
   }
   // Cache results under a key from the task's identity (name, version) and its inputs. A call with
   // a valid cached value ends Cached without running the body, also in a later process.
-  Task cache() const
-    requires detail::CacheableCallable<F>
-  {
+  Task cache() const requires detail::CacheableCallable<F> {
     return with([](auto& d) { d.cache = true; });
   }
   // Cache under the key `fn(inputs)` computes from the inputs (a JSON object by argument name).
-  Task cache_key_fn(std::function<std::string(const nlohmann::json& inputs)> fn) const
-    requires detail::CacheableCallable<F>
-  {
+  Task cache_key_fn(std::function<std::string(const nlohmann::json& inputs)> fn)
+      const requires detail::CacheableCallable<F> {
     return with([&](auto& d) {
       d.cache = true;
       d.cache_key_fn = std::move(fn);
     });
   }
   template <class Rep, class Period>
-  Task cache_expiration(std::chrono::duration<Rep, Period> t) const
-    requires detail::CacheableCallable<F>
-  {
+  Task cache_expiration(
+      std::chrono::duration<Rep, Period> t) const requires detail::CacheableCallable<F> {
     return with([&](auto& d) {
       d.cache = true;
       d.cache_expiration = std::chrono::duration_cast<Seconds>(t);
     });
   }
   // Run the body even when a cached value exists, and overwrite it.
-  Task refresh_cache(bool on = true) const
-    requires detail::CacheableCallable<F>
-  {
+  Task refresh_cache(bool on = true) const requires detail::CacheableCallable<F> {
     return with([&](auto& d) { d.refresh_cache = on; });
   }
   // Write every result to the result store ($BATON_HOME/storage), referenced from its state.
-  Task persist_result(bool on = true) const
-    requires detail::CacheableCallable<F>
-  {
+  Task persist_result(bool on = true) const requires detail::CacheableCallable<F> {
     return with([&](auto& d) { d.persist_result = on; });
   }
   // Lines the body writes to std::cout / std::cerr become log lines of the run (see logger.h).
-  Task log_prints(bool on = true) const { return with([&](auto& d) { d.log_prints = on; }); }
-  Task on_completion(StateHook h) const { return with([&](auto& d) { d.on_completion.push_back(std::move(h)); }); }
-  Task on_failure(StateHook h) const { return with([&](auto& d) { d.on_failure.push_back(std::move(h)); }); }
+  Task log_prints(bool on = true) const {
+    return with([&](auto& d) { d.log_prints = on; });
+  }
+  Task on_completion(StateHook h) const {
+    return with([&](auto& d) { d.on_completion.push_back(std::move(h)); });
+  }
+  Task on_failure(StateHook h) const {
+    return with([&](auto& d) { d.on_failure.push_back(std::move(h)); });
+  }
 
  private:
   using Def = detail::TypedTaskDefinition<F>;
@@ -324,7 +349,8 @@ class Task {
   }
 
   template <std::size_t... I, class... A>
-  void collect_deps(std::vector<engine::Dependency>& deps, std::index_sequence<I...>, const A&... args) const {
+  void collect_deps(std::vector<engine::Dependency>& deps, std::index_sequence<I...>,
+                    const A&... args) const {
     (detail::add_dependency(deps, def_->arg_names, I, args), ...);
   }
 
@@ -357,9 +383,11 @@ class Task {
       if (n == static_cast<std::size_t>(-1)) n = s;
     };
     (take(map_size_of(args)), ...);
-    if (mismatch) throw invalid_argument("map(): every iterated argument must have the same length", "map");
+    if (mismatch)
+      throw invalid_argument("map(): every iterated argument must have the same length", "map");
     if (n == static_cast<std::size_t>(-1))
-      throw invalid_argument("map(): at least one argument must be a range to iterate (all were unmapped)", "map");
+      throw invalid_argument(
+          "map(): at least one argument must be a range to iterate (all were unmapped)", "map");
     return n;
   }
   template <class A>

@@ -29,5 +29,6 @@ std::vector<Installer> installers();
 #define BATON_CLI_CONCAT_INNER(a, b) a##b
 #define BATON_CLI_CONCAT(a, b) BATON_CLI_CONCAT_INNER(a, b)
 // Usage: BATON_CLI_COMMANDS(20, [](CLI::App& root) { auto* flow = root.add_subcommand(...); });
-#define BATON_CLI_COMMANDS(order, ...) \
-  static ::baton::cli::Registration BATON_CLI_CONCAT(baton_cli_registration_, __LINE__)(order, __VA_ARGS__)
+#define BATON_CLI_COMMANDS(order, ...)                                                   \
+  static ::baton::cli::Registration BATON_CLI_CONCAT(baton_cli_registration_, __LINE__)( \
+      order, __VA_ARGS__)

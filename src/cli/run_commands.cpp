@@ -20,10 +20,11 @@ using nlohmann::json;
 
 // Every state name Baton or Prefect gives, so `--state cached` can be told from a typo.
 constexpr std::string_view kStateNames[] = {
-    "Scheduled", "Late",      "AwaitingRetry", "AwaitingConcurrencySlot", "Resuming", "Pending",
-    "Submitting", "InfrastructurePending", "Running", "Retrying", "Paused", "Suspended",
-    "Cancelling", "Cancelled", "Completed", "Cached", "RolledBack", "Failed", "TimedOut",
-    "Crashed"};
+    "Scheduled",  "Late",      "AwaitingRetry", "AwaitingConcurrencySlot",
+    "Resuming",   "Pending",   "Submitting",    "InfrastructurePending",
+    "Running",    "Retrying",  "Paused",        "Suspended",
+    "Cancelling", "Cancelled", "Completed",     "Cached",
+    "RolledBack", "Failed",    "TimedOut",      "Crashed"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -49,11 +50,12 @@ void parse_state_filters(const std::vector<std::string>& values, std::vector<Sta
     auto it = std::find_if(std::begin(kStateNames), std::end(kStateNames),
                            [&](std::string_view name) { return lower(name) == lower(value); });
     if (it == std::end(kStateNames))
-      throw invalid_argument("unknown state '" + value +
-                                 "'; expected a state type (SCHEDULED, PENDING, RUNNING, COMPLETED, "
-                                 "FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING) or a state name "
-                                 "(Late, AwaitingRetry, Retrying, Cached, TimedOut, ...)",
-                             "--state");
+      throw invalid_argument(
+          "unknown state '" + value +
+              "'; expected a state type (SCHEDULED, PENDING, RUNNING, COMPLETED, "
+              "FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING) or a state name "
+              "(Late, AwaitingRetry, Retrying, Cached, TimedOut, ...)",
+          "--state");
     names.emplace_back(*it);
   }
 }
@@ -75,8 +77,10 @@ std::string when(const std::optional<TimePoint>& t) {
 
 std::string duration(double seconds) {
   char buf[32];
-  if (seconds < 1) std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1000);
-  else if (seconds < 120) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  if (seconds < 1)
+    std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1000);
+  else if (seconds < 120)
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
   else {
     auto whole = static_cast<long long>(seconds);
     std::snprintf(buf, sizeof buf, "%lldm%02llds", whole / 60, whole % 60);
@@ -201,8 +205,8 @@ void install_flow_run(CLI::App& root) {
       std::cout << "\nstate history:\n";
       Table table({"TIME (UTC)", "TYPE", "NAME", "MESSAGE"});
       for (const auto& s : history)
-        table.add_row({format_time(s.timestamp), std::string(to_string(s.type)), state_label(s),
-                       s.message});
+        table.add_row(
+            {format_time(s.timestamp), std::string(to_string(s.type)), state_label(s), s.message});
       table.print(std::cout);
     });
   }
@@ -227,8 +231,8 @@ void install_flow_run(CLI::App& root) {
                             : line.level >= 30 ? "WARNING"
                             : line.level >= 20 ? "INFO"
                                                : "DEBUG";
-        std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name
-                  << " - " << line.message << '\n';
+        std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name << " - "
+                  << line.message << '\n';
       }
     });
   }
@@ -264,7 +268,8 @@ void install_task_run(CLI::App& root) {
   ls->callback([opts] {
     auto client = make_client();
     TaskRunFilter filter;
-    if (!opts->flow_run_id.empty()) filter.flow_run_id = read_flow_run_or_throw(*client, opts->flow_run_id).id;
+    if (!opts->flow_run_id.empty())
+      filter.flow_run_id = read_flow_run_or_throw(*client, opts->flow_run_id).id;
     parse_state_filters(opts->states, filter.state_types, filter.state_names);
     filter.limit = opts->limit;
     auto runs = client->filter_task_runs(filter);

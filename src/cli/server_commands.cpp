@@ -28,8 +28,10 @@ std::string env(const char* name, std::string fallback = {}) {
 
 std::string api_url() { return env("BATON_API_URL", "http://127.0.0.1:4200/api"); }
 
-void start_server(const std::string& host, int port, const std::string& database, int workers, size_t body_limit) {
-  if (port < 0 || port > 65535) throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
+void start_server(const std::string& host, int port, const std::string& database, int workers,
+                  size_t body_limit) {
+  if (port < 0 || port > 65535)
+    throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
   // Block the stop signals before any thread exists, so every thread inherits the mask and this
   // thread alone receives them through sigwait.
   sigset_t signals;
@@ -49,7 +51,8 @@ void start_server(const std::string& host, int port, const std::string& database
   server::Server srv(options, std::move(client), std::make_unique<server::SqliteEventStore>(path));
   uint16_t bound = srv.start();
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api" << std::endl;
+  std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api"
+            << std::endl;
   int received = 0;
   sigwait(&signals, &received);
   std::cout << "Stopping (signal " << received << "): finishing in-flight requests" << std::endl;
@@ -61,7 +64,8 @@ void server_status() {
   std::string url = api_url();
   HttpClient http(url, env("BATON_API_KEY"), std::chrono::seconds(5));
   auto health = http.request("GET", "/health");
-  if (health.status != 200) throw unavailable("the server at " + url + " answered HTTP " + std::to_string(health.status));
+  if (health.status != 200)
+    throw unavailable("the server at " + url + " answered HTTP " + std::to_string(health.status));
   auto version = http.request("GET", "/version");
   std::string shown = "unknown version";
   if (version.status == 200) {
@@ -79,8 +83,9 @@ void stream_events(const std::string& filter_text, const std::vector<std::string
   if (!filter_text.empty()) {
     filter = json::parse(filter_text, nullptr, false);
     if (filter.is_discarded() || !filter.is_object())
-      throw invalid_argument("--filter must be a JSON object, e.g. {\"event\": {\"prefix\": [\"baton.flow-run.\"]}}",
-                             "filter");
+      throw invalid_argument(
+          "--filter must be a JSON object, e.g. {\"event\": {\"prefix\": [\"baton.flow-run.\"]}}",
+          "filter");
   }
   if (!prefixes.empty()) filter["event"]["prefix"] = prefixes;
   if (!resources.empty()) filter["resource"]["id"] = resources;
@@ -95,8 +100,9 @@ void stream_events(const std::string& filter_text, const std::vector<std::string
     std::string type = message.value("type", "");
     if (type == "error") {
       const json& e = message["error"];
-      throw invalid_argument(e.value("message", "the server refused the filter"),
-                             e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "");
+      throw invalid_argument(
+          e.value("message", "the server refused the filter"),
+          e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "");
     }
     if (type == "subscribed") {
       std::cerr << "Streaming events from " << api_url() << " (Ctrl-C to stop)" << std::endl;
@@ -119,7 +125,8 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   auto* server = root.add_subcommand("server", "Run or query a Baton server");
   server->require_subcommand(1);
 
-  auto* start = server->add_subcommand("start", "Serve the REST API and event stream over the local database");
+  auto* start = server->add_subcommand(
+      "start", "Serve the REST API and event stream over the local database");
   static std::string host = "127.0.0.1";
   static int port = 4200;
   static std::string database;
@@ -141,12 +148,14 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
 
   auto* events = root.add_subcommand("events", "Baton events");
   events->require_subcommand(1);
-  auto* stream = events->add_subcommand("stream", "Print events live as they happen (from the server)");
+  auto* stream =
+      events->add_subcommand("stream", "Print events live as they happen (from the server)");
   static std::string filter;
   static std::vector<std::string> prefixes, resources;
   static bool as_json = false;
   static int limit = 0;
-  stream->add_option("--filter", filter, "Event filter as JSON: {\"event\": {\"prefix\": [...]}, \"resource\": {...}}");
+  stream->add_option("--filter", filter,
+                     "Event filter as JSON: {\"event\": {\"prefix\": [...]}, \"resource\": {...}}");
   stream->add_option("--event", prefixes, "Only events whose name starts with this (repeatable)");
   stream->add_option("--resource", resources, "Only events about this resource id (repeatable)");
   stream->add_flag("--json", as_json, "Print each event as one JSON line");
@@ -154,7 +163,8 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   stream->callback([] { stream_events(filter, prefixes, resources, as_json, limit); });
 });
 
-// `flow-run cancel` joins the flow-run group of run_commands.cpp (installed earlier), or creates it.
+// `flow-run cancel` joins the flow-run group of run_commands.cpp (installed earlier), or creates
+// it.
 BATON_CLI_COMMANDS(61, [](CLI::App& root) {
   CLI::App* flow_run = nullptr;
   try {
@@ -162,16 +172,19 @@ BATON_CLI_COMMANDS(61, [](CLI::App& root) {
   } catch (const CLI::OptionNotFound&) {
     flow_run = root.add_subcommand("flow-run", "Flow runs");
   }
-  auto* cancel = flow_run->add_subcommand("cancel", "Cancel a flow run (Cancelling, or Cancelled when nothing runs it)");
+  auto* cancel = flow_run->add_subcommand(
+      "cancel", "Cancel a flow run (Cancelling, or Cancelled when nothing runs it)");
   static std::string id;
   cancel->add_option("id", id, "The flow run's id")->required();
   cancel->callback([] {
     auto client = make_client();
     if (!client->read_flow_run(id)) throw not_found("no flow run with id " + id);
-    auto result = client->set_flow_run_state(id, State::cancelling("cancelled from the command line"));
+    auto result =
+        client->set_flow_run_state(id, State::cancelling("cancelled from the command line"));
     if (result.status != SetStateStatus::kAccept)
-      throw conflict("cannot cancel flow run " + id + ": " + (result.reason.empty() ? "the rules refused" : result.reason) +
-                     " (it is " + result.state.name + ")");
+      throw conflict("cannot cancel flow run " + id + ": " +
+                     (result.reason.empty() ? "the rules refused" : result.reason) + " (it is " +
+                     result.state.name + ")");
     std::cout << "Flow run " << id << " is now " << result.state.name << "\n";
   });
 });

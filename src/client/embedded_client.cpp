@@ -33,10 +33,14 @@ void apply_counters(const orchestration::RunCounters& c, FlowRunRecord& run) {
 
 SetStateStatus status_of(orchestration::Outcome outcome) {
   switch (outcome) {
-    case orchestration::Outcome::kAccept: return SetStateStatus::kAccept;
-    case orchestration::Outcome::kReject: return SetStateStatus::kReject;
-    case orchestration::Outcome::kWait: return SetStateStatus::kWait;
-    case orchestration::Outcome::kAbort: return SetStateStatus::kAbort;
+    case orchestration::Outcome::kAccept:
+      return SetStateStatus::kAccept;
+    case orchestration::Outcome::kReject:
+      return SetStateStatus::kReject;
+    case orchestration::Outcome::kWait:
+      return SetStateStatus::kWait;
+    case orchestration::Outcome::kAbort:
+      return SetStateStatus::kAbort;
   }
   return SetStateStatus::kAbort;
 }
@@ -49,21 +53,22 @@ std::string reason_of(const orchestration::Decision& d) {
 
 void check_id(const std::string& id, const char* field) {
   if (!is_uuid(id))
-    throw invalid_argument("'" + id + "' is not a run id; expected a UUID such as "
-                           "0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e",
+    throw invalid_argument("'" + id +
+                               "' is not a run id; expected a UUID such as "
+                               "0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e",
                            field);
 }
 }  // namespace
 
 std::string generate_run_name() {
   static constexpr std::array<std::string_view, 24> kAdjectives{
-      "amber",  "bold",   "brave",  "bright", "calm",   "clever", "cosmic", "crimson",
-      "daring", "eager",  "fancy",  "gentle", "golden", "happy",  "jolly",  "keen",
-      "lively", "lucky",  "mellow", "nimble", "proud",  "quiet",  "swift",  "witty"};
+      "amber",  "bold",  "brave",  "bright", "calm",   "clever", "cosmic", "crimson",
+      "daring", "eager", "fancy",  "gentle", "golden", "happy",  "jolly",  "keen",
+      "lively", "lucky", "mellow", "nimble", "proud",  "quiet",  "swift",  "witty"};
   static constexpr std::array<std::string_view, 24> kAnimals{
-      "badger", "beaver", "bison",  "cheetah", "crane", "dolphin", "falcon", "ferret",
-      "gecko",  "heron",  "ibis",   "jackal",  "koala", "lemur",   "lynx",   "marten",
-      "narwhal", "otter", "panda",  "puffin",  "quail", "raven",   "tapir",  "walrus"};
+      "badger",  "beaver", "bison", "cheetah", "crane", "dolphin", "falcon", "ferret",
+      "gecko",   "heron",  "ibis",  "jackal",  "koala", "lemur",   "lynx",   "marten",
+      "narwhal", "otter",  "panda", "puffin",  "quail", "raven",   "tapir",  "walrus"};
   thread_local std::mt19937 rng{std::random_device{}()};
   return std::string(kAdjectives[rng() % kAdjectives.size()]) + "-" +
          std::string(kAnimals[rng() % kAnimals.size()]);
@@ -81,7 +86,8 @@ std::unique_ptr<EmbeddedClient> EmbeddedClient::open(const std::string& path) {
       storage::open_sqlite_storage(path.empty() ? storage::default_database_path() : path));
 }
 
-FlowRecord EmbeddedClient::ensure_flow(const std::string& name, const std::vector<std::string>& tags) {
+FlowRecord EmbeddedClient::ensure_flow(const std::string& name,
+                                       const std::vector<std::string>& tags) {
   return storage_->upsert_flow(name, tags);
 }
 
@@ -90,9 +96,12 @@ std::vector<FlowRecord> EmbeddedClient::list_flows(int limit, int offset) {
 }
 
 FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
-  if (run.flow_name.empty()) throw invalid_argument("a flow run needs its flow's name", "flow_name");
-  if (run.id.empty()) run.id = new_id();
-  else check_id(run.id, "id");
+  if (run.flow_name.empty())
+    throw invalid_argument("a flow run needs its flow's name", "flow_name");
+  if (run.id.empty())
+    run.id = new_id();
+  else
+    check_id(run.id, "id");
   if (run.flow_id.empty()) run.flow_id = ensure_flow(run.flow_name, {}).id;
   if (run.name.empty()) run.name = generate_run_name();
   if (!run.parameters.is_object())
@@ -110,9 +119,9 @@ FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
   t.has_deployment = !run.deployment_id.empty();
   auto decision = orchestration::decide(t);
   if (!decision.write_state)
-    throw invalid_argument("a flow run cannot start in state " + decision.state.name + ": " +
-                               reason_of(decision),
-                           "state");
+    throw invalid_argument(
+        "a flow run cannot start in state " + decision.state.name + ": " + reason_of(decision),
+        "state");
   run.state = decision.state;
   apply_counters(decision.run, run);
   // A run created RUNNING is run by its creator: this process, or the remote one that said so.
@@ -126,32 +135,33 @@ SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id
   return set_flow_run_state_for(flow_run_id, proposed, force, current_process_identity());
 }
 
-SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_run_id, const State& proposed,
-                                                      bool force, const std::string& process_identity) {
+SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_run_id,
+                                                      const State& proposed, bool force,
+                                                      const std::string& process_identity) {
   orchestration::Decision decision;
-  bool found = commit_transition(
-      flow_run_id, [&](FlowRunRecord& run, const std::string& current_transition_id) {
-        orchestration::Transition t;
-        t.kind = orchestration::RunKind::kFlow;
-        t.current = run.state;
-        t.proposed = proposed;
-        t.policy = run.empirical_policy;
-        t.run = counters_of(run);
-        t.now = now();
-        t.force = force;
-        t.current_transition_id = current_transition_id;
-        t.has_infrastructure = !run.infrastructure_pid.empty();
-        t.has_deployment = !run.deployment_id.empty();
-        decision = orchestration::decide(t);
-        storage::FlowRunWrite write;
-        if (decision.write_state) {
-          apply_counters(decision.run, run);
-          if (decision.state.type == StateType::kRunning)
-            run.infrastructure_pid = process_identity;
-          write.state = decision.state;
-        }
-        return write;
-      });
+  bool found = commit_transition(flow_run_id,
+                                 [&](FlowRunRecord& run, const std::string& current_transition_id) {
+                                   orchestration::Transition t;
+                                   t.kind = orchestration::RunKind::kFlow;
+                                   t.current = run.state;
+                                   t.proposed = proposed;
+                                   t.policy = run.empirical_policy;
+                                   t.run = counters_of(run);
+                                   t.now = now();
+                                   t.force = force;
+                                   t.current_transition_id = current_transition_id;
+                                   t.has_infrastructure = !run.infrastructure_pid.empty();
+                                   t.has_deployment = !run.deployment_id.empty();
+                                   decision = orchestration::decide(t);
+                                   storage::FlowRunWrite write;
+                                   if (decision.write_state) {
+                                     apply_counters(decision.run, run);
+                                     if (decision.state.type == StateType::kRunning)
+                                       run.infrastructure_pid = process_identity;
+                                     write.state = decision.state;
+                                   }
+                                   return write;
+                                 });
   if (!found) throw not_found("flow run '" + flow_run_id + "' not found");
   SetStateResult result;
   result.status = status_of(decision.outcome);
@@ -169,7 +179,8 @@ struct EmbeddedClient::Transition {
   bool done = false;
 };
 
-bool EmbeddedClient::commit_transition(const std::string& flow_run_id, const storage::Storage::DecideFn& decide) {
+bool EmbeddedClient::commit_transition(const std::string& flow_run_id,
+                                       const storage::Storage::DecideFn& decide) {
   Transition mine{&flow_run_id, &decide};
   std::unique_lock lock(transitions_mutex_);
   queued_transitions_.push_back(&mine);

@@ -9,9 +9,10 @@
 //
 // Flow-run transitions run the flow policy (orchestration/rules.h) inside a write transaction
 // of the database: read the current state, decide, write. Transitions proposed by concurrent
-// threads share one transaction (group commit); each call returns once its own is durable. Several processes may share the file.
-// Task-run snapshots and logs go through a BatchWriter (group commit); reads of task runs, logs
-// and cached states flush it first, so this process always reads its own writes.
+// threads share one transaction (group commit); each call returns once its own is durable. Several
+// processes may share the file. Task-run snapshots and logs go through a BatchWriter (group
+// commit); reads of task runs, logs and cached states flush it first, so this process always reads
+// its own writes.
 //
 // Thread-safety: every method may be called from any thread. Errors: see OrchestrationClient.
 #pragma once
@@ -46,8 +47,8 @@ class EmbeddedClient final : public OrchestrationClient {
   // As set_flow_run_state, but records `process_identity` rather than this process's identity as
   // the run's infrastructure_pid when it enters RUNNING: the server records the identity of the
   // remote process that runs the flow, so mark_crashed_runs() can tell when that one dies.
-  SetStateResult set_flow_run_state_for(const std::string& flow_run_id, const State& proposed, bool force,
-                                        const std::string& process_identity);
+  SetStateResult set_flow_run_state_for(const std::string& flow_run_id, const State& proposed,
+                                        bool force, const std::string& process_identity);
   std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
   std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
   bool delete_flow_run(const std::string& id) override;

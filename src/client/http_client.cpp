@@ -46,10 +46,12 @@ Error unreachable(const HttpUrl& url, const beast::error_code& ec) {
 HttpUrl HttpUrl::parse(const std::string& text, const std::string& field) {
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed || parsed->scheme() != "http" || parsed->host().empty())
-    throw invalid_argument("'" + text + "' is not an http:// URL; expected e.g. http://127.0.0.1:4200/api", field);
+    throw invalid_argument(
+        "'" + text + "' is not an http:// URL; expected e.g. http://127.0.0.1:4200/api", field);
   HttpUrl url;
   url.host = std::string(parsed->host());
-  if (url.host.size() > 2 && url.host.front() == '[') url.host = url.host.substr(1, url.host.size() - 2);
+  if (url.host.size() > 2 && url.host.front() == '[')
+    url.host = url.host.substr(1, url.host.size() - 2);
   url.port = parsed->has_port() ? std::string(parsed->port()) : "80";
   url.base_path = std::string(parsed->path());
   while (!url.base_path.empty() && url.base_path.back() == '/') url.base_path.pop_back();
@@ -64,7 +66,8 @@ struct HttpClient::Connection {
   beast::flat_buffer buffer;
 };
 
-HttpClient::HttpClient(const std::string& base_url, std::string api_key, std::chrono::milliseconds timeout)
+HttpClient::HttpClient(const std::string& base_url, std::string api_key,
+                       std::chrono::milliseconds timeout)
     : url_(HttpUrl::parse(base_url)), api_key_(std::move(api_key)), timeout_(timeout) {}
 
 HttpClient::~HttpClient() = default;
@@ -82,7 +85,8 @@ void HttpClient::give_back(std::unique_ptr<Connection> c) {
   idle_.push_back(std::move(c));
 }
 
-HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body) {
+HttpResult HttpClient::request(const std::string& method, const std::string& target,
+                               const std::string& body) {
   http::request<http::string_body> req{http::string_to_verb(method), url_.base_path + target, 11};
   req.set(http::field::host, url_.host);
   req.set(http::field::user_agent, "baton-client");
@@ -108,7 +112,8 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     http::async_write(c->stream, req, [&](beast::error_code e, size_t) {
       ec = e;
       if (e) return;
-      http::async_read(c->stream, c->buffer, parser, [&](beast::error_code e2, size_t) { ec = e2; });
+      http::async_read(c->stream, c->buffer, parser,
+                       [&](beast::error_code e2, size_t) { ec = e2; });
     });
     run_until_done(c->ioc);
     if (ec) {
@@ -133,12 +138,14 @@ struct WebSocketClient::Impl {
   bool open = false;
 };
 
-WebSocketClient::WebSocketClient(const std::string& base_url, const std::string& path, const std::string& api_key,
+WebSocketClient::WebSocketClient(const std::string& base_url, const std::string& path,
+                                 const std::string& api_key,
                                  std::chrono::milliseconds connect_timeout)
     : impl_(std::make_unique<Impl>()) {
   HttpUrl url = HttpUrl::parse(base_url);
   auto& im = *impl_;
-  if (auto ec = connect(im.ioc, beast::get_lowest_layer(im.ws), url, connect_timeout)) throw unreachable(url, ec);
+  if (auto ec = connect(im.ioc, beast::get_lowest_layer(im.ws), url, connect_timeout))
+    throw unreachable(url, ec);
   im.ws.set_option(websocket::stream_base::decorator([api_key](websocket::request_type& req) {
     req.set(http::field::user_agent, "baton-client");
     if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
@@ -149,8 +156,10 @@ WebSocketClient::WebSocketClient(const std::string& base_url, const std::string&
                         [&ec](beast::error_code e) { ec = e; });
   run_until_done(im.ioc);
   if (ec) {
-    if (response.result_int() == 401) throw Error(ErrorKind::kUnauthorized, "the server refused the API key");
-    if (response.result_int() == 404) throw not_found("no websocket endpoint at " + url.base_path + path);
+    if (response.result_int() == 401)
+      throw Error(ErrorKind::kUnauthorized, "the server refused the API key");
+    if (response.result_int() == 404)
+      throw not_found("no websocket endpoint at " + url.base_path + path);
     throw unreachable(url, ec);
   }
   beast::get_lowest_layer(im.ws).expires_never();
@@ -184,7 +193,8 @@ void WebSocketClient::send(const std::string& text) {
   }
 }
 
-std::optional<std::string> WebSocketClient::receive(std::optional<std::chrono::milliseconds> timeout) {
+std::optional<std::string> WebSocketClient::receive(
+    std::optional<std::chrono::milliseconds> timeout) {
   auto& im = *impl_;
   if (!im.open) return std::nullopt;
   if (!im.reading) {

@@ -46,7 +46,8 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // `target` is appended to the base path: request("POST", "/flow_runs/filter", body).
-  HttpResult request(const std::string& method, const std::string& target, const std::string& body = {});
+  HttpResult request(const std::string& method, const std::string& target,
+                     const std::string& body = {});
 
   const HttpUrl& url() const { return url_; }
 
@@ -72,7 +73,8 @@ class WebSocketClient {
   void send(const std::string& text);
   // The next text message; nullopt when `timeout` passes first (or the connection closed — see
   // is_open()).
-  std::optional<std::string> receive(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  std::optional<std::string> receive(
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   bool is_open() const;
   void close();
 

@@ -35,9 +35,9 @@ std::string_view to_string(SetStateStatus s) noexcept;
 
 struct SetStateResult {
   SetStateStatus status = SetStateStatus::kAccept;
-  State state;          // the state the run is in after the call
-  std::string reason;   // why, when not accepted (names the rule)
-  double wait_s = 0;    // for kWait
+  State state;         // the state the run is in after the call
+  std::string reason;  // why, when not accepted (names the rule)
+  double wait_s = 0;   // for kWait
 };
 
 // FlowRunFilter, TaskRunFilter and LogFilter live in model/records.h (the storage layer uses them).

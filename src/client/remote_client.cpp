@@ -12,20 +12,29 @@ using nlohmann::json;
 
 ErrorKind kind_from_status(int status) {
   switch (status) {
-    case 400: return ErrorKind::kMalformed;
-    case 401: return ErrorKind::kUnauthorized;
-    case 404: return ErrorKind::kNotFound;
-    case 409: return ErrorKind::kConflict;
-    case 413: return ErrorKind::kTooLarge;
-    case 422: return ErrorKind::kInvalidArgument;
-    case 503: return ErrorKind::kUnavailable;
-    default: return ErrorKind::kInternal;
+    case 400:
+      return ErrorKind::kMalformed;
+    case 401:
+      return ErrorKind::kUnauthorized;
+    case 404:
+      return ErrorKind::kNotFound;
+    case 409:
+      return ErrorKind::kConflict;
+    case 413:
+      return ErrorKind::kTooLarge;
+    case 422:
+      return ErrorKind::kInvalidArgument;
+    case 503:
+      return ErrorKind::kUnavailable;
+    default:
+      return ErrorKind::kInternal;
   }
 }
 
 ErrorKind kind_from_code(const std::string& code, int status) {
-  for (auto kind : {ErrorKind::kInvalidArgument, ErrorKind::kMalformed, ErrorKind::kNotFound, ErrorKind::kConflict,
-                    ErrorKind::kUnauthorized, ErrorKind::kTooLarge, ErrorKind::kUnavailable, ErrorKind::kInternal})
+  for (auto kind : {ErrorKind::kInvalidArgument, ErrorKind::kMalformed, ErrorKind::kNotFound,
+                    ErrorKind::kConflict, ErrorKind::kUnauthorized, ErrorKind::kTooLarge,
+                    ErrorKind::kUnavailable, ErrorKind::kInternal})
     if (to_string(kind) == code) return kind;
   return kind_from_status(status);
 }
@@ -47,12 +56,14 @@ Error error_from_response(int status, const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
     const json& e = j["error"];
-    std::string field = e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "";
-    return Error(kind_from_code(e.value("code", ""), status), e.value("message", "error " + std::to_string(status)),
-                 field);
+    std::string field =
+        e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "";
+    return Error(kind_from_code(e.value("code", ""), status),
+                 e.value("message", "error " + std::to_string(status)), field);
   }
-  return Error(kind_from_status(status), "the server answered HTTP " + std::to_string(status) +
-                                             (body.empty() ? std::string() : ": " + body.substr(0, 200)));
+  return Error(kind_from_status(status),
+               "the server answered HTTP " + std::to_string(status) +
+                   (body.empty() ? std::string() : ": " + body.substr(0, 200)));
 }
 
 RemoteClient::RemoteClient(const std::string& api_url, const std::string& api_key, Options options)
@@ -79,14 +90,15 @@ json RemoteClient::call(const std::string& method, const std::string& target, co
   if (result.status >= 200 && result.status < 300) {
     if (result.body.empty()) return nullptr;
     json j = json::parse(result.body, nullptr, false);
-    if (j.is_discarded()) throw Error(ErrorKind::kInternal, "the server answered with invalid JSON for " + target);
+    if (j.is_discarded())
+      throw Error(ErrorKind::kInternal, "the server answered with invalid JSON for " + target);
     return j;
   }
   throw error_from_response(result.status, result.body);
 }
 
-std::optional<json> RemoteClient::call_or_missing(const std::string& method, const std::string& target,
-                                                  const json& body) {
+std::optional<json> RemoteClient::call_or_missing(const std::string& method,
+                                                  const std::string& target, const json& body) {
   try {
     return call(method, target, body);
   } catch (const Error& e) {
@@ -95,19 +107,21 @@ std::optional<json> RemoteClient::call_or_missing(const std::string& method, con
   }
 }
 
-FlowRecord RemoteClient::ensure_flow(const std::string& name, const std::vector<std::string>& tags) {
+FlowRecord RemoteClient::ensure_flow(const std::string& name,
+                                     const std::vector<std::string>& tags) {
   return call("POST", "/flows/", {{"name", name}, {"tags", tags}}).get<FlowRecord>();
 }
 
 std::vector<FlowRecord> RemoteClient::list_flows(int limit, int offset) {
-  return call("POST", "/flows/filter", {{"limit", limit}, {"offset", offset}}).get<std::vector<FlowRecord>>();
+  return call("POST", "/flows/filter", {{"limit", limit}, {"offset", offset}})
+      .get<std::vector<FlowRecord>>();
 }
 
 FlowRunRecord RemoteClient::create_flow_run(FlowRunRecord run) {
   json body = run;
   // Server-maintained fields are not the client's to send.
-  for (const char* k : {"state_type", "state_name", "created", "updated", "run_count", "start_time", "end_time",
-                        "total_run_time"})
+  for (const char* k : {"state_type", "state_name", "created", "updated", "run_count", "start_time",
+                        "end_time", "total_run_time"})
     body.erase(k);
   if (run.id.empty()) body.erase("id");
   if (run.flow_id.empty()) body.erase("flow_id");
@@ -119,20 +133,23 @@ FlowRunRecord RemoteClient::create_flow_run(FlowRunRecord run) {
   return call("POST", "/flow_runs/", body).get<FlowRunRecord>();
 }
 
-SetStateResult RemoteClient::set_flow_run_state(const std::string& flow_run_id, const State& proposed, bool force) {
+SetStateResult RemoteClient::set_flow_run_state(const std::string& flow_run_id,
+                                                const State& proposed, bool force) {
   json body{{"state", proposed}, {"force", force}};
   if (proposed.type == StateType::kRunning) body["infrastructure_pid"] = current_process_identity();
   json r = call("POST", "/flow_runs/" + flow_run_id + "/set_state", body);
   SetStateResult out;
   std::string status = r.value("status", "ABORT");
-  out.status = status == "ACCEPT" ? SetStateStatus::kAccept
+  out.status = status == "ACCEPT"   ? SetStateStatus::kAccept
                : status == "REJECT" ? SetStateStatus::kReject
                : status == "WAIT"   ? SetStateStatus::kWait
                                     : SetStateStatus::kAbort;
   out.state = r.at("state").get<State>();
   if (auto d = r.find("details"); d != r.end() && d->is_object()) {
-    if (auto reason = d->find("reason"); reason != d->end() && reason->is_string()) out.reason = reason->get<std::string>();
-    if (auto wait = d->find("delay_seconds"); wait != d->end() && wait->is_number()) out.wait_s = wait->get<double>();
+    if (auto reason = d->find("reason"); reason != d->end() && reason->is_string())
+      out.reason = reason->get<std::string>();
+    if (auto wait = d->find("delay_seconds"); wait != d->end() && wait->is_number())
+      out.wait_s = wait->get<double>();
   }
   return out;
 }
@@ -168,7 +185,8 @@ std::vector<FlowRunRecord> RemoteClient::filter_flow_runs(const FlowRunFilter& f
     runs["expected_start_time"] = t;
   }
   if (f.next_scheduled_start_time_before)
-    runs["next_scheduled_start_time"] = {{"before_", format_time(*f.next_scheduled_start_time_before)}};
+    runs["next_scheduled_start_time"] = {
+        {"before_", format_time(*f.next_scheduled_start_time_before)}};
   json body{{"flow_runs", runs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}};
   if (!f.flow_names.empty()) body["flows"] = {{"name", any_of(f.flow_names)}};
   return call("POST", "/flow_runs/filter", body).get<std::vector<FlowRunRecord>>();
@@ -180,9 +198,11 @@ bool RemoteClient::delete_flow_run(const std::string& id) {
 }
 
 std::vector<State> RemoteClient::read_states(const std::string& run_id) {
-  if (auto r = call_or_missing("GET", "/flow_run_states/?flow_run_id=" + run_id)) return r->get<std::vector<State>>();
+  if (auto r = call_or_missing("GET", "/flow_run_states/?flow_run_id=" + run_id))
+    return r->get<std::vector<State>>();
   flush();
-  if (auto r = call_or_missing("GET", "/task_run_states/?task_run_id=" + run_id)) return r->get<std::vector<State>>();
+  if (auto r = call_or_missing("GET", "/task_run_states/?task_run_id=" + run_id))
+    return r->get<std::vector<State>>();
   return {};
 }
 
@@ -234,7 +254,8 @@ std::vector<LogRecord> RemoteClient::read_logs(const LogFilter& f) {
   if (!f.flow_run_id.empty()) logs["flow_run_id"] = any_of({f.flow_run_id});
   if (!f.task_run_id.empty()) logs["task_run_id"] = any_of({f.task_run_id});
   if (f.min_level > 0) logs["level"] = {{"ge_", f.min_level}};
-  return call("POST", "/logs/filter", {{"logs", logs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}})
+  return call("POST", "/logs/filter",
+              {{"logs", logs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}})
       .get<std::vector<LogRecord>>();
 }
 
@@ -252,19 +273,23 @@ void RemoteClient::flush() {
 
 std::optional<State> RemoteClient::find_cached_state(const std::string& cache_key, TimePoint at) {
   flush();
-  json r = call("POST", "/task_runs/cached_state", {{"cache_key", cache_key}, {"now", format_time(at)}});
+  json r =
+      call("POST", "/task_runs/cached_state", {{"cache_key", cache_key}, {"now", format_time(at)}});
   if (r.is_null()) return std::nullopt;
   return r.get<State>();
 }
 
 std::vector<std::string> RemoteClient::mark_crashed_runs() {
-  return call("POST", "/flow_runs/mark_crashed", json::object()).at("flow_run_ids").get<std::vector<std::string>>();
+  return call("POST", "/flow_runs/mark_crashed", json::object())
+      .at("flow_run_ids")
+      .get<std::vector<std::string>>();
 }
 
 void RemoteClient::run_sender() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return stop_ || !pending_.task_runs.empty() || !pending_.logs.empty(); });
+    work_cv_.wait(lock,
+                  [&] { return stop_ || !pending_.task_runs.empty() || !pending_.logs.empty(); });
     if (pending_.task_runs.empty() && pending_.logs.empty()) return;  // stopping, nothing left
     Outbox batch = std::move(pending_);
     pending_ = {};
@@ -309,8 +334,8 @@ void RemoteClient::send_with_retry(const std::string& target, const json& body, 
       if (r.status >= 200 && r.status < 300) return;
       Error e = error_from_response(r.status, r.body);
       if (e.kind() != ErrorKind::kUnavailable && r.status < 500) {
-        std::string what = "the server rejected " + std::to_string(records) + " record(s) sent to " + target + ": " +
-                           e.what();
+        std::string what = "the server rejected " + std::to_string(records) +
+                           " record(s) sent to " + target + ": " + e.what();
         spdlog::error("{}", what);
         throw Error(e.kind(), what, e.field());
       }
@@ -319,11 +344,12 @@ void RemoteClient::send_with_retry(const std::string& target, const json& body, 
       if (e.kind() != ErrorKind::kUnavailable) throw;
       last_error = e.what();
     }
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
     if (waited + delay > options_.give_up_after) {
-      std::string what = "gave up sending " + std::to_string(records) + " record(s) to " + http_.url().to_string() +
-                         target + " after " + seconds_text(waited) + " of retries; they are lost. Last error: " +
-                         last_error;
+      std::string what = "gave up sending " + std::to_string(records) + " record(s) to " +
+                         http_.url().to_string() + target + " after " + seconds_text(waited) +
+                         " of retries; they are lost. Last error: " + last_error;
       spdlog::error("{}", what);
       throw unavailable(what);
     }

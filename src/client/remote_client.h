@@ -40,10 +40,11 @@ class RemoteClient final : public OrchestrationClient {
   struct Options {
     std::chrono::milliseconds request_timeout{30'000};
     std::chrono::milliseconds give_up_after{60'000};  // how long the sender keeps retrying a batch
-    size_t max_batch = 2'000;                          // records per request
+    size_t max_batch = 2'000;                         // records per request
   };
 
-  RemoteClient(const std::string& api_url, const std::string& api_key) : RemoteClient(api_url, api_key, Options{}) {}
+  RemoteClient(const std::string& api_url, const std::string& api_key)
+      : RemoteClient(api_url, api_key, Options{}) {}
   RemoteClient(const std::string& api_url, const std::string& api_key, Options options);
   ~RemoteClient() override;
 
@@ -80,7 +81,8 @@ class RemoteClient final : public OrchestrationClient {
   void run_sender();
   void send_with_retry(const std::string& target, const nlohmann::json& body, size_t records);
   // The response of `call` when 404 should be a value, not an error.
-  std::optional<nlohmann::json> call_or_missing(const std::string& method, const std::string& target,
+  std::optional<nlohmann::json> call_or_missing(const std::string& method,
+                                                const std::string& target,
                                                 const nlohmann::json& body = nullptr);
 
   Options options_;

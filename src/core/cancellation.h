@@ -21,7 +21,8 @@
 namespace baton::detail {
 
 struct CancelState {
-  explicit CancelState(std::shared_ptr<CancelState> parent_state = nullptr) : parent(std::move(parent_state)) {}
+  explicit CancelState(std::shared_ptr<CancelState> parent_state = nullptr)
+      : parent(std::move(parent_state)) {}
 
   bool is_cancelled() const noexcept {
     return cancelled.load(std::memory_order_acquire) || (parent && parent->is_cancelled());
@@ -66,7 +67,8 @@ class Watchdog {
   ~Watchdog();
 
   // Cancels `state` (as timed out, with `reason`) at `deadline` unless disarmed first.
-  std::uint64_t arm(Clock::time_point deadline, std::weak_ptr<detail::CancelState> state, std::string reason);
+  std::uint64_t arm(Clock::time_point deadline, std::weak_ptr<detail::CancelState> state,
+                    std::string reason);
   void disarm(std::uint64_t id);
 
  private:

@@ -18,12 +18,15 @@ int report(const std::exception& e) {
   return 1;
 }
 
-int run_registered(const std::string& flow_name, const std::string& flow_run_id, const nlohmann::json* params) {
+int run_registered(const std::string& flow_name, const std::string& flow_run_id,
+                   const nlohmann::json* params) {
   auto flow = engine::find_flow(flow_name);
   if (!flow) {
     std::string known;
-    for (const auto& f : engine::registered_flows()) known += (known.empty() ? "" : ", ") + f.definition->name;
-    throw not_found("no flow named '" + flow_name + "' in this program; it has: " + (known.empty() ? "(none)" : known));
+    for (const auto& f : engine::registered_flows())
+      known += (known.empty() ? "" : ", ") + f.definition->name;
+    throw not_found("no flow named '" + flow_name +
+                    "' in this program; it has: " + (known.empty() ? "(none)" : known));
   }
   auto call = flow->factory();
   if (params) call->set_parameters(*params);
@@ -84,7 +87,8 @@ int main(int argc, char** argv, std::function<int()> otherwise) {
         try {
           params = nlohmann::json::parse(params_text);
         } catch (const nlohmann::json::exception& e) {
-          throw Error(ErrorKind::kMalformed, std::string("--params is not valid JSON: ") + e.what(), "--params");
+          throw Error(ErrorKind::kMalformed, std::string("--params is not valid JSON: ") + e.what(),
+                      "--params");
         }
       }
       return run_registered(flow_name, {}, &params);

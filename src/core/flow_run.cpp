@@ -41,7 +41,8 @@ bool holds(const std::exception_ptr& e) {
 
 void sleep_until(TimePoint at) {
   while (now() < at)
-    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(at - now(), std::chrono::milliseconds(200)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(at - now(), std::chrono::milliseconds(200)));
 }
 
 std::string describe(const State& s) {
@@ -61,7 +62,8 @@ FlowRecord ensure_flow(const engine::FlowDefinition& def) {
   return f;
 }
 
-void run_hooks(const std::vector<StateHook>& hooks, const RunInfo& info, const State& state, const std::string& label) {
+void run_hooks(const std::vector<StateHook>& hooks, const RunInfo& info, const State& state,
+               const std::string& label) {
   for (const auto& hook : hooks) {
     try {
       hook(info, state);
@@ -84,8 +86,8 @@ struct ParentTaskRun {
 
 namespace baton::engine {
 
-State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call, const std::string& flow_run_id,
-               bool rethrow) {
+State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call,
+               const std::string& flow_run_id, bool rethrow) {
   using namespace baton::core;
   const FlowDefinition& def = *flow;
   auto& rt = Runtime::get();
@@ -99,8 +101,8 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
     if (!existing) throw not_found("flow run '" + flow_run_id + "' not found");
     run = std::move(*existing);
     if (!run.flow_name.empty() && run.flow_name != def.name)
-      throw invalid_argument("flow run '" + flow_run_id + "' belongs to flow '" + run.flow_name + "', not '" +
-                                 def.name + "'",
+      throw invalid_argument("flow run '" + flow_run_id + "' belongs to flow '" + run.flow_name +
+                                 "', not '" + def.name + "'",
                              "flow_run_id");
     try {
       call.set_parameters(run.parameters);
@@ -116,8 +118,9 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
     run.flow_id = f.id;
     run.flow_name = def.name;
     run.parameters = call.parameters();
-    run.name = def.flow_run_name.empty() ? random_run_name()
-                                         : render_name(def.flow_run_name, run.parameters, "flow_run_name");
+    run.name = def.flow_run_name.empty()
+                   ? random_run_name()
+                   : render_name(def.flow_run_name, run.parameters, "flow_run_name");
     run.tags = def.tags;
     run.empirical_policy.retries = def.retries;
     if (def.retries > 0) run.empirical_policy.retry_delays_s = {def.retry_delay.count()};
@@ -140,7 +143,8 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
 
   const std::string label = "Flow run '" + run.name + "'";
   RunInfo info{run.id, run.name, def.name, run.id, 0, run.parameters};
-  emit_log(20, run.id, {}, label, "Beginning flow run '" + run.name + "' for flow '" + def.name + "'");
+  emit_log(20, run.id, {}, label,
+           "Beginning flow run '" + run.name + "' for flow '" + def.name + "'");
   if (def.log_prints) install_print_capture();
 
   State final_state = run.state;
@@ -152,13 +156,15 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
       std::this_thread::sleep_for(Seconds(std::max(0.01, r.wait_s)));
       continue;
     }
-    if (r.status == SetStateStatus::kReject && r.state.type == StateType::kScheduled && r.state.scheduled_time) {
+    if (r.status == SetStateStatus::kReject && r.state.type == StateType::kScheduled &&
+        r.state.scheduled_time) {
       sleep_until(*r.state.scheduled_time);
       continue;
     }
     if (r.status != SetStateStatus::kAccept) {
       final_state = r.state;
-      std::string why = "Flow run could not start: " + (r.reason.empty() ? final_state.name : r.reason);
+      std::string why =
+          "Flow run could not start: " + (r.reason.empty() ? final_state.name : r.reason);
       if (final_state.type == StateType::kCancelled || final_state.type == StateType::kCancelling)
         error = std::make_exception_ptr(CancelledError(why));
       else
@@ -177,13 +183,15 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
       char buf[32];
       std::snprintf(buf, sizeof buf, "%g", def.timeout->count());
       alarm = rt.watchdog().arm(
-          std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
+          std::chrono::steady_clock::now() +
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
           cancel, label + " exceeded its timeout of " + buf + "s");
     }
     rt.cancellation_watcher().watch(run.id, cancel);
     error = nullptr;
     {
-      FlowRunContext fctx(run.id, run.name, def.name, def.task_runner_threads, def.log_prints, cancel);
+      FlowRunContext fctx(run.id, run.name, def.name, def.task_runner_threads, def.log_prints,
+                          cancel);
       RunContext ctx;
       ctx.flow = &fctx;
       ctx.cancel = cancel;
@@ -229,12 +237,16 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
     r = client.set_flow_run_state(run.id, proposed);
     if (r.status == SetStateStatus::kReject && r.state.type == StateType::kCancelling) {
       // Cancelled from outside while running: Cancelling may only become Cancelled.
-      r = client.set_flow_run_state(run.id, State::cancelled("The flow run was cancelled while running"));
-      if (!error || !holds<CancelledError>(error)) error = std::make_exception_ptr(CancelledError(r.state.message));
+      r = client.set_flow_run_state(run.id,
+                                    State::cancelled("The flow run was cancelled while running"));
+      if (!error || !holds<CancelledError>(error))
+        error = std::make_exception_ptr(CancelledError(r.state.message));
     }
     final_state = r.state;
-    if (r.state.type == StateType::kScheduled && r.state.name == "AwaitingRetry" && r.state.scheduled_time) {
-      emit_log(30, run.id, {}, label, "Flow run failed: " + exception_message(error) + " - " + r.reason);
+    if (r.state.type == StateType::kScheduled && r.state.name == "AwaitingRetry" &&
+        r.state.scheduled_time) {
+      emit_log(30, run.id, {}, label,
+               "Flow run failed: " + exception_message(error) + " - " + r.reason);
       sleep_until(*r.state.scheduled_time);
       continue;
     }
@@ -245,26 +257,37 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
   const int level = final_state.type == StateType::kCompleted ? 20 : 40;
   emit_log(level, run.id, {}, label, "Finished in state " + describe(final_state));
   switch (final_state.type) {
-    case StateType::kCompleted: run_hooks(def.on_completion, info, final_state, label); break;
-    case StateType::kFailed: run_hooks(def.on_failure, info, final_state, label); break;
-    case StateType::kCrashed: run_hooks(def.on_crashed, info, final_state, label); break;
+    case StateType::kCompleted:
+      run_hooks(def.on_completion, info, final_state, label);
+      break;
+    case StateType::kFailed:
+      run_hooks(def.on_failure, info, final_state, label);
+      break;
+    case StateType::kCrashed:
+      run_hooks(def.on_crashed, info, final_state, label);
+      break;
     case StateType::kCancelled:
-    case StateType::kCancelling: run_hooks(def.on_cancellation, info, final_state, label); break;
-    default: break;
+    case StateType::kCancelling:
+      run_hooks(def.on_cancellation, info, final_state, label);
+      break;
+    default:
+      break;
   }
   if (parent_task) {
     State mirror = final_state;
     mirror.timestamp = now();
     mirror.cache_key.clear();
     if (mirror.type == StateType::kCompleted) mirror.result = {{"flow_run_id", run.id}};
-    if (parent_task->record.state.type != StateType::kRunning && mirror.type != StateType::kCompleted)
+    if (parent_task->record.state.type != StateType::kRunning &&
+        mirror.type != StateType::kCompleted)
       propose_task_state(parent_task->record, parent_task->has_state, State::running());
     propose_task_state(parent_task->record, parent_task->has_state, std::move(mirror));
   }
   if (rethrow) {
     if (error) std::rethrow_exception(error);
     if (final_state.type != StateType::kCompleted)
-      throw std::runtime_error("flow run '" + run.name + "' ended in state " + describe(final_state));
+      throw std::runtime_error("flow run '" + run.name + "' ended in state " +
+                               describe(final_state));
   }
   return final_state;
 }
@@ -306,8 +329,9 @@ namespace baton {
 
 RetryDelay exponential_backoff(Seconds backoff_factor) {
   double factor = backoff_factor.count();
-  return RetryDelay(std::function<std::vector<double>(int)>(
-      [factor](int retries) { return orchestration::exponential_backoff(factor, std::max(1, retries)); }));
+  return RetryDelay(std::function<std::vector<double>(int)>([factor](int retries) {
+    return orchestration::exponential_backoff(factor, std::max(1, retries));
+  }));
 }
 
 }  // namespace baton

@@ -32,7 +32,8 @@ std::string label_for_context(const RunContext* ctx) {
 // per-thread line buffers need no lock.
 class DispatchBuf : public std::streambuf {
  public:
-  DispatchBuf(std::streambuf* original, int level, int slot) : original_(original), level_(level), slot_(slot) {}
+  DispatchBuf(std::streambuf* original, int level, int slot)
+      : original_(original), level_(level), slot_(slot) {}
 
   static thread_local std::string pending[3];
 
@@ -85,8 +86,8 @@ class DispatchBuf : public std::streambuf {
 thread_local std::string DispatchBuf::pending[3];
 }  // namespace
 
-void emit_log(int level, const std::string& flow_run_id, const std::string& task_run_id, const std::string& label,
-              std::string message) {
+void emit_log(int level, const std::string& flow_run_id, const std::string& task_run_id,
+              const std::string& label, std::string message) {
   Runtime& rt = Runtime::get();
   if (level < rt.log_level()) return;
   TimePoint t = now();
@@ -153,7 +154,8 @@ void RunLogger::log(int level, std::string message) const {
 RunLogger get_run_logger() {
   const core::RunContext* ctx = core::current_context();
   if (!ctx) return RunLogger({}, {}, {});
-  return RunLogger(ctx->flow ? ctx->flow->id() : std::string(), ctx->task_run_id ? *ctx->task_run_id : std::string(),
+  return RunLogger(ctx->flow ? ctx->flow->id() : std::string(),
+                   ctx->task_run_id ? *ctx->task_run_id : std::string(),
                    core::label_for_context(ctx));
 }
 

@@ -14,8 +14,8 @@ namespace baton::core {
 
 // Stores (when the run ids are known) and echoes one log line. `label` is "Flow run 'x'" /
 // "Task run 'y'" / empty.
-void emit_log(int level, const std::string& flow_run_id, const std::string& task_run_id, const std::string& label,
-              std::string message);
+void emit_log(int level, const std::string& flow_run_id, const std::string& task_run_id,
+              const std::string& label, std::string message);
 
 // Installs the dispatching stream buffers (idempotent).
 void install_print_capture();

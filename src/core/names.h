@@ -8,7 +8,8 @@ namespace baton::core {
 
 // Replaces each "{key}" in `pattern` with values[key] (strings without quotes, other values as
 // JSON). Throws baton::Error(kInvalidArgument, field `field`) for a key `values` lacks.
-std::string render_name(const std::string& pattern, const nlohmann::json& values, const std::string& field);
+std::string render_name(const std::string& pattern, const nlohmann::json& values,
+                        const std::string& field);
 
 // "brave-otter", "quick-heron", ...: Prefect-style generated flow run names.
 std::string random_run_name();

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 std::string digest(std::string_view text) {
   unsigned char out[16];
-  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(text.data()), text.size(), nullptr, 0);
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(text.data()),
+                     text.size(), nullptr, 0);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex(32, '0');
   for (std::size_t i = 0; i < sizeof out; ++i) {
@@ -30,17 +31,21 @@ ResultStore::ResultStore(fs::path dir) : dir_(std::move(dir)) {}
 
 fs::path ResultStore::path_for(const std::string& key) const {
   bool safe = !key.empty() && key.size() <= 120 && key.front() != '.';
-  for (char c : key) safe = safe && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  for (char c : key)
+    safe =
+        safe && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
   return dir_ / ((safe ? key : "k-" + digest(key)) + ".json");
 }
 
-void ResultStore::write(const std::string& key, const nlohmann::json& value, std::optional<TimePoint> expiration) {
+void ResultStore::write(const std::string& key, const nlohmann::json& value,
+                        std::optional<TimePoint> expiration) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  nlohmann::json doc = {{"key", key},
-                        {"created", format_time(now())},
-                        {"expiration", expiration ? nlohmann::json(format_time(*expiration)) : nlohmann::json()},
-                        {"result", value}};
+  nlohmann::json doc = {
+      {"key", key},
+      {"created", format_time(now())},
+      {"expiration", expiration ? nlohmann::json(format_time(*expiration)) : nlohmann::json()},
+      {"result", value}};
   fs::path target = path_for(key);
   static std::atomic<unsigned> counter{0};
   fs::path tmp = target;
@@ -67,7 +72,8 @@ std::optional<StoredResult> ResultStore::read(const std::string& key, TimePoint 
     StoredResult r;
     r.value = doc.at("result");
     r.created = parse_time(doc.at("created").get<std::string>(), "created");
-    if (const auto& e = doc.at("expiration"); e.is_string()) r.expiration = parse_time(e.get<std::string>(), "expiration");
+    if (const auto& e = doc.at("expiration"); e.is_string())
+      r.expiration = parse_time(e.get<std::string>(), "expiration");
     if (r.expiration && *r.expiration <= at) return std::nullopt;
     return r;
   } catch (const std::exception&) {

@@ -30,7 +30,8 @@ class ResultStore {
   const std::filesystem::path& dir() const { return dir_; }
 
   // Throws baton::Error(kUnavailable) when the file cannot be written.
-  void write(const std::string& key, const nlohmann::json& value, std::optional<TimePoint> expiration);
+  void write(const std::string& key, const nlohmann::json& value,
+             std::optional<TimePoint> expiration);
   // The entry, when present, readable and not expired at `at`.
   std::optional<StoredResult> read(const std::string& key, TimePoint at) const;
   bool remove(const std::string& key);

@@ -22,8 +22,8 @@ namespace baton::core {
 
 class FlowRunContext {
  public:
-  FlowRunContext(std::string id, std::string name, std::string flow_name, int pool_threads, bool log_prints,
-                 std::shared_ptr<detail::CancelState> cancel)
+  FlowRunContext(std::string id, std::string name, std::string flow_name, int pool_threads,
+                 bool log_prints, std::shared_ptr<detail::CancelState> cancel)
       : id_(std::move(id)),
         name_(std::move(name)),
         flow_name_(std::move(flow_name)),
@@ -77,7 +77,7 @@ class FlowRunContext {
 };
 
 struct RunContext {
-  FlowRunContext* flow = nullptr;         // null for tasks called outside flows
+  FlowRunContext* flow = nullptr;            // null for tasks called outside flows
   const std::string* task_run_id = nullptr;  // set while a task body runs
   const std::string* task_run_name = nullptr;
   std::shared_ptr<detail::CancelState> cancel;

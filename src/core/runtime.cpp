@@ -72,7 +72,8 @@ CancellationWatcher& Runtime::cancellation_watcher() {
   std::lock_guard lock(mutex_);
   if (!watcher_) {
     double seconds = 1.0;
-    if (const char* v = std::getenv("BATON_CANCELLATION_POLL_S"); v && *v) seconds = std::max(0.01, std::atof(v));
+    if (const char* v = std::getenv("BATON_CANCELLATION_POLL_S"); v && *v)
+      seconds = std::max(0.01, std::atof(v));
     watcher_ = std::make_unique<CancellationWatcher>(
         std::chrono::milliseconds(static_cast<long long>(seconds * 1000)));
   }

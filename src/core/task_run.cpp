@@ -85,7 +85,11 @@ orchestration::Decision propose_task_state(TaskRunRecord& record, bool& has_stat
 TaskRunImpl::TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
                          std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow,
                          std::vector<engine::Dependency> deps)
-    : def_(std::move(def)), call_(call), owned_call_(std::move(owned_call)), flow_(flow), deps_(std::move(deps)) {}
+    : def_(std::move(def)),
+      call_(call),
+      owned_call_(std::move(owned_call)),
+      flow_(flow),
+      deps_(std::move(deps)) {}
 
 bool TaskRunImpl::done() const {
   std::lock_guard lock(mutex_);
@@ -184,7 +188,8 @@ bool TaskRunImpl::sleep_until(TimePoint at) {
   while (now() < at) {
     if (flow_cancel && flow_cancel->is_cancelled()) return false;
     auto left = at - now();
-    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(50)));
   }
   return true;
 }
@@ -198,7 +203,8 @@ void TaskRunImpl::run_to_completion() {
   for (const auto& dep : deps_) {
     State s = dep.run->state();
     if (s.type == StateType::kCompleted) continue;
-    std::string msg = "Upstream task run '" + dep.run->name() + "' did not complete (" + s.name + ")";
+    std::string msg =
+        "Upstream task run '" + dep.run->name() + "' did not complete (" + s.name + ")";
     State failed = State::failed(msg, "NotReady");
     failed.retriable = false;
     propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
@@ -212,8 +218,9 @@ void TaskRunImpl::run_to_completion() {
   if (def.cache) {
     try {
       nlohmann::json inputs = call_->inputs();
-      cache_key = def.cache_key_fn ? def.cache_key_fn(inputs)
-                                   : def.task_key() + "-" + digest(def.task_key() + "\n" + inputs.dump());
+      cache_key = def.cache_key_fn
+                      ? def.cache_key_fn(inputs)
+                      : def.task_key() + "-" + digest(def.task_key() + "\n" + inputs.dump());
     } catch (...) {
       auto e = std::current_exception();
       State failed = State::failed("Cannot compute the cache key: " + exception_message(e));
@@ -227,7 +234,8 @@ void TaskRunImpl::run_to_completion() {
         // A hit is usable only if its result can still be read back.
         const auto& ref = hit->result;
         if (ref.is_object() && ref.contains("storage_key")) {
-          if (Runtime::get().results().read(ref["storage_key"].get<std::string>(), now())) cached = std::move(hit);
+          if (Runtime::get().results().read(ref["storage_key"].get<std::string>(), now()))
+            cached = std::move(hit);
         } else {
           cached = std::move(hit);
         }
@@ -239,7 +247,8 @@ void TaskRunImpl::run_to_completion() {
   for (;;) {
     State running = State::running();
     running.cache_key = cache_key;
-    auto d = propose_task_state(record_, has_state_, std::move(running), std::move(cached), &mutex_);
+    auto d =
+        propose_task_state(record_, has_state_, std::move(running), std::move(cached), &mutex_);
     cached.reset();
     if (d.outcome == orchestration::Outcome::kWait) {
       std::this_thread::sleep_for(Seconds(std::min(d.wait_s, 1.0)));
@@ -265,7 +274,8 @@ void TaskRunImpl::run_to_completion() {
       return;
     }
     if (d.outcome != orchestration::Outcome::kAccept) {
-      std::string msg = "Task run could not start: " + (d.reason.empty() ? std::string(to_string(d.outcome)) : d.reason);
+      std::string msg = "Task run could not start: " +
+                        (d.reason.empty() ? std::string(to_string(d.outcome)) : d.reason);
       finish(std::make_exception_ptr(std::runtime_error(msg)));
       return;
     }
@@ -278,7 +288,8 @@ void TaskRunImpl::run_to_completion() {
       cancel = std::make_shared<detail::CancelState>(cancel);
       timeout_reason = label() + " exceeded its timeout of " + format_seconds(def.timeout->count());
       alarm = Runtime::get().watchdog().arm(
-          std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
+          std::chrono::steady_clock::now() +
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
           cancel, timeout_reason);
     }
     error = nullptr;
@@ -309,7 +320,8 @@ void TaskRunImpl::run_to_completion() {
         if (def.cache || def.persist_result) {
           std::optional<TimePoint> expiration;
           if (def.cache_expiration)
-            expiration = now() + std::chrono::duration_cast<std::chrono::microseconds>(*def.cache_expiration);
+            expiration = now() + std::chrono::duration_cast<std::chrono::microseconds>(
+                                     *def.cache_expiration);
           std::string storage_key = cache_key.empty() ? record_.id : cache_key;
           Runtime::get().results().write(storage_key, call_->result_json(), expiration);
           completed.result = {{"storage_key", storage_key}};
@@ -342,12 +354,14 @@ void TaskRunImpl::run_to_completion() {
       emit_log(30, record_.flow_run_id, record_.id, label(),
                "Task run failed with exception: " + msg + " - " + fd.reason);
       if (sleep_until(*fd.state.scheduled_time)) continue;
-      State cancelled = State::cancelled("The flow run was cancelled while the task waited to retry");
+      State cancelled =
+          State::cancelled("The flow run was cancelled while the task waited to retry");
       propose_task_state(record_, has_state_, std::move(cancelled), std::nullopt, &mutex_);
       finish(error);
       return;
     }
-    emit_log(40, record_.flow_run_id, record_.id, label(), "Finished in state " + fd.state.name + ": " + msg);
+    emit_log(40, record_.flow_run_id, record_.id, label(),
+             "Finished in state " + fd.state.name + ": " + msg);
     finish(error);
     return;
   }
@@ -356,9 +370,12 @@ void TaskRunImpl::run_to_completion() {
 void TaskRunImpl::finish(std::exception_ptr error) {
   const auto& def = *def_;
   State final_state = state();
-  const auto& hooks = final_state.type == StateType::kCompleted ? def.on_completion : def.on_failure;
-  if (!hooks.empty() && (final_state.type == StateType::kCompleted || final_state.is_final_failure())) {
-    RunInfo info{record_.id, record_.name, def.name, record_.flow_run_id, record_.run_count, nullptr};
+  const auto& hooks =
+      final_state.type == StateType::kCompleted ? def.on_completion : def.on_failure;
+  if (!hooks.empty() &&
+      (final_state.type == StateType::kCompleted || final_state.is_final_failure())) {
+    RunInfo info{record_.id,          record_.name,      def.name,
+                 record_.flow_run_id, record_.run_count, nullptr};
     for (const auto& hook : hooks) {
       try {
         hook(info, final_state);
@@ -366,7 +383,8 @@ void TaskRunImpl::finish(std::exception_ptr error) {
         emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'",
                  std::string("A state hook failed: ") + e.what());
       } catch (...) {
-        emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'", "A state hook failed");
+        emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'",
+                 "A state hook failed");
       }
     }
   }
@@ -387,7 +405,8 @@ void TaskRunImpl::finish(std::exception_ptr error) {
 
 namespace baton::engine {
 
-void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call, std::vector<Dependency> deps) {
+void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call,
+              std::vector<Dependency> deps) {
   auto* ctx = core::current_context();
   core::TaskRunImpl run(task, &call, nullptr, ctx ? ctx->flow : nullptr, std::move(deps));
   run.prepare();
@@ -400,7 +419,8 @@ TaskRunPtr submit_task(std::shared_ptr<const TaskDefinition> task, std::unique_p
   auto* ctx = core::current_context();
   auto* flow = ctx ? ctx->flow : nullptr;
   auto* raw = call.get();
-  auto run = std::make_shared<core::TaskRunImpl>(std::move(task), raw, std::move(call), flow, std::move(deps));
+  auto run = std::make_shared<core::TaskRunImpl>(std::move(task), raw, std::move(call), flow,
+                                                 std::move(deps));
   run->prepare();
   run->schedule(flow ? flow->runner() : core::Runtime::get().default_runner());
   return run;

@@ -32,10 +32,13 @@ orchestration::Decision propose_task_state(TaskRunRecord& record, bool& has_stat
                                            std::optional<State> cached = std::nullopt,
                                            std::mutex* state_mutex = nullptr);
 
-class TaskRunImpl final : public engine::TaskRunHandle, public Runnable, public std::enable_shared_from_this<TaskRunImpl> {
+class TaskRunImpl final : public engine::TaskRunHandle,
+                          public Runnable,
+                          public std::enable_shared_from_this<TaskRunImpl> {
  public:
   TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
-              std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow, std::vector<engine::Dependency> deps);
+              std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow,
+              std::vector<engine::Dependency> deps);
 
   const std::string& id() const override { return record_.id; }
   const std::string& name() const override { return record_.name; }

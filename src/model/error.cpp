@@ -12,14 +12,22 @@ struct KindInfo {
 // The one table from error kind to HTTP status and CLI exit code.
 constexpr KindInfo info(ErrorKind kind) noexcept {
   switch (kind) {
-    case ErrorKind::kInvalidArgument: return {"invalid_argument", 422, 2};
-    case ErrorKind::kMalformed: return {"malformed", 400, 2};
-    case ErrorKind::kNotFound: return {"not_found", 404, 2};
-    case ErrorKind::kConflict: return {"conflict", 409, 1};
-    case ErrorKind::kUnauthorized: return {"unauthorized", 401, 1};
-    case ErrorKind::kTooLarge: return {"too_large", 413, 2};
-    case ErrorKind::kUnavailable: return {"unavailable", 503, 1};
-    case ErrorKind::kInternal: return {"internal", 500, 1};
+    case ErrorKind::kInvalidArgument:
+      return {"invalid_argument", 422, 2};
+    case ErrorKind::kMalformed:
+      return {"malformed", 400, 2};
+    case ErrorKind::kNotFound:
+      return {"not_found", 404, 2};
+    case ErrorKind::kConflict:
+      return {"conflict", 409, 1};
+    case ErrorKind::kUnauthorized:
+      return {"unauthorized", 401, 1};
+    case ErrorKind::kTooLarge:
+      return {"too_large", 413, 2};
+    case ErrorKind::kUnavailable:
+      return {"unavailable", 503, 1};
+    case ErrorKind::kInternal:
+      return {"internal", 500, 1};
   }
   return {"internal", 500, 1};
 }

@@ -5,7 +5,9 @@ namespace baton {
 namespace {
 using nlohmann::json;
 
-json opt_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(nullptr); }
+json opt_time(const std::optional<TimePoint>& t) {
+  return t ? json(format_time(*t)) : json(nullptr);
+}
 
 std::optional<TimePoint> read_opt_time(const json& j, const char* key) {
   auto it = j.find(key);
@@ -31,8 +33,10 @@ void to_json(json& j, const RetryPolicy& p) {
 void from_json(const json& j, RetryPolicy& p) {
   read(j, "retries", p.retries);
   if (auto it = j.find("retry_delay"); it != j.end() && !it->is_null()) {
-    if (it->is_number()) p.retry_delays_s = {it->get<double>()};
-    else p.retry_delays_s = it->get<std::vector<double>>();
+    if (it->is_number())
+      p.retry_delays_s = {it->get<double>()};
+    else
+      p.retry_delays_s = it->get<std::vector<double>>();
   }
   read(j, "retry_jitter_factor", p.retry_jitter_factor);
 }

@@ -89,7 +89,7 @@ struct StateRecord {
 enum class LogLevel { kDebug = 10, kInfo = 20, kWarning = 30, kError = 40, kCritical = 50 };
 
 struct LogRecord {
-  std::string id;           // filled in when stored (UUIDv7)
+  std::string id;  // filled in when stored (UUIDv7)
   std::string flow_run_id;
   std::string task_run_id;  // empty for flow-level lines
   std::string name;         // logger name, e.g. "baton.flow_runs" or "baton.task_runs"

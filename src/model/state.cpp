@@ -67,8 +67,8 @@ TimePoint parse_time(std::string_view text, std::string_view field) {
     return true;
   };
   if (text.size() < 19 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
-      !digits(8, 2) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-      !digits(11, 2) || text[13] != ':' || !digits(14, 2) || text[16] != ':' || !digits(17, 2))
+      !digits(8, 2) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(11, 2) ||
+      text[13] != ':' || !digits(14, 2) || text[16] != ':' || !digits(17, 2))
     throw fail();
   size_t i = 19;
   if (i < text.size() && text[i] == '.') {
@@ -169,9 +169,10 @@ void from_json(const nlohmann::json& j, State& s) {
   if (!j.is_object()) throw invalid_argument("a state must be a JSON object", "state");
   auto type_it = j.find("type");
   if (type_it == j.end() || !type_it->is_string())
-    throw invalid_argument("missing state type; expected one of SCHEDULED, PENDING, RUNNING, "
-                           "COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING",
-                           "state.type");
+    throw invalid_argument(
+        "missing state type; expected one of SCHEDULED, PENDING, RUNNING, "
+        "COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING",
+        "state.type");
   auto type = state_type_from_string(type_it->get<std::string>());
   if (!type)
     throw invalid_argument("unknown state type '" + type_it->get<std::string>() +
@@ -198,9 +199,11 @@ void from_json(const nlohmann::json& j, State& s) {
     if (!d.is_object()) throw invalid_argument("expected an object", "state.state_details");
     if (auto t = d.find("scheduled_time"); t != d.end() && t->is_string())
       s.scheduled_time = parse_time(t->get<std::string>(), "state.state_details.scheduled_time");
-    if (auto t = d.find("cache_key"); t != d.end() && t->is_string()) s.cache_key = t->get<std::string>();
+    if (auto t = d.find("cache_key"); t != d.end() && t->is_string())
+      s.cache_key = t->get<std::string>();
     if (auto t = d.find("cache_expiration"); t != d.end() && t->is_string())
-      s.cache_expiration = parse_time(t->get<std::string>(), "state.state_details.cache_expiration");
+      s.cache_expiration =
+          parse_time(t->get<std::string>(), "state.state_details.cache_expiration");
     if (auto t = d.find("retriable"); t != d.end() && t->is_boolean()) s.retriable = t->get<bool>();
   }
 }

@@ -12,8 +12,8 @@ namespace baton::schedules {
 namespace {
 
 struct FieldSpec {
-  const char* name;      // the field path's last part
-  const char* label;     // how a person names it
+  const char* name;   // the field path's last part
+  const char* label;  // how a person names it
   int min;
   int max;
   const char* expected;  // what the field accepts, for error messages
@@ -44,7 +44,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   std::size_t pos = 0;
   while (true) {
     auto next = s.find(sep, pos);
-    out.push_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    out.push_back(
+        s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
     if (next == std::string_view::npos) break;
     pos = next + 1;
   }
@@ -58,10 +59,11 @@ std::string expand_macro(const std::string& text, std::string_view field_prefix)
   if (u == "@WEEKLY") return "0 0 * * 0";
   if (u == "@DAILY" || u == "@MIDNIGHT") return "0 0 * * *";
   if (u == "@HOURLY") return "0 * * * *";
-  throw invalid_argument("unknown cron macro '" + text +
-                             "'; expected one of @yearly @annually @monthly @weekly @daily @midnight "
-                             "@hourly",
-                         std::string(field_prefix));
+  throw invalid_argument(
+      "unknown cron macro '" + text +
+          "'; expected one of @yearly @annually @monthly @weekly @daily @midnight "
+          "@hourly",
+      std::string(field_prefix));
 }
 
 // Finds the lowest set bit at or above `from`; -1 when none.
@@ -78,11 +80,13 @@ CronExpression::CronExpression(std::string_view text, bool day_or, std::string_v
     : day_or_(day_or) {
   const auto first = text.find_first_not_of(" \t\r\n");
   const auto last = text.find_last_not_of(" \t\r\n");
-  text_ = first == std::string_view::npos ? std::string{} : std::string(text.substr(first, last - first + 1));
+  text_ = first == std::string_view::npos ? std::string{}
+                                          : std::string(text.substr(first, last - first + 1));
   if (text_.empty()) {
-    throw invalid_argument("empty cron expression; expected 5 fields (minute hour day-of-month month "
-                           "day-of-week), e.g. '0 9 * * MON-FRI', or a macro such as @daily",
-                           std::string(field_prefix));
+    throw invalid_argument(
+        "empty cron expression; expected 5 fields (minute hour day-of-month month "
+        "day-of-week), e.g. '0 9 * * MON-FRI', or a macro such as @daily",
+        std::string(field_prefix));
   }
   std::string expanded = text_[0] == '@' ? expand_macro(text_, field_prefix) : text_;
 
@@ -115,10 +119,11 @@ CronExpression::CronExpression(std::string_view text, bool day_or, std::string_v
   for (int i = 0; i < 4800; ++i, ym += date::months{1}) {
     if (day_mask(ym) != 0) return;
   }
-  throw invalid_argument("cron expression '" + text_ +
-                             "' never fires: no date matches its day-of-month, month and day-of-week "
-                             "fields (e.g. 30 February); expected a day that exists in a chosen month",
-                         std::string(field_prefix) + ".day_of_month");
+  throw invalid_argument(
+      "cron expression '" + text_ +
+          "' never fires: no date matches its day-of-month, month and day-of-week "
+          "fields (e.g. 30 February); expected a day that exists in a chosen month",
+      std::string(field_prefix) + ".day_of_month");
 }
 
 void CronExpression::parse_field(int index, std::string_view token, std::string_view field_prefix) {
@@ -140,8 +145,8 @@ void CronExpression::parse_field(int index, std::string_view token, std::string_
       int v = 0;
       for (char c : s) v = v * 10 + (c - '0');
       if (v < spec.min || v > spec.max) {
-        throw fail("value " + std::to_string(v) + " is out of range " + std::to_string(spec.min) + "-" +
-                   std::to_string(spec.max));
+        throw fail("value " + std::to_string(v) + " is out of range " + std::to_string(spec.min) +
+                   "-" + std::to_string(spec.max));
       }
       return v;
     }
@@ -187,7 +192,8 @@ void CronExpression::parse_field(int index, std::string_view token, std::string_
         int wd = value(std::string_view(u).substr(0, hash)) % 7;
         std::string_view k = std::string_view(u).substr(hash + 1);
         if (k.size() != 1 || k[0] < '1' || k[0] > '5')
-          throw fail("'" + std::string(item) + "' has occurrence '" + std::string(k) + "' out of range 1-5");
+          throw fail("'" + std::string(item) + "' has occurrence '" + std::string(k) +
+                     "' out of range 1-5");
         nth_weekdays_.emplace_back(wd, k[0] - '0');
         continue;
       }
@@ -219,7 +225,8 @@ void CronExpression::parse_field(int index, std::string_view token, std::string_
         lo = value(base.substr(0, dash));
         hi = value(base.substr(dash + 1));
         if (lo > hi)
-          throw fail("range " + std::string(base) + " runs backwards; write the smaller value first");
+          throw fail("range " + std::string(base) +
+                     " runs backwards; write the smaller value first");
       } else {
         lo = value(base);
         if (!stepped) hi = lo;  // "a/n" means a up to the field's maximum, every n
@@ -228,11 +235,21 @@ void CronExpression::parse_field(int index, std::string_view token, std::string_
     }
   }
   switch (index) {
-    case 0: minutes_ = bits; break;
-    case 1: hours_ = static_cast<std::uint32_t>(bits); break;
-    case 2: days_ = static_cast<std::uint32_t>(bits); break;
-    case 3: months_ = static_cast<std::uint16_t>(bits); break;
-    default: weekdays_ = static_cast<std::uint8_t>(bits & 0x7F); break;
+    case 0:
+      minutes_ = bits;
+      break;
+    case 1:
+      hours_ = static_cast<std::uint32_t>(bits);
+      break;
+    case 2:
+      days_ = static_cast<std::uint32_t>(bits);
+      break;
+    case 3:
+      months_ = static_cast<std::uint16_t>(bits);
+      break;
+    default:
+      weekdays_ = static_cast<std::uint8_t>(bits & 0x7F);
+      break;
   }
 }
 
@@ -284,7 +301,8 @@ std::uint32_t CronExpression::day_mask(date::year_month ym) const {
   return dom_restricted_ ? dom : dow;
 }
 
-std::optional<LocalSeconds> CronExpression::next_match(LocalSeconds from, LocalSeconds limit) const {
+std::optional<LocalSeconds> CronExpression::next_match(LocalSeconds from,
+                                                       LocalSeconds limit) const {
   using std::chrono::minutes;
   const int first_hour = next_bit(hours_, 0);
   const int first_minute = next_bit(minutes_, 0);
@@ -318,7 +336,8 @@ std::optional<LocalSeconds> CronExpression::next_match(LocalSeconds from, LocalS
     const std::uint32_t later = day >= 31 ? 0 : mask & ~((2u << day) - 1);
     if (later != 0) {
       const int d = std::countr_zero(later);
-      LocalSeconds found = date::local_days(ym / d) + std::chrono::hours(first_hour) + minutes(first_minute);
+      LocalSeconds found =
+          date::local_days(ym / d) + std::chrono::hours(first_hour) + minutes(first_minute);
       return found < limit ? std::optional(found) : std::nullopt;
     }
     t = LocalSeconds(date::local_days((ym + date::months{1}) / 1));

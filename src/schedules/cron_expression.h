@@ -31,7 +31,8 @@ class CronExpression {
  public:
   // Throws baton::Error (invalid argument) naming the field, e.g. "schedule.cron.hour", and the
   // allowed range. `field_prefix` is the path of the expression ("schedule.cron").
-  CronExpression(std::string_view text, bool day_or, std::string_view field_prefix = "schedule.cron");
+  CronExpression(std::string_view text, bool day_or,
+                 std::string_view field_prefix = "schedule.cron");
 
   // The first matching local time at or after `from` and before `limit` (whole minutes).
   std::optional<LocalSeconds> next_match(LocalSeconds from, LocalSeconds limit) const;
@@ -47,15 +48,15 @@ class CronExpression {
 
   std::string text_;
   bool day_or_ = true;
-  std::uint64_t minutes_ = 0;    // bits 0-59
-  std::uint32_t hours_ = 0;      // bits 0-23
-  std::uint32_t days_ = 0;       // bits 1-31 (plain day-of-month values)
-  std::uint16_t months_ = 0;     // bits 1-12
-  std::uint8_t weekdays_ = 0;    // bits 0-6, Sunday = 0 (plain weekday values)
-  bool last_day_ = false;        // L
-  bool last_weekday_ = false;    // LW
-  std::vector<int> last_offsets_;       // L-n
-  std::vector<int> nearest_weekdays_;   // nW
+  std::uint64_t minutes_ = 0;                      // bits 0-59
+  std::uint32_t hours_ = 0;                        // bits 0-23
+  std::uint32_t days_ = 0;                         // bits 1-31 (plain day-of-month values)
+  std::uint16_t months_ = 0;                       // bits 1-12
+  std::uint8_t weekdays_ = 0;                      // bits 0-6, Sunday = 0 (plain weekday values)
+  bool last_day_ = false;                          // L
+  bool last_weekday_ = false;                      // LW
+  std::vector<int> last_offsets_;                  // L-n
+  std::vector<int> nearest_weekdays_;              // nW
   std::vector<std::pair<int, int>> nth_weekdays_;  // n#k as (weekday, k)
   std::vector<int> last_weekdays_of_month_;        // nL
   bool dom_restricted_ = false;

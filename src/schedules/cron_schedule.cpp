@@ -17,15 +17,20 @@ namespace baton::schedules {
 
 namespace {
 
-LocalSeconds as_local(SysSeconds t, Seconds offset) { return LocalSeconds{(t + offset).time_since_epoch()}; }
-SysSeconds as_sys(LocalSeconds l, Seconds offset) { return SysSeconds{(l - offset).time_since_epoch()}; }
+LocalSeconds as_local(SysSeconds t, Seconds offset) {
+  return LocalSeconds{(t + offset).time_since_epoch()};
+}
+SysSeconds as_sys(LocalSeconds l, Seconds offset) {
+  return SysSeconds{(l - offset).time_since_epoch()};
+}
 
 class CronSchedule final : public ScheduleImpl {
  public:
   CronSchedule(CronExpression expression, TimeZone zone)
       : ScheduleImpl(std::move(zone)), expression_(std::move(expression)) {}
 
-  void collect(TimePoint start, TimePoint end, std::size_t count, std::vector<TimePoint>& out) const override {
+  void collect(TimePoint start, TimePoint end, std::size_t count,
+               std::vector<TimePoint>& out) const override {
     SysSeconds t = date::ceil<Seconds>(start);
     const SysSeconds stop = date::ceil<Seconds>(end);
     if (count == 0 || t >= stop) return;
@@ -42,7 +47,8 @@ class CronSchedule final : public ScheduleImpl {
       std::optional<SysSeconds> best;
 
       LocalSeconds lo = as_local(t, o);
-      if (previous > o) lo = std::max(lo, as_local(seg.begin, previous));  // skip second occurrences
+      if (previous > o)
+        lo = std::max(lo, as_local(seg.begin, previous));  // skip second occurrences
       if (auto l = expression_.next_match(lo, as_local(seg_stop, o))) best = as_sys(*l, o);
 
       const Seconds gap = o - previous;
@@ -54,7 +60,8 @@ class CronSchedule final : public ScheduleImpl {
         }
       }
       if (best && *best < stop) {
-        out.push_back(TimePoint(std::chrono::duration_cast<std::chrono::microseconds>(best->time_since_epoch())));
+        out.push_back(TimePoint(
+            std::chrono::duration_cast<std::chrono::microseconds>(best->time_since_epoch())));
         ++added;
         t = *best + Seconds{1};
       } else {
@@ -67,7 +74,9 @@ class CronSchedule final : public ScheduleImpl {
   ScheduleKind kind() const noexcept override { return ScheduleKind::kCron; }
 
   nlohmann::json to_json() const override {
-    return {{"cron", expression_.text()}, {"timezone", zone().name()}, {"day_or", expression_.day_or()}};
+    return {{"cron", expression_.text()},
+            {"timezone", zone().name()},
+            {"day_or", expression_.day_or()}};
   }
 
  private:
@@ -76,9 +85,10 @@ class CronSchedule final : public ScheduleImpl {
 
 }  // namespace
 
-std::shared_ptr<const ScheduleImpl> make_cron(std::string_view expression, const TimeZone& zone, bool day_or,
-                                              std::string_view field) {
-  return std::make_shared<CronSchedule>(CronExpression(expression, day_or, std::string(field) + ".cron"), zone);
+std::shared_ptr<const ScheduleImpl> make_cron(std::string_view expression, const TimeZone& zone,
+                                              bool day_or, std::string_view field) {
+  return std::make_shared<CronSchedule>(
+      CronExpression(expression, day_or, std::string(field) + ".cron"), zone);
 }
 
 }  // namespace baton::schedules

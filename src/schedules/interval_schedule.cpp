@@ -32,7 +32,8 @@ class IntervalSchedule final : public ScheduleImpl {
     anchor_local_ = this->zone().to_local(whole);
   }
 
-  void collect(TimePoint start, TimePoint end, std::size_t count, std::vector<TimePoint>& out) const override {
+  void collect(TimePoint start, TimePoint end, std::size_t count,
+               std::vector<TimePoint>& out) const override {
     if (count == 0 || start >= end) return;
     std::int64_t k = floor_div((start - anchor_).count(), interval_.count());
     if (days_ > 0) k -= 2;  // calendar days may run up to a day and a bit behind elapsed time
@@ -57,7 +58,9 @@ class IntervalSchedule final : public ScheduleImpl {
     } else {
       interval = static_cast<double>(interval_.count()) / 1e6;
     }
-    return {{"interval", interval}, {"anchor_date", zone().format(anchor_)}, {"timezone", zone().name()}};
+    return {{"interval", interval},
+            {"anchor_date", zone().format(anchor_)},
+            {"timezone", zone().name()}};
   }
 
  private:
@@ -65,7 +68,8 @@ class IntervalSchedule final : public ScheduleImpl {
     if (days_ == 0 || k == 0) return anchor_ + k * interval_;
     const LocalSeconds local = anchor_local_ + Seconds{k * days_ * 86400};
     const SysSeconds instant = zone().resolve(local);
-    return TimePoint(std::chrono::duration_cast<Micros>(instant.time_since_epoch())) + fraction_ + k * rest_;
+    return TimePoint(std::chrono::duration_cast<Micros>(instant.time_since_epoch())) + fraction_ +
+           k * rest_;
   }
 
   Micros interval_;
@@ -78,13 +82,15 @@ class IntervalSchedule final : public ScheduleImpl {
 
 }  // namespace
 
-std::shared_ptr<const ScheduleImpl> make_interval(std::chrono::microseconds interval, TimePoint anchor,
-                                                  const TimeZone& zone, std::string_view field) {
+std::shared_ptr<const ScheduleImpl> make_interval(std::chrono::microseconds interval,
+                                                  TimePoint anchor, const TimeZone& zone,
+                                                  std::string_view field) {
   constexpr Micros kMax = std::chrono::hours(24 * 366 * 100);
   if (interval <= Micros{0} || interval > kMax) {
-    throw invalid_argument("interval must be a positive number of seconds, at most 100 years (3162240000); got " +
-                               std::to_string(static_cast<double>(interval.count()) / 1e6),
-                           std::string(field) + ".interval");
+    throw invalid_argument(
+        "interval must be a positive number of seconds, at most 100 years (3162240000); got " +
+            std::to_string(static_cast<double>(interval.count()) / 1e6),
+        std::string(field) + ".interval");
   }
   return std::make_shared<IntervalSchedule>(interval, anchor, zone);
 }

@@ -32,7 +32,8 @@ namespace {
 
 using Micros = std::chrono::microseconds;
 
-constexpr std::array<const char*, 7> kFreqs{"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"};
+constexpr std::array<const char*, 7> kFreqs{"SECONDLY", "MINUTELY", "HOURLY", "DAILY",
+                                            "WEEKLY",   "MONTHLY",  "YEARLY"};
 constexpr std::array<const char*, 7> kWeekdays{"SU", "MO", "TU", "WE", "TH", "FR", "SA"};
 enum Freq { kSecondly, kMinutely, kHourly, kDaily, kWeekly, kMonthly, kYearly };
 
@@ -47,7 +48,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   std::size_t pos = 0;
   while (true) {
     auto next = s.find(sep, pos);
-    out.emplace_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    out.emplace_back(
+        s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
     if (next == std::string_view::npos) break;
     pos = next + 1;
   }
@@ -58,12 +60,14 @@ bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-TimePoint to_point(SysSeconds s) { return TimePoint(std::chrono::duration_cast<Micros>(s.time_since_epoch())); }
+TimePoint to_point(SysSeconds s) {
+  return TimePoint(std::chrono::duration_cast<Micros>(s.time_since_epoch()));
+}
 
 // A DATE or DATE-TIME value with what it is relative to.
 struct TimeValue {
   enum Kind { kFloating, kUtc, kZoned, kDate } kind = kFloating;
-  LocalSeconds local{};        // wall-clock time (UTC wall time for kUtc; midnight for kDate)
+  LocalSeconds local{};          // wall-clock time (UTC wall time for kUtc; midnight for kDate)
   std::optional<TimeZone> zone;  // for kZoned
 };
 
@@ -83,8 +87,9 @@ struct Rule {
 
 class RRuleSchedule final : public ScheduleImpl {
  public:
-  RRuleSchedule(TimeZone display, TimeZone rule_zone, TimeValue dtstart, bool has_dtstart, std::vector<Rule> rules,
-                std::vector<TimeValue> rdates, std::vector<TimeValue> exdates, std::string text)
+  RRuleSchedule(TimeZone display, TimeZone rule_zone, TimeValue dtstart, bool has_dtstart,
+                std::vector<Rule> rules, std::vector<TimeValue> rdates,
+                std::vector<TimeValue> exdates, std::string text)
       : ScheduleImpl(std::move(display)),
         rule_zone_(std::move(rule_zone)),
         dtstart_(std::move(dtstart)),
@@ -102,7 +107,8 @@ class RRuleSchedule final : public ScheduleImpl {
     }
   }
 
-  void collect(TimePoint start, TimePoint end, std::size_t count, std::vector<TimePoint>& out) const override {
+  void collect(TimePoint start, TimePoint end, std::size_t count,
+               std::vector<TimePoint>& out) const override {
     if (count == 0 || start >= end) return;
     std::set<TimePoint> found;
     auto bound = [&] { return found.size() >= count ? *found.rbegin() : end; };
@@ -119,21 +125,27 @@ class RRuleSchedule final : public ScheduleImpl {
   }
 
   ScheduleKind kind() const noexcept override { return ScheduleKind::kRRule; }
-  nlohmann::json to_json() const override { return {{"rrule", text_}, {"timezone", zone().name()}}; }
+  nlohmann::json to_json() const override {
+    return {{"rrule", text_}, {"timezone", zone().name()}};
+  }
 
  private:
   TimePoint instant_of(const TimeValue& v) const {
     switch (v.kind) {
-      case TimeValue::kUtc: return to_point(SysSeconds{v.local.time_since_epoch()});
-      case TimeValue::kZoned: return to_point(v.zone->resolve(v.local));
-      default: return to_point(rule_zone_.resolve(v.local));
+      case TimeValue::kUtc:
+        return to_point(SysSeconds{v.local.time_since_epoch()});
+      case TimeValue::kZoned:
+        return to_point(v.zone->resolve(v.local));
+      default:
+        return to_point(rule_zone_.resolve(v.local));
     }
   }
 
   bool excluded(TimePoint t) const {
     if (exdates_.count(t) != 0) return true;
     if (exdate_days_.empty()) return false;
-    return exdate_days_.count(date::floor<date::days>(rule_zone_.to_local(date::floor<Seconds>(t)))) != 0;
+    return exdate_days_.count(
+               date::floor<date::days>(rule_zone_.to_local(date::floor<Seconds>(t)))) != 0;
   }
 
   static icaltimetype to_ical(LocalSeconds l, bool is_date) {
@@ -155,7 +167,8 @@ class RRuleSchedule final : public ScheduleImpl {
 
   static LocalSeconds from_ical(const icaltimetype& t) {
     LocalSeconds l{date::local_days{date::year{t.year} / t.month / t.day}};
-    if (!t.is_date) l += std::chrono::hours(t.hour) + std::chrono::minutes(t.minute) + Seconds(t.second);
+    if (!t.is_date)
+      l += std::chrono::hours(t.hour) + std::chrono::minutes(t.minute) + Seconds(t.second);
     return l;
   }
 
@@ -208,18 +221,25 @@ class RRuleSchedule final : public ScheduleImpl {
   // True once every later wall time is certainly past UNTIL.
   static bool past_until(const TimeValue& until, LocalSeconds local, std::chrono::hours slack) {
     switch (until.kind) {
-      case TimeValue::kDate: return local >= until.local + date::days{1};
-      case TimeValue::kUtc: return local - slack > until.local;
-      default: return local > until.local;
+      case TimeValue::kDate:
+        return local >= until.local + date::days{1};
+      case TimeValue::kUtc:
+        return local - slack > until.local;
+      default:
+        return local > until.local;
     }
   }
   // True when this instance lies after UNTIL (UNTIL itself is included).
   bool after_until(const TimeValue& until, LocalSeconds local, TimePoint t) const {
     switch (until.kind) {
-      case TimeValue::kDate: return local >= until.local + date::days{1};
-      case TimeValue::kUtc: return t > to_point(SysSeconds{until.local.time_since_epoch()});
-      case TimeValue::kZoned: return t > to_point(until.zone->resolve(until.local));
-      default: return local > until.local;
+      case TimeValue::kDate:
+        return local >= until.local + date::days{1};
+      case TimeValue::kUtc:
+        return t > to_point(SysSeconds{until.local.time_since_epoch()});
+      case TimeValue::kZoned:
+        return t > to_point(until.zone->resolve(until.local));
+      default:
+        return local > until.local;
     }
   }
 
@@ -246,9 +266,10 @@ class RRuleParser {
 
   std::shared_ptr<const ScheduleImpl> parse(std::optional<TimeZone> display) {
     if (text_.empty())
-      throw fail("empty RRULE; expected RFC 5545 text such as "
-                 "'DTSTART;TZID=Europe/Berlin:20240101T090000\\nRRULE:FREQ=WEEKLY;BYDAY=MO'",
-                 field_);
+      throw fail(
+          "empty RRULE; expected RFC 5545 text such as "
+          "'DTSTART;TZID=Europe/Berlin:20240101T090000\\nRRULE:FREQ=WEEKLY;BYDAY=MO'",
+          field_);
     if (text_.size() > 65536) throw fail("RRULE text is longer than 65536 characters", field_);
     // Lines: real newlines, CRLF, or a literal "\n" as typed in a shell; RFC 5545 folding undone.
     std::string normalized;
@@ -281,13 +302,15 @@ class RRuleParser {
       }
       const auto colon = line.find(':');
       if (colon == std::string::npos)
-        throw fail("line '" + line + "' is not a property; expected NAME:VALUE with NAME one of DTSTART, RRULE, "
-                   "RDATE, EXDATE",
+        throw fail("line '" + line +
+                       "' is not a property; expected NAME:VALUE with NAME one of DTSTART, RRULE, "
+                       "RDATE, EXDATE",
                    field_);
       const std::string head = line.substr(0, colon);
       const std::string value = line.substr(colon + 1);
       const std::string name = upper(head.substr(0, head.find(';')));
-      const std::string params = head.find(';') == std::string::npos ? "" : head.substr(head.find(';') + 1);
+      const std::string params =
+          head.find(';') == std::string::npos ? "" : head.substr(head.find(';') + 1);
       if (name == "DTSTART") {
         if (dtstart_line) throw fail("more than one DTSTART; expected one", field_ + ".DTSTART");
         dtstart_line.emplace(params, value);
@@ -299,11 +322,13 @@ class RRuleParser {
       } else if (name == "EXDATE") {
         exdate_lines.emplace_back(params, value);
       } else {
-        throw fail("unknown property '" + name + "'; expected DTSTART, RRULE, RDATE or EXDATE", field_);
+        throw fail("unknown property '" + name + "'; expected DTSTART, RRULE, RDATE or EXDATE",
+                   field_);
       }
     }
     if (rule_texts.empty() && rdate_lines.empty())
-      throw fail("no RRULE; expected a line such as 'RRULE:FREQ=DAILY' (or RDATE)", field_ + ".RRULE");
+      throw fail("no RRULE; expected a line such as 'RRULE:FREQ=DAILY' (or RDATE)",
+                 field_ + ".RRULE");
     if (rule_texts.size() > 16) throw fail("more than 16 RRULE lines", field_ + ".RRULE");
 
     // The rule zone: DTSTART's TZID, UTC for a UTC DTSTART, else the schedule's zone, else UTC.
@@ -323,10 +348,13 @@ class RRuleParser {
     std::vector<Rule> rules;
     for (const auto& r : rule_texts) rules.push_back(parse_rule(r, dtstart));
     std::vector<TimeValue> rdates, exdates;
-    for (const auto& [params, value] : rdate_lines) parse_list(params, value, field_ + ".RDATE", rdates);
-    for (const auto& [params, value] : exdate_lines) parse_list(params, value, field_ + ".EXDATE", exdates);
-    return std::make_shared<RRuleSchedule>(std::move(*display), std::move(*rule_zone), std::move(dtstart),
-                                           dtstart_line.has_value(), std::move(rules), std::move(rdates), std::move(exdates), text_);
+    for (const auto& [params, value] : rdate_lines)
+      parse_list(params, value, field_ + ".RDATE", rdates);
+    for (const auto& [params, value] : exdate_lines)
+      parse_list(params, value, field_ + ".EXDATE", exdates);
+    return std::make_shared<RRuleSchedule>(
+        std::move(*display), std::move(*rule_zone), std::move(dtstart), dtstart_line.has_value(),
+        std::move(rules), std::move(rdates), std::move(exdates), text_);
   }
 
  private:
@@ -335,7 +363,8 @@ class RRuleParser {
   }
 
   // "20240101T090000", "20240101T090000Z" or "20240101" with parameters TZID= and VALUE=.
-  TimeValue parse_value(const std::string& params, const std::string& raw, const std::string& field) const {
+  TimeValue parse_value(const std::string& params, const std::string& raw,
+                        const std::string& field) const {
     std::optional<std::string> tzid;
     std::string value_type;
     for (const auto& p : split(params, ';')) {
@@ -358,9 +387,12 @@ class RRuleParser {
       throw fail("'" + raw + "' is not a DATE (YYYYMMDD) though VALUE=DATE", field);
     if (tzid) {
       if (v.kind != TimeValue::kFloating)
-        throw fail("TZID is given but '" + raw + "' is not a local date-time; expected YYYYMMDDTHHMMSS", field);
+        throw fail(
+            "TZID is given but '" + raw + "' is not a local date-time; expected YYYYMMDDTHHMMSS",
+            field);
       std::string name = *tzid;
-      if (name.size() >= 2 && name.front() == '"' && name.back() == '"') name = name.substr(1, name.size() - 2);
+      if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
+        name = name.substr(1, name.size() - 2);
       v.kind = TimeValue::kZoned;
       v.zone.emplace(name, field + ".TZID");
     }
@@ -369,9 +401,11 @@ class RRuleParser {
 
   TimeValue parse_time_text(const std::string& raw, const std::string& field) const {
     auto bad = [&] {
-      return fail("'" + raw + "' is not an RFC 5545 date or date-time; expected YYYYMMDD, YYYYMMDDTHHMMSS or "
-                  "YYYYMMDDTHHMMSSZ",
-                  field);
+      return fail(
+          "'" + raw +
+              "' is not an RFC 5545 date or date-time; expected YYYYMMDD, YYYYMMDDTHHMMSS or "
+              "YYYYMMDDTHHMMSSZ",
+          field);
     };
     TimeValue v;
     std::string s = raw;
@@ -385,7 +419,10 @@ class RRuleParser {
     const unsigned mo = static_cast<unsigned>(std::stoi(s.substr(4, 2)));
     const unsigned d = static_cast<unsigned>(std::stoi(s.substr(6, 2)));
     const date::year_month_day ymd{date::year{y} / mo / d};
-    if (y < 1 || !ymd.ok()) throw fail("'" + raw + "' is not a real date (year 0001-9999, month 01-12, day within the month)", field);
+    if (y < 1 || !ymd.ok())
+      throw fail(
+          "'" + raw + "' is not a real date (year 0001-9999, month 01-12, day within the month)",
+          field);
     v.local = LocalSeconds{date::local_days{ymd}};
     if (s.size() == 8) {
       if (v.kind == TimeValue::kUtc) throw bad();
@@ -397,7 +434,10 @@ class RRuleParser {
     const int mi = std::stoi(s.substr(11, 2));
     const int sec = std::stoi(s.substr(13, 2));
     if (h > 23 || mi > 59 || sec > 59)
-      throw fail("'" + raw + "' has a time out of range; expected hours 00-23, minutes 00-59, seconds 00-59", field);
+      throw fail(
+          "'" + raw +
+              "' has a time out of range; expected hours 00-23, minutes 00-59, seconds 00-59",
+          field);
     v.local += std::chrono::hours(h) + std::chrono::minutes(mi) + Seconds(sec);
     return v;
   }
@@ -406,7 +446,9 @@ class RRuleParser {
                   std::vector<TimeValue>& out) const {
     for (const auto& item : split(value, ',')) {
       if (item.find('/') != std::string::npos)
-        throw fail("PERIOD values are not supported in '" + item + "'; expected dates or date-times", field);
+        throw fail(
+            "PERIOD values are not supported in '" + item + "'; expected dates or date-times",
+            field);
       if (out.size() >= 10000) throw fail("more than 10000 values", field);
       out.push_back(parse_value(params, item, field));
     }
@@ -421,40 +463,46 @@ class RRuleParser {
     for (const auto& part : split(text, ';')) {
       if (part.empty()) continue;
       const auto eq = part.find('=');
-      if (eq == std::string::npos)
-        throw fail("rule part '" + part + "' is not NAME=VALUE", rf);
+      if (eq == std::string::npos) throw fail("rule part '" + part + "' is not NAME=VALUE", rf);
       const std::string key = upper(part.substr(0, eq));
-      if (parts.count(key) != 0) throw fail("rule part " + key + " appears twice", field_ + "." + key);
+      if (parts.count(key) != 0)
+        throw fail("rule part " + key + " appears twice", field_ + "." + key);
       parts[key] = upper(part.substr(eq + 1));
       order.push_back(key);
     }
     auto field = [&](const std::string& key) { return field_ + "." + key; };
     if (parts.count("FREQ") == 0)
-      throw fail("the rule has no FREQ; expected FREQ=SECONDLY, MINUTELY, HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY",
-                 field("FREQ"));
+      throw fail(
+          "the rule has no FREQ; expected FREQ=SECONDLY, MINUTELY, HOURLY, DAILY, WEEKLY, MONTHLY "
+          "or YEARLY",
+          field("FREQ"));
     {
       const auto& f = parts["FREQ"];
       auto it = std::find(kFreqs.begin(), kFreqs.end(), f);
       if (it == kFreqs.end())
-        throw fail("FREQ value '" + f + "' is not allowed; expected one of SECONDLY, MINUTELY, HOURLY, DAILY, "
-                   "WEEKLY, MONTHLY, YEARLY",
+        throw fail("FREQ value '" + f +
+                       "' is not allowed; expected one of SECONDLY, MINUTELY, HOURLY, DAILY, "
+                       "WEEKLY, MONTHLY, YEARLY",
                    field("FREQ"));
       rule.freq = static_cast<Freq>(it - kFreqs.begin());
     }
-    auto integer = [&](const std::string& key, const std::string& s, long lo, long hi, bool allow_negative) -> long {
+    auto integer = [&](const std::string& key, const std::string& s, long lo, long hi,
+                       bool allow_negative) -> long {
       std::string digits = s;
       bool negative = false;
       if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) {
         negative = digits[0] == '-';
         digits = digits.substr(1);
       }
-      const std::string range = allow_negative ? std::to_string(lo) + " to " + std::to_string(hi) + " or -" +
-                                                     std::to_string(hi) + " to -" + std::to_string(lo)
-                                               : std::to_string(lo) + "-" + std::to_string(hi);
+      const std::string range = allow_negative
+                                    ? std::to_string(lo) + " to " + std::to_string(hi) + " or -" +
+                                          std::to_string(hi) + " to -" + std::to_string(lo)
+                                    : std::to_string(lo) + "-" + std::to_string(hi);
       if (!all_digits(digits) || digits.size() > 9 || (negative && !allow_negative))
         throw fail(key + " value '" + s + "' is not allowed; expected " + range, field(key));
       const long v = std::stol(digits);
-      if (v < lo || v > hi) throw fail(key + " value '" + s + "' is out of range; expected " + range, field(key));
+      if (v < lo || v > hi)
+        throw fail(key + " value '" + s + "' is out of range; expected " + range, field(key));
       return negative ? -v : v;
     };
     auto list = [&](const std::string& key, long lo, long hi, bool allow_negative) {
@@ -485,14 +533,17 @@ class RRuleParser {
       } else if (key == "BYHOUR") {
         list(key, 0, 23, false);
       } else if (key == "BYMONTHDAY") {
-        if (rule.freq == kWeekly) throw fail("BYMONTHDAY cannot be used with FREQ=WEEKLY (RFC 5545)", field(key));
+        if (rule.freq == kWeekly)
+          throw fail("BYMONTHDAY cannot be used with FREQ=WEEKLY (RFC 5545)", field(key));
         rule.by_month_day = list(key, 1, 31, true);
       } else if (key == "BYYEARDAY") {
         if (rule.freq == kDaily || rule.freq == kWeekly || rule.freq == kMonthly)
-          throw fail("BYYEARDAY cannot be used with FREQ=DAILY, WEEKLY or MONTHLY (RFC 5545)", field(key));
+          throw fail("BYYEARDAY cannot be used with FREQ=DAILY, WEEKLY or MONTHLY (RFC 5545)",
+                     field(key));
         rule.by_year_day = list(key, 1, 366, true);
       } else if (key == "BYWEEKNO") {
-        if (rule.freq != kYearly) throw fail("BYWEEKNO can only be used with FREQ=YEARLY (RFC 5545)", field(key));
+        if (rule.freq != kYearly)
+          throw fail("BYWEEKNO can only be used with FREQ=YEARLY (RFC 5545)", field(key));
         list(key, 1, 53, true);
       } else if (key == "BYMONTH") {
         rule.by_month = list(key, 1, 12, false);
@@ -500,24 +551,31 @@ class RRuleParser {
         list(key, 1, 366, true);
       } else if (key == "WKST") {
         if (std::find(kWeekdays.begin(), kWeekdays.end(), val) == kWeekdays.end())
-          throw fail("WKST value '" + val + "' is not allowed; expected one of MO, TU, WE, TH, FR, SA, SU", field(key));
+          throw fail(
+              "WKST value '" + val + "' is not allowed; expected one of MO, TU, WE, TH, FR, SA, SU",
+              field(key));
       } else if (key == "BYDAY") {
-        const bool ordinals_allowed = (rule.freq == kMonthly || rule.freq == kYearly) && parts.count("BYWEEKNO") == 0;
+        const bool ordinals_allowed =
+            (rule.freq == kMonthly || rule.freq == kYearly) && parts.count("BYWEEKNO") == 0;
         const long max_ordinal = rule.freq == kMonthly ? 5 : 53;
         std::vector<std::string> seen;
         for (const auto& item : split(val, ',')) {
           const std::string expected =
-              "expected weekdays MO, TU, WE, TH, FR, SA, SU, with an ordinal (e.g. 1MO, -1FR) only for MONTHLY (1-5) "
+              "expected weekdays MO, TU, WE, TH, FR, SA, SU, with an ordinal (e.g. 1MO, -1FR) only "
+              "for MONTHLY (1-5) "
               "or YEARLY (1-53) rules without BYWEEKNO";
-          if (item.size() < 2) throw fail("BYDAY value '" + item + "' is not allowed; " + expected, field(key));
+          if (item.size() < 2)
+            throw fail("BYDAY value '" + item + "' is not allowed; " + expected, field(key));
           const std::string wd = item.substr(item.size() - 2);
           auto it = std::find(kWeekdays.begin(), kWeekdays.end(), wd);
-          if (it == kWeekdays.end()) throw fail("BYDAY value '" + item + "' is not allowed; " + expected, field(key));
+          if (it == kWeekdays.end())
+            throw fail("BYDAY value '" + item + "' is not allowed; " + expected, field(key));
           const std::string ord = item.substr(0, item.size() - 2);
           if (!ord.empty()) {
             if (!ordinals_allowed)
               throw fail("BYDAY value '" + item + "' has an ordinal, which FREQ=" + parts["FREQ"] +
-                             (parts.count("BYWEEKNO") ? " with BYWEEKNO" : "") + " does not allow; " + expected,
+                             (parts.count("BYWEEKNO") ? " with BYWEEKNO" : "") +
+                             " does not allow; " + expected,
                          field(key));
             integer(key, ord, 1, max_ordinal, true);
           }
@@ -527,18 +585,24 @@ class RRuleParser {
           if (ord.empty()) rule.by_day.push_back(static_cast<int>(it - kWeekdays.begin()));
         }
       } else {
-        throw fail("unknown rule part '" + key + "'; expected FREQ, INTERVAL, COUNT, UNTIL, BYSECOND, BYMINUTE, "
-                   "BYHOUR, BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH, BYSETPOS or WKST",
+        throw fail("unknown rule part '" + key +
+                       "'; expected FREQ, INTERVAL, COUNT, UNTIL, BYSECOND, BYMINUTE, "
+                       "BYHOUR, BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH, BYSETPOS or WKST",
                    field(key));
       }
       normalized.push_back(key + "=" + val);
     }
     if (rule.count && rule.until)
-      throw fail("COUNT and UNTIL cannot both be given (RFC 5545); expected one of them", field("COUNT"));
-    if (parts.count("BYSETPOS") != 0 && parts.size() - (parts.count("INTERVAL") + parts.count("COUNT") +
-                                                        parts.count("UNTIL") + parts.count("WKST") + 2) == 0)
-      throw fail("BYSETPOS needs another BYxxx rule part to select from (RFC 5545)", field("BYSETPOS"));
-    for (std::size_t i = 0; i < normalized.size(); ++i) rule.libical_text += (i ? ";" : "") + normalized[i];
+      throw fail("COUNT and UNTIL cannot both be given (RFC 5545); expected one of them",
+                 field("COUNT"));
+    if (parts.count("BYSETPOS") != 0 &&
+        parts.size() - (parts.count("INTERVAL") + parts.count("COUNT") + parts.count("UNTIL") +
+                        parts.count("WKST") + 2) ==
+            0)
+      throw fail("BYSETPOS needs another BYxxx rule part to select from (RFC 5545)",
+                 field("BYSETPOS"));
+    for (std::size_t i = 0; i < normalized.size(); ++i)
+      rule.libical_text += (i ? ";" : "") + normalized[i];
 
     // libical must accept the rule and produce at least one occurrence.
     icalerror_clear_errno();
@@ -560,8 +624,10 @@ class RRuleParser {
     icalrecur_iterator* it = icalrecur_iterator_new(recur, start);
     icalerror_clear_errno();
     if (it == nullptr)
-      throw fail("the rule '" + text + "' never produces an occurrence (e.g. a day that does not exist in its months)",
-                 field_ + ".RRULE");
+      throw fail(
+          "the rule '" + text +
+              "' never produces an occurrence (e.g. a day that does not exist in its months)",
+          field_ + ".RRULE");
     icalrecur_iterator_free(it);
     return rule;
   }
@@ -570,24 +636,36 @@ class RRuleParser {
   // alone; libical searches forever when no day passes, so make sure one does within a 400-year
   // Gregorian cycle.
   void check_some_day_matches(const Rule& rule) const {
-    if (rule.by_month.empty() && rule.by_month_day.empty() && rule.by_year_day.empty() && rule.by_day.empty()) return;
+    if (rule.by_month.empty() && rule.by_month_day.empty() && rule.by_year_day.empty() &&
+        rule.by_day.empty())
+      return;
     date::sys_days day = date::sys_days{date::year{2000} / 1 / 1};
     for (int i = 0; i < 146097; ++i, day += date::days{1}) {
       const date::year_month_day ymd{day};
       const int m = static_cast<int>(static_cast<unsigned>(ymd.month()));
       const int d = static_cast<int>(static_cast<unsigned>(ymd.day()));
-      const int last = static_cast<int>(static_cast<unsigned>((ymd.year() / ymd.month() / date::last).day()));
+      const int last =
+          static_cast<int>(static_cast<unsigned>((ymd.year() / ymd.month() / date::last).day()));
       const int yday = (day - date::sys_days{ymd.year() / 1 / 1}).count() + 1;
       const int ylen = ymd.year().is_leap() ? 366 : 365;
-      auto has = [](const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+      auto has = [](const std::vector<int>& v, int x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+      };
       if (!rule.by_month.empty() && !has(rule.by_month, m)) continue;
-      if (!rule.by_month_day.empty() && !has(rule.by_month_day, d) && !has(rule.by_month_day, d - last - 1)) continue;
-      if (!rule.by_year_day.empty() && !has(rule.by_year_day, yday) && !has(rule.by_year_day, yday - ylen - 1)) continue;
-      if (!rule.by_day.empty() && !has(rule.by_day, static_cast<int>(date::weekday(day).c_encoding()))) continue;
+      if (!rule.by_month_day.empty() && !has(rule.by_month_day, d) &&
+          !has(rule.by_month_day, d - last - 1))
+        continue;
+      if (!rule.by_year_day.empty() && !has(rule.by_year_day, yday) &&
+          !has(rule.by_year_day, yday - ylen - 1))
+        continue;
+      if (!rule.by_day.empty() &&
+          !has(rule.by_day, static_cast<int>(date::weekday(day).c_encoding())))
+        continue;
       return;
     }
-    throw fail("the rule '" + rule.text + "' never produces an occurrence: no date matches its BYMONTH, BYMONTHDAY, "
-               "BYYEARDAY and BYDAY parts",
+    throw fail("the rule '" + rule.text +
+                   "' never produces an occurrence: no date matches its BYMONTH, BYMONTHDAY, "
+                   "BYYEARDAY and BYDAY parts",
                field_ + ".RRULE");
   }
 

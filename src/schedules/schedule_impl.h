@@ -20,7 +20,8 @@ class ScheduleImpl {
 
   // Appends the fire times t with start <= t < end to `out`, ascending, without duplicates,
   // stopping after `count` of them.
-  virtual void collect(TimePoint start, TimePoint end, std::size_t count, std::vector<TimePoint>& out) const = 0;
+  virtual void collect(TimePoint start, TimePoint end, std::size_t count,
+                       std::vector<TimePoint>& out) const = 0;
   virtual ScheduleKind kind() const noexcept = 0;
   virtual nlohmann::json to_json() const = 0;
 
@@ -31,10 +32,11 @@ class ScheduleImpl {
   TimeZone zone_;
 };
 
-std::shared_ptr<const ScheduleImpl> make_cron(std::string_view expression, const TimeZone& zone, bool day_or,
-                                              std::string_view field);
-std::shared_ptr<const ScheduleImpl> make_interval(std::chrono::microseconds interval, TimePoint anchor,
-                                                  const TimeZone& zone, std::string_view field);
+std::shared_ptr<const ScheduleImpl> make_cron(std::string_view expression, const TimeZone& zone,
+                                              bool day_or, std::string_view field);
+std::shared_ptr<const ScheduleImpl> make_interval(std::chrono::microseconds interval,
+                                                  TimePoint anchor, const TimeZone& zone,
+                                                  std::string_view field);
 std::shared_ptr<const ScheduleImpl> make_rrule(std::string_view text, std::optional<TimeZone> zone,
                                                std::string_view field);
 

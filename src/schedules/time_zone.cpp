@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <vector>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include "baton/error.h"
 
@@ -16,7 +16,9 @@ namespace baton::schedules {
 namespace {
 
 // date/tz reports the last explicit segment as ending at this far-future sentinel.
-bool open_ended(const date::sys_info& info) { return info.end >= SysSeconds{date::sys_days{date::year{9999} / 1 / 1}}; }
+bool open_ended(const date::sys_info& info) {
+  return info.end >= SysSeconds{date::sys_days{date::year{9999} / 1 / 1}};
+}
 
 // The POSIX TZ rule at the end of a TZif (version 2+) file: the text between the last two newlines.
 std::optional<PosixRule> read_footer_rule(const std::string& name) {
@@ -43,7 +45,8 @@ bool read_hms(std::string_view s, std::size_t& i, Seconds& out) {
       ++i;
     }
     std::size_t start = i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 3) parts[p] = parts[p] * 10 + (s[i++] - '0');
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 3)
+      parts[p] = parts[p] * 10 + (s[i++] - '0');
     if (i == start) return false;
   }
   out = Seconds{sign * (parts[0] * 3600 + parts[1] * 60 + parts[2])};
@@ -84,14 +87,15 @@ std::optional<PosixRule> PosixRule::parse(std::string_view s) {
     auto number = [&](int& out) {
       std::size_t start = i;
       out = 0;
-      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 3) out = out * 10 + (s[i++] - '0');
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 3)
+        out = out * 10 + (s[i++] - '0');
       return i > start;
     };
     if (i < s.size() && s[i] == 'M') {
       ++i;
       w.form = 'M';
-      if (!number(w.month) || i >= s.size() || s[i++] != '.' || !number(w.week) || i >= s.size() || s[i++] != '.' ||
-          !number(w.weekday))
+      if (!number(w.month) || i >= s.size() || s[i++] != '.' || !number(w.week) || i >= s.size() ||
+          s[i++] != '.' || !number(w.weekday))
         return false;
       if (w.month < 1 || w.month > 12 || w.week < 1 || w.week > 5 || w.weekday > 6) return false;
     } else if (i < s.size() && s[i] == 'J') {
@@ -144,7 +148,8 @@ ZoneSegment PosixRule::segment_at(SysSeconds t) const {
     changes.push_back({transition(year, start_, std_offset_), dst_offset_});
     changes.push_back({transition(year, end_, dst_offset_), std_offset_});
   }
-  std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) { return a.at < b.at; });
+  std::sort(changes.begin(), changes.end(),
+            [](const Change& a, const Change& b) { return a.at < b.at; });
   ZoneSegment seg{changes.front().at, changes.back().at, changes.front().offset};
   for (std::size_t k = 0; k < changes.size(); ++k) {
     if (changes[k].at <= t) {
@@ -158,10 +163,11 @@ ZoneSegment PosixRule::segment_at(SysSeconds t) const {
 
 TimeZone::TimeZone(std::string_view name, std::string_view field) : name_(name) {
   auto fail = [&] {
-    return invalid_argument("unknown time zone '" + name_ +
-                                "'; expected an IANA time zone name such as UTC, Europe/London or "
-                                "America/New_York (from the system tz database, /usr/share/zoneinfo)",
-                            std::string(field));
+    return invalid_argument(
+        "unknown time zone '" + name_ +
+            "'; expected an IANA time zone name such as UTC, Europe/London or "
+            "America/New_York (from the system tz database, /usr/share/zoneinfo)",
+        std::string(field));
   };
   if (name_.empty() || name_.size() > 64 || name_.find("..") != std::string::npos) throw fail();
   try {
@@ -207,9 +213,13 @@ SysSeconds TimeZone::resolve(LocalSeconds local) const {
 
 std::string TimeZone::format(TimePoint t) const {
   const SysSeconds whole = date::floor<Seconds>(t);
-  const auto micros = (t - TimePoint(std::chrono::duration_cast<std::chrono::microseconds>(whole.time_since_epoch()))).count();
+  const auto micros =
+      (t -
+       TimePoint(std::chrono::duration_cast<std::chrono::microseconds>(whole.time_since_epoch())))
+          .count();
   const Seconds offset = offset_at(whole);
-  std::string out = date::format("%Y-%m-%dT%H:%M:%S", LocalSeconds{(whole + offset).time_since_epoch()});
+  std::string out =
+      date::format("%Y-%m-%dT%H:%M:%S", LocalSeconds{(whole + offset).time_since_epoch()});
   char buf[32];
   if (micros != 0) {
     std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(micros));
@@ -218,7 +228,8 @@ std::string TimeZone::format(TimePoint t) const {
   const long long total = offset.count();
   const long long a = total < 0 ? -total : total;
   if (a % 60 != 0) {  // historical local mean time, e.g. -04:56:02
-    std::snprintf(buf, sizeof buf, "%c%02lld:%02lld:%02lld", total < 0 ? '-' : '+', a / 3600, a / 60 % 60, a % 60);
+    std::snprintf(buf, sizeof buf, "%c%02lld:%02lld:%02lld", total < 0 ? '-' : '+', a / 3600,
+                  a / 60 % 60, a % 60);
   } else {
     std::snprintf(buf, sizeof buf, "%c%02lld:%02lld", total < 0 ? '-' : '+', a / 3600, a / 60 % 60);
   }

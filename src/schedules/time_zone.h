@@ -10,8 +10,9 @@
 // Thread-safety: immutable after construction; safe to share between threads.
 #pragma once
 
-#include <chrono>
 #include <date/tz.h>
+
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,7 +63,9 @@ class TimeZone {
 
   ZoneSegment segment_at(SysSeconds t) const;
   Seconds offset_at(SysSeconds t) const { return segment_at(t).offset; }
-  LocalSeconds to_local(SysSeconds t) const { return LocalSeconds{(t + offset_at(t)).time_since_epoch()}; }
+  LocalSeconds to_local(SysSeconds t) const {
+    return LocalSeconds{(t + offset_at(t)).time_since_epoch()};
+  }
 
   // The instant a local wall-clock time stands for, by the rule of RFC 5545 section 3.3.5 that cron
   // and interval schedules share: a time that occurs twice (fall-back) means its first
@@ -70,7 +73,8 @@ class TimeZone {
   // before the gap, i.e. shifted forward by the length of the gap.
   SysSeconds resolve(LocalSeconds local) const;
 
-  // "2024-03-31T08:00:00+01:00": the instant as local time with its offset (fraction when non-zero).
+  // "2024-03-31T08:00:00+01:00": the instant as local time with its offset (fraction when
+  // non-zero).
   std::string format(TimePoint t) const;
 
  private:

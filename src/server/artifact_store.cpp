@@ -16,10 +16,13 @@ std::string text_or_empty(const json& j, const char* key) {
 }
 
 void check_key(const std::string& key) {
-  if (key.size() > 255) throw invalid_argument("an artifact key may have at most 255 characters", "key");
+  if (key.size() > 255)
+    throw invalid_argument("an artifact key may have at most 255 characters", "key");
   for (char c : key)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-      throw invalid_argument("'" + key + "' is not a valid artifact key: use lowercase letters, digits and '-'", "key");
+      throw invalid_argument(
+          "'" + key + "' is not a valid artifact key: use lowercase letters, digits and '-'",
+          "key");
 }
 
 std::string placeholders(size_t n) {
@@ -29,25 +32,29 @@ std::string placeholders(size_t n) {
 }
 }  // namespace
 
-ArtifactStore::ArtifactStore(const std::string& path) : db_(std::make_unique<sqlite::Connection>(path)) {}
+ArtifactStore::ArtifactStore(const std::string& path)
+    : db_(std::make_unique<sqlite::Connection>(path)) {}
 ArtifactStore::~ArtifactStore() = default;
 
 void ArtifactStore::check_data(const std::string& type, const json& data) {
   if (type == "markdown" || type == "link") {
-    if (!data.is_string()) throw invalid_argument("a " + type + " artifact's data must be a string", "data");
+    if (!data.is_string())
+      throw invalid_argument("a " + type + " artifact's data must be a string", "data");
     return;
   }
   if (type == "table") {
     if (data.is_array()) {
       for (size_t i = 0; i < data.size(); ++i)
         if (!data[i].is_object() && !data[i].is_array())
-          throw invalid_argument("each table row must be an object or a list", "data." + std::to_string(i));
+          throw invalid_argument("each table row must be an object or a list",
+                                 "data." + std::to_string(i));
       return;
     }
     if (data.is_object()) {
       std::optional<size_t> rows;
       for (const auto& [column, values] : data.items()) {
-        if (!values.is_array()) throw invalid_argument("each table column must be a list", "data." + column);
+        if (!values.is_array())
+          throw invalid_argument("each table column must be a list", "data." + column);
         if (rows && *rows != values.size())
           throw invalid_argument("table columns must have the same length", "data." + column);
         rows = values.size();
@@ -56,7 +63,8 @@ void ArtifactStore::check_data(const std::string& type, const json& data) {
     }
     throw invalid_argument("a table's data must be a list of rows or an object of columns", "data");
   }
-  throw invalid_argument("unknown artifact type '" + type + "'; expected markdown, table or link", "type");
+  throw invalid_argument("unknown artifact type '" + type + "'; expected markdown, table or link",
+                         "type");
 }
 
 json ArtifactStore::create(const json& a) {
@@ -75,7 +83,8 @@ json ArtifactStore::create(const json& a) {
   std::lock_guard lock(mutex_);
   db_->write_transaction([&] {
     auto& insert = db_->prepare_cached(
-        "INSERT INTO artifact (id, key, type, description, data, flow_run_id, task_run_id, created) "
+        "INSERT INTO artifact (id, key, type, description, data, flow_run_id, task_run_id, "
+        "created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, record["id"].get<std::string>()).bind_text_or_null(2, key).bind(3, type);
     insert.bind_text_or_null(4, text_or_empty(record, "description"));
@@ -88,11 +97,14 @@ json ArtifactStore::create(const json& a) {
   return record;
 }
 
-std::vector<json> ArtifactStore::query(const std::string& where, const std::vector<std::string>& args,
+std::vector<json> ArtifactStore::query(const std::string& where,
+                                       const std::vector<std::string>& args,
                                        const std::string& order, int limit, int offset) {
   std::lock_guard lock(mutex_);
-  auto q = db_->prepare("SELECT id, key, type, description, data, flow_run_id, task_run_id, created FROM artifact a " +
-                        where + " ORDER BY " + order + " LIMIT ? OFFSET ?");
+  auto q = db_->prepare(
+      "SELECT id, key, type, description, data, flow_run_id, task_run_id, created FROM artifact "
+      "a " +
+      where + " ORDER BY " + order + " LIMIT ? OFFSET ?");
   int i = 1;
   for (const auto& arg : args) q->bind(i++, arg);
   q->bind(i, limit);
@@ -136,8 +148,9 @@ std::vector<json> ArtifactStore::filter(const ArtifactFilter& f) {
   in("flow_run_id", f.flow_run_ids);
   in("task_run_id", f.task_run_ids);
   if (f.latest_only)
-    where += " AND a.key IS NOT NULL AND a.id = (SELECT b.id FROM artifact b WHERE b.key = a.key "
-             "ORDER BY b.created DESC, b.id DESC LIMIT 1)";
+    where +=
+        " AND a.key IS NOT NULL AND a.id = (SELECT b.id FROM artifact b WHERE b.key = a.key "
+        "ORDER BY b.created DESC, b.id DESC LIMIT 1)";
   std::string order = f.sort == "CREATED_ASC" ? "a.created ASC, a.id ASC"
                       : f.sort == "KEY_ASC"   ? "a.key ASC, a.created DESC"
                                               : "a.created DESC, a.id DESC";

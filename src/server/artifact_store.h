@@ -26,8 +26,8 @@ namespace baton::server {
 
 struct ArtifactFilter {
   std::vector<std::string> keys, types, flow_run_ids, task_run_ids;
-  bool latest_only = false;                // one row per key: its newest version
-  std::string sort = "CREATED_DESC";       // or CREATED_ASC, KEY_ASC
+  bool latest_only = false;           // one row per key: its newest version
+  std::string sort = "CREATED_DESC";  // or CREATED_ASC, KEY_ASC
   int limit = 200;
   int offset = 0;
 };

@@ -27,15 +27,16 @@ struct Row {
 };
 
 constexpr const char* kSelect =
-    "SELECT id, name, slot_limit, active, slot_decay_per_second, decayed_slots, decayed_at, denied_slots, created, "
+    "SELECT id, name, slot_limit, active, slot_decay_per_second, decayed_slots, decayed_at, "
+    "denied_slots, created, "
     "updated FROM concurrency_limit ";
 
 std::optional<Row> select_row(sqlite::Connection& db, const std::string& id_or_name) {
   auto& q = db.prepare_cached(std::string(kSelect) + "WHERE id = ? OR name = ?");
   q.bind(1, id_or_name).bind(2, id_or_name);
   if (!q.step()) return std::nullopt;
-  Row r{q.text(0), q.text(1), static_cast<int>(q.int64(2)), q.int64(3) != 0, q.real(4), q.real(5), q.int64(6),
-        static_cast<int>(q.int64(7)), q.int64(8), q.int64(9)};
+  Row r{q.text(0), q.text(1),  static_cast<int>(q.int64(2)), q.int64(3) != 0, q.real(4),
+        q.real(5), q.int64(6), static_cast<int>(q.int64(7)), q.int64(8),      q.int64(9)};
   q.reset();
   return r;
 }
@@ -46,7 +47,8 @@ double decayed(const Row& r, int64_t at) {
 }
 
 int leased(sqlite::Connection& db, const std::string& limit_id, int64_t at) {
-  auto& q = db.prepare_cached("SELECT COALESCE(SUM(slots), 0) FROM concurrency_lease WHERE limit_id = ? AND expires > ?");
+  auto& q = db.prepare_cached(
+      "SELECT COALESCE(SUM(slots), 0) FROM concurrency_lease WHERE limit_id = ? AND expires > ?");
   q.bind(1, limit_id).bind(2, at);
   q.step();
   int n = static_cast<int>(q.int64(0));
@@ -54,7 +56,9 @@ int leased(sqlite::Connection& db, const std::string& limit_id, int64_t at) {
   return n;
 }
 
-double active_slots(sqlite::Connection& db, const Row& r, int64_t at) { return leased(db, r.id, at) + decayed(r, at); }
+double active_slots(sqlite::Connection& db, const Row& r, int64_t at) {
+  return leased(db, r.id, at) + decayed(r, at);
+}
 
 json to_json(sqlite::Connection& db, const Row& r) {
   double active = active_slots(db, r, now_us());
@@ -70,22 +74,26 @@ json to_json(sqlite::Connection& db, const Row& r) {
 }
 
 void check_name(const std::string& name) {
-  if (name.empty() || name.size() > 255) throw invalid_argument("a limit name must have 1 to 255 characters", "name");
+  if (name.empty() || name.size() > 255)
+    throw invalid_argument("a limit name must have 1 to 255 characters", "name");
 }
 }  // namespace
 
-ConcurrencyLimits::ConcurrencyLimits(const std::string& path) : db_(std::make_unique<sqlite::Connection>(path)) {}
+ConcurrencyLimits::ConcurrencyLimits(const std::string& path)
+    : db_(std::make_unique<sqlite::Connection>(path)) {}
 ConcurrencyLimits::~ConcurrencyLimits() = default;
 
 json ConcurrencyLimits::create(const std::string& name, int limit, bool active, double decay) {
   check_name(name);
   std::lock_guard lock(mutex_);
   return db_->write_transaction([&] {
-    if (select_row(*db_, name)) throw conflict("a concurrency limit named '" + name + "' already exists");
+    if (select_row(*db_, name))
+      throw conflict("a concurrency limit named '" + name + "' already exists");
     int64_t t = now_us();
     Row r{new_id(), name, limit, active, decay, 0, t, 0, t, t};
     db_->prepare_cached(
-           "INSERT INTO concurrency_limit (id, name, slot_limit, active, slot_decay_per_second, decayed_at, created, "
+           "INSERT INTO concurrency_limit (id, name, slot_limit, active, slot_decay_per_second, "
+           "decayed_at, created, "
            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, r.id)
         .bind(2, name)
@@ -125,7 +133,8 @@ json ConcurrencyLimits::update(const std::string& id_or_name, const json& change
     if (!row) throw not_found("no concurrency limit '" + id_or_name + "'");
     if (changes.contains("limit")) row->limit = changes["limit"].get<int>();
     if (changes.contains("active")) row->active = changes["active"].get<bool>();
-    if (changes.contains("slot_decay_per_second")) row->decay = changes["slot_decay_per_second"].get<double>();
+    if (changes.contains("slot_decay_per_second"))
+      row->decay = changes["slot_decay_per_second"].get<double>();
     if (changes.contains("name")) {
       std::string name = changes["name"].get<std::string>();
       check_name(name);
@@ -134,7 +143,8 @@ json ConcurrencyLimits::update(const std::string& id_or_name, const json& change
       row->name = name;
     }
     db_->prepare_cached(
-           "UPDATE concurrency_limit SET name = ?, slot_limit = ?, active = ?, slot_decay_per_second = ?, updated = ? "
+           "UPDATE concurrency_limit SET name = ?, slot_limit = ?, active = ?, "
+           "slot_decay_per_second = ?, updated = ? "
            "WHERE id = ?")
         .bind(1, row->name)
         .bind(2, row->limit)
@@ -160,12 +170,14 @@ json ConcurrencyLimits::read(const std::string& id_or_name) {
 
 std::vector<json> ConcurrencyLimits::list(const std::string& name_prefix, int limit, int offset) {
   std::lock_guard lock(mutex_);
-  auto q = db_->prepare(std::string(kSelect) + "WHERE substr(name, 1, length(?)) = ? ORDER BY name LIMIT ? OFFSET ?");
+  auto q = db_->prepare(std::string(kSelect) +
+                        "WHERE substr(name, 1, length(?)) = ? ORDER BY name LIMIT ? OFFSET ?");
   q->bind(1, name_prefix).bind(2, name_prefix).bind(3, limit).bind(4, offset);
   std::vector<Row> rows;
   while (q->step())
-    rows.push_back({q->text(0), q->text(1), static_cast<int>(q->int64(2)), q->int64(3) != 0, q->real(4), q->real(5),
-                    q->int64(6), static_cast<int>(q->int64(7)), q->int64(8), q->int64(9)});
+    rows.push_back({q->text(0), q->text(1), static_cast<int>(q->int64(2)), q->int64(3) != 0,
+                    q->real(4), q->real(5), q->int64(6), static_cast<int>(q->int64(7)), q->int64(8),
+                    q->int64(9)});
   std::vector<json> out;
   for (const auto& r : rows) out.push_back(to_json(*db_, r));
   return out;
@@ -181,8 +193,9 @@ void ConcurrencyLimits::remove(const std::string& id_or_name) {
   });
 }
 
-ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::string>& names, int slots,
-                                                       const std::string& mode, double lease_seconds,
+ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::string>& names,
+                                                       int slots, const std::string& mode,
+                                                       double lease_seconds,
                                                        const std::string& holder) {
   std::lock_guard lock(mutex_);
   return db_->write_transaction([&] {
@@ -194,12 +207,13 @@ ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::st
       auto row = select_row(*db_, name);
       if (!row || !row->active) continue;
       if (slots > row->limit)
-        throw invalid_argument("asks for " + std::to_string(slots) + " slots but limit '" + row->name + "' has only " +
-                                   std::to_string(row->limit),
+        throw invalid_argument("asks for " + std::to_string(slots) + " slots but limit '" +
+                                   row->name + "' has only " + std::to_string(row->limit),
                                "slots");
       if (mode == "rate" && row->decay <= 0)
-        throw invalid_argument("limit '" + row->name + "' has no slot_decay_per_second, so it cannot be used as a rate "
-                               "limit",
+        throw invalid_argument("limit '" + row->name +
+                                   "' has no slot_decay_per_second, so it cannot be used as a rate "
+                                   "limit",
                                "mode");
       rows.push_back(*row);
     }
@@ -209,14 +223,16 @@ ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::st
       // No room: nothing is taken; say how long until there may be.
       double wait = 0;
       if (r.decay > 0) wait = (active + slots - r.limit) / r.decay;
-      auto& q = db_->prepare_cached("SELECT MIN(expires) FROM concurrency_lease WHERE limit_id = ? AND expires > ?");
+      auto& q = db_->prepare_cached(
+          "SELECT MIN(expires) FROM concurrency_lease WHERE limit_id = ? AND expires > ?");
       q.bind(1, r.id).bind(2, t);
       if (q.step() && !q.is_null(0)) {
         double lease_wait = static_cast<double>(q.int64(0) - t) / 1e6;
         wait = r.decay > 0 ? std::min(wait, lease_wait) : lease_wait;
       }
       q.reset();
-      db_->prepare_cached("UPDATE concurrency_limit SET denied_slots = denied_slots + ? WHERE id = ?")
+      db_->prepare_cached(
+             "UPDATE concurrency_limit SET denied_slots = denied_slots + ? WHERE id = ?")
           .bind(1, slots)
           .bind(2, r.id)
           .run();
@@ -229,7 +245,8 @@ ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::st
     for (auto& r : rows) {
       if (mode == "rate") {
         double now_decayed = decayed(r, t) + slots;
-        db_->prepare_cached("UPDATE concurrency_limit SET decayed_slots = ?, decayed_at = ? WHERE id = ?")
+        db_->prepare_cached(
+               "UPDATE concurrency_limit SET decayed_slots = ?, decayed_at = ? WHERE id = ?")
             .bind(1, now_decayed)
             .bind(2, t)
             .bind(3, r.id)
@@ -238,7 +255,8 @@ ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::st
         r.decayed_at = t;
       } else {
         db_->prepare_cached(
-               "INSERT INTO concurrency_lease (id, limit_id, slots, expires, holder) VALUES (?, ?, ?, ?, ?)")
+               "INSERT INTO concurrency_lease (id, limit_id, slots, expires, holder) VALUES (?, ?, "
+               "?, ?, ?)")
             .bind(1, out.lease_id)
             .bind(2, r.id)
             .bind(3, slots)
@@ -268,7 +286,10 @@ bool ConcurrencyLimits::renew(const std::string& lease_id, double lease_seconds)
 bool ConcurrencyLimits::release(const std::string& lease_id) {
   std::lock_guard lock(mutex_);
   return db_->write_transaction([&] {
-    db_->prepare_cached("DELETE FROM concurrency_lease WHERE id = ? AND expires > ?").bind(1, lease_id).bind(2, now_us()).run();
+    db_->prepare_cached("DELETE FROM concurrency_lease WHERE id = ? AND expires > ?")
+        .bind(1, lease_id)
+        .bind(2, now_us())
+        .run();
     bool released = db_->changes() > 0;
     db_->prepare_cached("DELETE FROM concurrency_lease WHERE id = ?").bind(1, lease_id).run();
     return released;

@@ -38,7 +38,8 @@ class ConcurrencyLimits {
   explicit ConcurrencyLimits(const std::string& path);
   ~ConcurrencyLimits();
 
-  nlohmann::json create(const std::string& name, int limit, bool active, double slot_decay_per_second);
+  nlohmann::json create(const std::string& name, int limit, bool active,
+                        double slot_decay_per_second);
   // Creates or changes the limit named `name` (tag limits are set this way).
   nlohmann::json upsert(const std::string& name, int limit);
   nlohmann::json update(const std::string& id_or_name, const nlohmann::json& changes);
@@ -48,13 +49,13 @@ class ConcurrencyLimits {
 
   struct Acquired {
     bool granted = false;
-    std::string lease_id;       // concurrency mode, when granted
-    double retry_after_s = 0;   // when not granted
-    std::string blocking_limit; // when not granted: the first limit without room
+    std::string lease_id;        // concurrency mode, when granted
+    double retry_after_s = 0;    // when not granted
+    std::string blocking_limit;  // when not granted: the first limit without room
     std::vector<nlohmann::json> limits;
   };
-  Acquired acquire(const std::vector<std::string>& names, int slots, const std::string& mode, double lease_seconds,
-                   const std::string& holder);
+  Acquired acquire(const std::vector<std::string>& names, int slots, const std::string& mode,
+                   double lease_seconds, const std::string& holder);
   // False when the lease is unknown or already expired.
   bool renew(const std::string& lease_id, double lease_seconds);
   bool release(const std::string& lease_id);

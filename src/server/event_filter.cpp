@@ -8,7 +8,8 @@ namespace baton::server {
 namespace {
 using nlohmann::json;
 
-std::vector<std::string> list(const json& j, const char* outer, const char* inner, const std::string& field) {
+std::vector<std::string> list(const json& j, const char* outer, const char* inner,
+                              const std::string& field) {
   auto o = j.find(outer);
   if (o == j.end() || o->is_null()) return {};
   if (!o->is_object()) throw invalid_argument("expected an object", field + "." + outer);
@@ -40,7 +41,8 @@ EventFilter EventFilter::from_json(const json& j, const std::string& field) {
   if (!j.is_object()) throw invalid_argument("an event filter must be an object", field);
   for (const auto& [key, value] : j.items())
     if (key != "event" && key != "resource" && key != "occurred")
-      throw invalid_argument("unknown member '" + key + "'; expected event, resource or occurred", field + "." + key);
+      throw invalid_argument("unknown member '" + key + "'; expected event, resource or occurred",
+                             field + "." + key);
   f.name_prefixes = list(j, "event", "prefix", field);
   f.names = list(j, "event", "name", field);
   f.resource_ids = list(j, "resource", "id", field);
@@ -57,12 +59,13 @@ EventFilter EventFilter::from_json(const json& j, const std::string& field) {
 json EventFilter::schema() {
   namespace s = schema;
   auto strings = s::nullable(s::array(s::string()));
-  return s::object({{"event", s::nullable(s::object({{"prefix", strings}, {"name", strings}}, {}, true))},
-                    {"resource", s::nullable(s::object({{"id", strings}, {"id_prefix", strings}}, {}, true))},
-                    {"occurred", s::nullable(s::object({{"since", s::nullable(s::date_time())},
-                                                        {"until", s::nullable(s::date_time())}},
-                                                       {}, true))}},
-                   {}, true);
+  return s::object(
+      {{"event", s::nullable(s::object({{"prefix", strings}, {"name", strings}}, {}, true))},
+       {"resource", s::nullable(s::object({{"id", strings}, {"id_prefix", strings}}, {}, true))},
+       {"occurred", s::nullable(s::object({{"since", s::nullable(s::date_time())},
+                                           {"until", s::nullable(s::date_time())}},
+                                          {}, true))}},
+      {}, true);
 }
 
 bool EventFilter::matches(const json& event) const {

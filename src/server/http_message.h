@@ -17,9 +17,9 @@ namespace baton::server {
 struct Request {
   std::string method;  // "GET", "POST", "PATCH", "DELETE", ...
   std::string path;    // without the query string, percent-decoded: "/api/flow_runs/0190..."
-  std::multimap<std::string, std::string> query;    // decoded query parameters
-  std::map<std::string, std::string> path_params;   // filled by the router: {"id": "0190..."}
-  std::map<std::string, std::string> headers;       // lower-case names
+  std::multimap<std::string, std::string> query;   // decoded query parameters
+  std::map<std::string, std::string> path_params;  // filled by the router: {"id": "0190..."}
+  std::map<std::string, std::string> headers;      // lower-case names
   std::string body;
   // The parsed body when the route declares a request schema; validated against it.
   nlohmann::json json;
@@ -54,6 +54,7 @@ struct Response {
 };
 
 // The one error body: {"error": {"code": "not_found", "message": "...", "field": "..."|null}}.
-nlohmann::json error_body(std::string_view code, const std::string& message, const std::string& field);
+nlohmann::json error_body(std::string_view code, const std::string& message,
+                          const std::string& field);
 
 }  // namespace baton::server

@@ -40,7 +40,8 @@ Request to_request(http::request<http::string_body>& in) {
   if (parsed) {
     out.path = std::string(parsed->path());
     for (auto param : parsed->params())
-      out.query.emplace(std::string(param.key), param.has_value ? std::string(param.value) : std::string());
+      out.query.emplace(std::string(param.key),
+                        param.has_value ? std::string(param.value) : std::string());
   } else {
     out.path = std::string(target);
   }
@@ -151,7 +152,8 @@ class WsPeer : public WebSocketPeer, public std::enable_shared_from_this<WsPeer>
 
 struct HttpServer::Impl {
   struct Session {
-    explicit Session(tcp::socket socket) : executor(socket.get_executor()), stream(std::move(socket)) {}
+    explicit Session(tcp::socket socket)
+        : executor(socket.get_executor()), stream(std::move(socket)) {}
     asio::any_io_executor executor;  // the connection's strand; outlives a move of `stream`
     beast::tcp_stream stream;
     bool busy = false;      // between reading a request and writing its answer; strand-only
@@ -160,7 +162,10 @@ struct HttpServer::Impl {
   };
 
   Impl(HttpServerOptions o, const Router& r, const ApiKeyAuth& a)
-      : options(std::move(o)), router(r), auth(a), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+      : options(std::move(o)),
+        router(r),
+        auth(a),
+        workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
 
   HttpServerOptions options;
   const Router& router;
@@ -191,18 +196,19 @@ struct HttpServer::Impl {
         std::lock_guard lock(mutex);
         sessions.emplace(session.get(), session);
       }
-      asio::co_spawn(session->executor, serve(session), [this, raw = session.get()](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::error("connection ended by an unexpected error: {}", ex.what());
-          }
-        }
-        std::lock_guard lock(mutex);
-        sessions.erase(raw);
-        if (sessions.empty()) sessions_done.notify_all();
-      });
+      asio::co_spawn(session->executor, serve(session),
+                     [this, raw = session.get()](std::exception_ptr e) {
+                       if (e) {
+                         try {
+                           std::rethrow_exception(e);
+                         } catch (const std::exception& ex) {
+                           spdlog::error("connection ended by an unexpected error: {}", ex.what());
+                         }
+                       }
+                       std::lock_guard lock(mutex);
+                       sessions.erase(raw);
+                       if (sessions.empty()) sessions_done.notify_all();
+                     });
     }
   }
 
@@ -230,14 +236,16 @@ struct HttpServer::Impl {
       auto [ec, n] = co_await http::async_read(s->stream, buffer, parser, kUseTuple);
       if (ec) {
         if (ec == http::error::body_limit) {
-          Response r = plain_error(ErrorKind::kTooLarge, "the request body is larger than the limit of " +
-                                                             std::to_string(options.body_limit) + " bytes");
+          Response r =
+              plain_error(ErrorKind::kTooLarge, "the request body is larger than the limit of " +
+                                                    std::to_string(options.body_limit) + " bytes");
           auto res = to_beast(r, parser.get().version(), false);
           co_await http::async_write(s->stream, res, kUseTuple);
         } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                    ec != beast::error::timeout && ec != asio::error::eof &&
                    ec != asio::error::connection_reset && ec != asio::error::bad_descriptor) {
-          Response r = plain_error(ErrorKind::kMalformed, "malformed HTTP request: " + ec.message());
+          Response r =
+              plain_error(ErrorKind::kMalformed, "malformed HTTP request: " + ec.message());
           auto res = to_beast(r, 11, false);
           co_await http::async_write(s->stream, res, kUseTuple);
         }
@@ -263,7 +271,8 @@ struct HttpServer::Impl {
     s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  asio::awaitable<void> upgrade(std::shared_ptr<Session> s, http::request<http::string_body> beast_request) {
+  asio::awaitable<void> upgrade(std::shared_ptr<Session> s,
+                                http::request<http::string_body> beast_request) {
     http::request<http::string_body> copy = beast_request;
     Request request = to_request(copy);
     const WebSocketRoute* route = nullptr;
@@ -273,7 +282,8 @@ struct HttpServer::Impl {
     if (!auth.allowed(header(request, "authorization")))
       refusal = plain_error(ErrorKind::kUnauthorized, "missing or invalid API key");
     else if (!route)
-      refusal = Response::json(error_body("not_found", "no websocket endpoint at " + request.path, ""), 404);
+      refusal = Response::json(
+          error_body("not_found", "no websocket endpoint at " + request.path, ""), 404);
     if (refusal.status != 200) {
       auto res = to_beast(refusal, beast_request.version(), false);
       co_await http::async_write(s->stream, res, kUseTuple);
@@ -313,7 +323,9 @@ HttpServer::HttpServer(HttpServerOptions options, const Router& router, const Ap
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::add_websocket(WebSocketRoute route) { impl_->ws_routes.push_back(std::move(route)); }
+void HttpServer::add_websocket(WebSocketRoute route) {
+  impl_->ws_routes.push_back(std::move(route));
+}
 
 uint16_t HttpServer::start() {
   auto& im = *impl_;
@@ -327,11 +339,12 @@ uint16_t HttpServer::start() {
   if (!ec) im.acceptor->bind(endpoint, ec);
   if (!ec) im.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    throw unavailable("cannot listen on " + im.options.host + ":" + std::to_string(im.options.port) + ": " +
-                      ec.message());
+    throw unavailable("cannot listen on " + im.options.host + ":" +
+                      std::to_string(im.options.port) + ": " + ec.message());
   uint16_t port = im.acceptor->local_endpoint().port();
   asio::co_spawn(im.ioc, im.accept_loop(), asio::detached);
-  for (int i = 0; i < std::max(1, im.options.io_threads); ++i) im.threads.emplace_back([&im] { im.ioc.run(); });
+  for (int i = 0; i < std::max(1, im.options.io_threads); ++i)
+    im.threads.emplace_back([&im] { im.ioc.run(); });
   return port;
 }
 
@@ -351,7 +364,8 @@ void HttpServer::stop() {
     // holds a connection open without sending anything is closed above; one that trickles a
     // request forever is cut off after a grace period.
     std::unique_lock lock(im.mutex);
-    im.sessions_done.wait_for(lock, std::chrono::seconds(10), [&im] { return im.sessions.empty(); });
+    im.sessions_done.wait_for(lock, std::chrono::seconds(10),
+                              [&im] { return im.sessions.empty(); });
   }
   im.workers.join();
   im.ioc.stop();

@@ -52,7 +52,9 @@ struct WebSocketRoute {
   std::string path;
   // Called when a client connects; returns the callback for each text message the client sends.
   // Runs on a network thread: must not block.
-  std::function<std::function<void(const std::string&)>(std::shared_ptr<WebSocketPeer>, const Request&)> open;
+  std::function<std::function<void(const std::string&)>(std::shared_ptr<WebSocketPeer>,
+                                                        const Request&)>
+      open;
 };
 
 class HttpServer {

@@ -50,7 +50,9 @@ json query_value(const std::string& text, const json& s, const std::string& fiel
 
 json error_body(std::string_view code, const std::string& message, const std::string& field) {
   return json{{"error",
-               {{"code", code}, {"message", message}, {"field", field.empty() ? json(nullptr) : json(field)}}}};
+               {{"code", code},
+                {"message", message},
+                {"field", field.empty() ? json(nullptr) : json(field)}}}};
 }
 
 Response error_response(const std::exception& e) {
@@ -75,7 +77,8 @@ void Router::add(Route route) {
     if (!is_param(seg)) continue;
     std::string name = seg.substr(1, seg.size() - 2);
     bool declared = false;
-    for (const auto& p : route.parameters) declared = declared || (p.in == "path" && p.name == name);
+    for (const auto& p : route.parameters)
+      declared = declared || (p.in == "path" && p.name == name);
     if (!declared) route.parameters.push_back({name, "path", schema::string(), true, ""});
   }
   routes_.push_back(std::move(route));
@@ -96,15 +99,18 @@ Router::Match Router::match(Request& request) const {
     if (routes_[i].method != request.method) continue;
     request.path_params.clear();
     for (size_t k = 0; k < pattern.size(); ++k)
-      if (is_param(pattern[k])) request.path_params[pattern[k].substr(1, pattern[k].size() - 2)] = segments[k];
+      if (is_param(pattern[k]))
+        request.path_params[pattern[k].substr(1, pattern[k].size() - 2)] = segments[k];
     return {&routes_[i], std::nullopt};
   }
   if (path_known)
-    return {nullptr, Response::json(error_body("method_not_allowed",
-                                               request.method + " is not allowed on " + request.path, ""),
-                                    405)};
-  return {nullptr, Response::json(error_body("not_found", "no route " + request.method + " " + request.path, ""),
-                                  404)};
+    return {nullptr,
+            Response::json(error_body("method_not_allowed",
+                                      request.method + " is not allowed on " + request.path, ""),
+                           405)};
+  return {nullptr,
+          Response::json(
+              error_body("not_found", "no route " + request.method + " " + request.path, ""), 404)};
 }
 
 Response Router::execute(const Route& route, Request& request) const {
@@ -143,11 +149,15 @@ Response Router::execute(const Route& route, Request& request) const {
 json Router::openapi(const std::string& title, const std::string& version) const {
   json paths = json::object();
   for (const auto& r : routes_) {
-    json op{{"summary", r.summary}, {"tags", json::array({r.tag})},
+    json op{{"summary", r.summary},
+            {"tags", json::array({r.tag})},
             {"operationId", r.method + " " + r.path}};
     json params = json::array();
     for (const auto& p : r.parameters) {
-      json one{{"name", p.name}, {"in", p.in}, {"required", p.in == "path" || p.required}, {"schema", p.schema}};
+      json one{{"name", p.name},
+               {"in", p.in},
+               {"required", p.in == "path" || p.required},
+               {"schema", p.schema}};
       if (!p.description.empty()) one["description"] = p.description;
       params.push_back(std::move(one));
     }
@@ -157,10 +167,12 @@ json Router::openapi(const std::string& title, const std::string& version) const
                            {"content", {{"application/json", {{"schema", r.request_schema}}}}}};
     json responses = json::object();
     json ok{{"description", "Success"}};
-    if (!r.response_schema.is_null()) ok["content"] = {{"application/json", {{"schema", r.response_schema}}}};
+    if (!r.response_schema.is_null())
+      ok["content"] = {{"application/json", {{"schema", r.response_schema}}}};
     responses[std::to_string(r.success_status)] = ok;
     json err{{"description", "Error"},
-             {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+             {"content",
+              {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
     if (!r.request_schema.is_null()) {
       responses["400"] = err;
       responses["422"] = err;
@@ -174,17 +186,16 @@ json Router::openapi(const std::string& title, const std::string& version) const
     paths[r.path][method] = op;
   }
   json components = schemas_.components();
-  components["Error"] = {
-      {"type", "object"},
-      {"required", {"error"}},
-      {"properties",
-       {{"error",
-         {{"type", "object"},
-          {"required", {"code", "message"}},
-          {"properties",
-           {{"code", {{"type", "string"}}},
-            {"message", {{"type", "string"}}},
-            {"field", {{"type", {"string", "null"}}}}}}}}}}};
+  components["Error"] = {{"type", "object"},
+                         {"required", {"error"}},
+                         {"properties",
+                          {{"error",
+                            {{"type", "object"},
+                             {"required", {"code", "message"}},
+                             {"properties",
+                              {{"code", {{"type", "string"}}},
+                               {"message", {{"type", "string"}}},
+                               {"field", {{"type", {"string", "null"}}}}}}}}}}};
   return json{{"openapi", "3.1.0"},
               {"info", {{"title", title}, {"version", version}}},
               {"paths", paths},

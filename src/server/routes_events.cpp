@@ -12,14 +12,15 @@ using nlohmann::json;
 namespace s = schema;
 
 json event_schema() {
-  return s::object({{"id", s::nullable(s::uuid())},
-                    {"occurred", s::nullable(s::date_time())},
-                    {"event", {{"type", "string"}, {"minLength", 1}}},
-                    {"resource", s::object({{"baton.resource.id", {{"type", "string"}, {"minLength", 1}}}},
-                                           {"baton.resource.id"})},
-                    {"related", s::nullable(s::array(s::object_any()))},
-                    {"payload", s::nullable(s::object_any())}},
-                   {"event", "resource"});
+  return s::object(
+      {{"id", s::nullable(s::uuid())},
+       {"occurred", s::nullable(s::date_time())},
+       {"event", {{"type", "string"}, {"minLength", 1}}},
+       {"resource", s::object({{"baton.resource.id", {{"type", "string"}, {"minLength", 1}}}},
+                              {"baton.resource.id"})},
+       {"related", s::nullable(s::array(s::object_any()))},
+       {"payload", s::nullable(s::object_any())}},
+      {"event", "resource"});
 }
 
 json normalise(json e) {
@@ -56,21 +57,28 @@ void emit_state_event(ServerContext& ctx, const std::string& kind, const std::st
 void add_event_routes(Router& router, ServerContext& ctx) {
   auto ref = router.schemas().add("Event", event_schema());
   auto filter_ref = router.schemas().add("EventFilter", EventFilter::schema());
-  router.add({.method = "POST", .path = "/api/events", .tag = "Events",
-              .summary = "Emit events (one object or a list); they are stored and streamed live",
-              .request_schema = {{"anyOf", json::array({ref, {{"type", "array"}, {"items", ref}, {"maxItems", 10000}}})}},
-              .success_status = 204,
-              .handler = [&ctx](Request& r) {
-                std::vector<json> events;
-                if (r.json.is_array())
-                  for (auto& e : r.json) events.push_back(normalise(e));
-                else
-                  events.push_back(normalise(r.json));
-                record(ctx, events);
-                if (ctx.events) ctx.events->flush();  // answered once durable
-                return Response::no_content();
-              }});
-  router.add({.method = "POST", .path = "/api/events/filter", .tag = "Events",
+  router.add(
+      {.method = "POST",
+       .path = "/api/events",
+       .tag = "Events",
+       .summary = "Emit events (one object or a list); they are stored and streamed live",
+       .request_schema = {{"anyOf",
+                           json::array(
+                               {ref, {{"type", "array"}, {"items", ref}, {"maxItems", 10000}}})}},
+       .success_status = 204,
+       .handler = [&ctx](Request& r) {
+         std::vector<json> events;
+         if (r.json.is_array())
+           for (auto& e : r.json) events.push_back(normalise(e));
+         else
+           events.push_back(normalise(r.json));
+         record(ctx, events);
+         if (ctx.events) ctx.events->flush();  // answered once durable
+         return Response::no_content();
+       }});
+  router.add({.method = "POST",
+              .path = "/api/events/filter",
+              .tag = "Events",
               .summary = "Query stored events, oldest first",
               .request_schema = s::object({{"filter", s::nullable(filter_ref)},
                                            {"limit", s::integer(0, 1000)},

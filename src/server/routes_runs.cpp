@@ -39,19 +39,35 @@ std::vector<StateType> state_types_at(const json& body, std::initializer_list<co
 }
 
 json state_type_names() {
-  return json::array({"SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED",
-                      "PAUSED", "CANCELLING"});
+  return json::array({"SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
+                      "CRASHED", "PAUSED", "CANCELLING"});
 }
 
-json any_filter(json item) { return s::object({{"any_", s::nullable(s::array(std::move(item)))}}, {}, true); }
+json any_filter(json item) {
+  return s::object({{"any_", s::nullable(s::array(std::move(item)))}}, {}, true);
+}
 
 // The storage layer's sort names (Prefect's, plus the ascending twins).
-const std::vector<std::string> kFlowRunSorts = {
-    "EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC", "START_TIME_DESC", "START_TIME_ASC", "END_TIME_DESC",
-    "CREATED_DESC", "CREATED_ASC", "NAME_ASC", "NAME_DESC", "ID_DESC", "ID_ASC"};
-const std::vector<std::string> kTaskRunSorts = {"EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC",
-                                                "START_TIME_DESC", "END_TIME_DESC", "CREATED_DESC",
-                                                "CREATED_ASC", "NAME_ASC", "ID_DESC", "ID_ASC"};
+const std::vector<std::string> kFlowRunSorts = {"EXPECTED_START_TIME_DESC",
+                                                "EXPECTED_START_TIME_ASC",
+                                                "START_TIME_DESC",
+                                                "START_TIME_ASC",
+                                                "END_TIME_DESC",
+                                                "CREATED_DESC",
+                                                "CREATED_ASC",
+                                                "NAME_ASC",
+                                                "NAME_DESC",
+                                                "ID_DESC",
+                                                "ID_ASC"};
+const std::vector<std::string> kTaskRunSorts = {"EXPECTED_START_TIME_DESC",
+                                                "EXPECTED_START_TIME_ASC",
+                                                "START_TIME_DESC",
+                                                "END_TIME_DESC",
+                                                "CREATED_DESC",
+                                                "CREATED_ASC",
+                                                "NAME_ASC",
+                                                "ID_DESC",
+                                                "ID_ASC"};
 
 json pagination_properties(json props, const std::vector<std::string>& sorts) {
   props["limit"] = s::integer(0, kMaxLimit);
@@ -72,38 +88,48 @@ Parameter id_param(std::string what) { return {"id", "path", s::uuid(), true, st
 
 json details(const SetStateResult& r) {
   switch (r.status) {
-    case SetStateStatus::kAccept: return {{"type", "accept_details"}};
-    case SetStateStatus::kReject: return {{"type", "reject_details"}, {"reason", r.reason}};
+    case SetStateStatus::kAccept:
+      return {{"type", "accept_details"}};
+    case SetStateStatus::kReject:
+      return {{"type", "reject_details"}, {"reason", r.reason}};
     case SetStateStatus::kWait:
       return {{"type", "wait_details"}, {"delay_seconds", r.wait_s}, {"reason", r.reason}};
-    case SetStateStatus::kAbort: return {{"type", "abort_details"}, {"reason", r.reason}};
+    case SetStateStatus::kAbort:
+      return {{"type", "abort_details"}, {"reason", r.reason}};
   }
   return json::object();
 }
 
 std::string status_name(SetStateStatus s) {
   switch (s) {
-    case SetStateStatus::kAccept: return "ACCEPT";
-    case SetStateStatus::kReject: return "REJECT";
-    case SetStateStatus::kWait: return "WAIT";
-    case SetStateStatus::kAbort: return "ABORT";
+    case SetStateStatus::kAccept:
+      return "ACCEPT";
+    case SetStateStatus::kReject:
+      return "REJECT";
+    case SetStateStatus::kWait:
+      return "WAIT";
+    case SetStateStatus::kAbort:
+      return "ABORT";
   }
   return "ABORT";
 }
 
 void register_schemas(SchemaRegistry& reg) {
   reg.add("StateType", s::enumeration(state_type_names().get<std::vector<std::string>>()));
-  reg.add("State", s::object({{"type", {{"$ref", "#/components/schemas/StateType"}}},
-                              {"name", s::nullable(s::string("e.g. AwaitingRetry; defaults from type"))},
-                              {"message", s::nullable(s::string())},
-                              {"timestamp", s::nullable(s::date_time())},
-                              {"state_details", s::nullable(s::object_any())},
-                              {"data", s::any("the result, inline JSON or a storage reference")}},
-                             {"type"}));
+  reg.add("State",
+          s::object({{"type", {{"$ref", "#/components/schemas/StateType"}}},
+                     {"name", s::nullable(s::string("e.g. AwaitingRetry; defaults from type"))},
+                     {"message", s::nullable(s::string())},
+                     {"timestamp", s::nullable(s::date_time())},
+                     {"state_details", s::nullable(s::object_any())},
+                     {"data", s::any("the result, inline JSON or a storage reference")}},
+                    {"type"}));
   reg.add("RetryPolicy", s::object({{"retries", s::integer(0)},
                                     {"retry_delay", {{"type", {"number", "array", "null"}}}},
                                     {"retry_jitter_factor", s::nullable(s::number())}}));
-  reg.add("Flow", s::object({{"id", s::uuid()}, {"name", s::string()}, {"tags", s::array(s::string())},
+  reg.add("Flow", s::object({{"id", s::uuid()},
+                             {"name", s::string()},
+                             {"tags", s::array(s::string())},
                              {"created", s::date_time()}}));
   json run_common{{"name", s::nullable(s::string())},
                   {"parameters", s::nullable(s::object_any())},
@@ -114,7 +140,8 @@ void register_schemas(SchemaRegistry& reg) {
   json flow_run_create = run_common;
   flow_run_create["id"] = s::nullable(s::uuid("client-chosen id; generated when absent"));
   flow_run_create["flow_id"] = s::nullable(s::uuid());
-  flow_run_create["flow_name"] = s::nullable(s::string("used when flow_id is absent; the flow is created if needed"));
+  flow_run_create["flow_name"] =
+      s::nullable(s::string("used when flow_id is absent; the flow is created if needed"));
   flow_run_create["deployment_id"] = s::nullable(s::uuid());
   flow_run_create["parent_task_run_id"] = s::nullable(s::uuid());
   flow_run_create["idempotency_key"] = s::nullable(s::string());
@@ -133,7 +160,9 @@ void register_schemas(SchemaRegistry& reg) {
   json task_run = run_common;
   task_run["id"] = s::uuid("client-chosen id of the task run");
   // Empty or null for a task called outside any flow.
-  task_run["flow_run_id"] = {{"anyOf", json::array({s::uuid(), {{"type", "string"}, {"maxLength", 0}}, {{"type", "null"}}})}};
+  task_run["flow_run_id"] = {
+      {"anyOf",
+       json::array({s::uuid(), {{"type", "string"}, {"maxLength", 0}}, {{"type", "null"}}})}};
   task_run["task_key"] = s::string();
   task_run["dynamic_key"] = s::nullable(s::string());
   task_run["cache_key"] = s::nullable(s::string());
@@ -145,16 +174,18 @@ void register_schemas(SchemaRegistry& reg) {
   task_run["total_run_time"] = s::nullable(s::number());
   reg.add("TaskRun", s::object(task_run, {"id", "task_key", "state"}));
 
-  reg.add("SetState", s::object({{"state", {{"$ref", "#/components/schemas/State"}}},
-                                 {"force", s::nullable(s::boolean())},
-                                 {"infrastructure_pid", s::nullable(s::string("hostname:pid:start-ticks of the "
-                                                                              "process that runs the flow"))}},
-                                {"state"}, true));
-  reg.add("OrchestrationResult",
-          s::object({{"status", s::enumeration({"ACCEPT", "REJECT", "WAIT", "ABORT"})},
-                     {"state", {{"$ref", "#/components/schemas/State"}}},
-                     {"details", s::object_any("type: accept_details, reject_details, wait_details or "
-                                               "abort_details; reason; delay_seconds")}}));
+  reg.add("SetState",
+          s::object({{"state", {{"$ref", "#/components/schemas/State"}}},
+                     {"force", s::nullable(s::boolean())},
+                     {"infrastructure_pid", s::nullable(s::string("hostname:pid:start-ticks of the "
+                                                                  "process that runs the flow"))}},
+                    {"state"}, true));
+  reg.add(
+      "OrchestrationResult",
+      s::object({{"status", s::enumeration({"ACCEPT", "REJECT", "WAIT", "ABORT"})},
+                 {"state", {{"$ref", "#/components/schemas/State"}}},
+                 {"details", s::object_any("type: accept_details, reject_details, wait_details or "
+                                           "abort_details; reason; delay_seconds")}}));
   reg.add("Log", s::object({{"flow_run_id", s::uuid()},
                             {"task_run_id", s::nullable(s::uuid())},
                             {"name", s::nullable(s::string())},
@@ -195,26 +226,39 @@ FlowRecord find_flow(OrchestrationClient& client, const std::string& id) {
 
 void add_run_routes(Router& router, ServerContext& ctx) {
   register_schemas(router.schemas());
-  auto ref = [](const char* name) { return json{{"$ref", std::string("#/components/schemas/") + name}}; };
+  auto ref = [](const char* name) {
+    return json{{"$ref", std::string("#/components/schemas/") + name}};
+  };
   OrchestrationClient& client = ctx.client;
 
   // ---- flows ------------------------------------------------------------------------------------
-  router.add({.method = "POST", .path = "/api/flows/", .tag = "Flows",
+  router.add({.method = "POST",
+              .path = "/api/flows/",
+              .tag = "Flows",
               .summary = "Create a flow, or return the one with this name",
               .request_schema = s::object({{"name", {{"type", "string"}, {"minLength", 1}}},
                                            {"tags", s::nullable(s::array(s::string()))}},
                                           {"name"}, true),
-              .response_schema = ref("Flow"), .success_status = 201,
+              .response_schema = ref("Flow"),
+              .success_status = 201,
               .handler = [&client](Request& r) {
                 auto tags = r.json.contains("tags") && !r.json["tags"].is_null()
                                 ? r.json["tags"].get<std::vector<std::string>>()
                                 : std::vector<std::string>{};
                 return Response::json(client.ensure_flow(r.json["name"].get<std::string>(), tags));
               }});
-  router.add({.method = "GET", .path = "/api/flows/{id}", .tag = "Flows", .summary = "Read a flow",
-              .parameters = {id_param("the flow's id")}, .response_schema = ref("Flow"),
-              .handler = [&client](Request& r) { return Response::json(find_flow(client, path_id(r))); }});
-  router.add({.method = "GET", .path = "/api/flows/name/{name}", .tag = "Flows", .summary = "Read a flow by name",
+  router.add(
+      {.method = "GET",
+       .path = "/api/flows/{id}",
+       .tag = "Flows",
+       .summary = "Read a flow",
+       .parameters = {id_param("the flow's id")},
+       .response_schema = ref("Flow"),
+       .handler = [&client](Request& r) { return Response::json(find_flow(client, path_id(r))); }});
+  router.add({.method = "GET",
+              .path = "/api/flows/name/{name}",
+              .tag = "Flows",
+              .summary = "Read a flow by name",
               .response_schema = ref("Flow"),
               .handler = [&client](Request& r) {
                 const auto& name = r.path_params.at("name");
@@ -226,11 +270,15 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 }
                 throw not_found("no flow named '" + name + "'");
               }});
-  router.add({.method = "POST", .path = "/api/flows/filter", .tag = "Flows", .summary = "List flows",
-              .request_schema = s::object({{"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))},
-                                           {"limit", s::integer(0, kMaxLimit)},
-                                           {"offset", s::integer(0)}},
-                                          {}, true),
+  router.add({.method = "POST",
+              .path = "/api/flows/filter",
+              .tag = "Flows",
+              .summary = "List flows",
+              .request_schema = s::object(
+                  {{"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))},
+                   {"limit", s::integer(0, kMaxLimit)},
+                   {"offset", s::integer(0)}},
+                  {}, true),
               .response_schema = s::array(ref("Flow")),
               .handler = [&client](Request& r) {
                 int limit = 200, offset = 0;
@@ -256,9 +304,13 @@ void add_run_routes(Router& router, ServerContext& ctx) {
   // Flows are never deleted, so a name's id, once known, saves the upsert (a write transaction)
   // on every later run of that flow.
   auto flow_ids = std::make_shared<FlowIdCache>();
-  router.add({.method = "POST", .path = "/api/flow_runs/", .tag = "Flow Runs",
+  router.add({.method = "POST",
+              .path = "/api/flow_runs/",
+              .tag = "Flow Runs",
               .summary = "Create a flow run (idempotent per flow with idempotency_key)",
-              .request_schema = ref("FlowRunCreate"), .response_schema = ref("FlowRun"), .success_status = 201,
+              .request_schema = ref("FlowRunCreate"),
+              .response_schema = ref("FlowRun"),
+              .success_status = 201,
               .handler = [&ctx, flow_ids](Request& r) {
                 const json& b = r.json;
                 FlowRunRecord run;
@@ -276,99 +328,132 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 emit_state_event(ctx, "flow-run", created.id, created.name, created.state);
                 return Response::json(created, 201);
               }});
-  router.add({.method = "GET", .path = "/api/flow_runs/{id}", .tag = "Flow Runs", .summary = "Read a flow run",
-              .parameters = {id_param("the flow run's id")}, .response_schema = ref("FlowRun"),
+  router.add({.method = "GET",
+              .path = "/api/flow_runs/{id}",
+              .tag = "Flow Runs",
+              .summary = "Read a flow run",
+              .parameters = {id_param("the flow run's id")},
+              .response_schema = ref("FlowRun"),
               .handler = [&client](Request& r) {
                 auto run = client.read_flow_run(path_id(r));
                 if (!run) throw not_found("no flow run with id " + path_id(r));
                 return Response::json(*run);
               }});
   json flow_run_filter = pagination_properties(
-      {{"flow_runs", s::nullable(s::object({{"id", any_filter(s::uuid())},
-                                            {"state", s::nullable(s::object({{"type", any_filter(ref("StateType"))},
-                                                                             {"name", any_filter(s::string())}},
-                                                                            {}, true))},
-                                            {"tags", s::nullable(s::object({{"all_", s::nullable(s::array(s::string()))}}, {}, true))},
-                                            {"parent_task_run_id", any_filter(s::uuid())},
-                                            {"deployment_id", any_filter(s::uuid())},
-                                            {"start_time", s::nullable(s::object({{"after_", s::nullable(s::date_time())},
-                                                                                  {"before_", s::nullable(s::date_time())}},
-                                                                                 {}, true))},
-                                            {"expected_start_time",
-                                             s::nullable(s::object({{"after_", s::nullable(s::date_time())},
-                                                                    {"before_", s::nullable(s::date_time())}},
-                                                                   {}, true))},
-                                            {"next_scheduled_start_time",
-                                             s::nullable(s::object({{"before_", s::nullable(s::date_time())}}, {}, true))}},
-                                           {}, true))},
+      {{"flow_runs",
+        s::nullable(s::object(
+            {{"id", any_filter(s::uuid())},
+             {"state", s::nullable(s::object({{"type", any_filter(ref("StateType"))},
+                                              {"name", any_filter(s::string())}},
+                                             {}, true))},
+             {"tags",
+              s::nullable(s::object({{"all_", s::nullable(s::array(s::string()))}}, {}, true))},
+             {"parent_task_run_id", any_filter(s::uuid())},
+             {"deployment_id", any_filter(s::uuid())},
+             {"start_time", s::nullable(s::object({{"after_", s::nullable(s::date_time())},
+                                                   {"before_", s::nullable(s::date_time())}},
+                                                  {}, true))},
+             {"expected_start_time",
+              s::nullable(s::object({{"after_", s::nullable(s::date_time())},
+                                     {"before_", s::nullable(s::date_time())}},
+                                    {}, true))},
+             {"next_scheduled_start_time",
+              s::nullable(s::object({{"before_", s::nullable(s::date_time())}}, {}, true))}},
+            {}, true))},
        {"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}},
       kFlowRunSorts);
-  router.add({.method = "POST", .path = "/api/flow_runs/filter", .tag = "Flow Runs",
-              .summary = "Filter flow runs, with pagination and sorting",
-              .request_schema = s::object(flow_run_filter, {}, true), .response_schema = s::array(ref("FlowRun")),
-              .handler = [&client](Request& r) {
-                const json& b = r.json;
-                FlowRunFilter f;
-                f.ids = strings_at(b, {"flow_runs", "id", "any_"});
-                f.flow_names = strings_at(b, {"flows", "name", "any_"});
-                f.state_types = state_types_at(b, {"flow_runs", "state", "type", "any_"});
-                f.state_names = strings_at(b, {"flow_runs", "state", "name", "any_"});
-                f.tags = strings_at(b, {"flow_runs", "tags", "all_"});
-                if (auto p = strings_at(b, {"flow_runs", "parent_task_run_id", "any_"}); !p.empty())
-                  f.parent_task_run_id = p.front();
-                if (auto d = strings_at(b, {"flow_runs", "deployment_id", "any_"}); !d.empty()) f.deployment_id = d.front();
-                if (auto t = at(b, {"flow_runs", "start_time", "after_"}))
-                  f.start_time_after = parse_time(t->get<std::string>(), "flow_runs.start_time.after_");
-                if (auto t = at(b, {"flow_runs", "start_time", "before_"}))
-                  f.start_time_before = parse_time(t->get<std::string>(), "flow_runs.start_time.before_");
-                if (auto t = at(b, {"flow_runs", "expected_start_time", "after_"}))
-                  f.expected_start_time_after =
-                      parse_time(t->get<std::string>(), "flow_runs.expected_start_time.after_");
-                if (auto t = at(b, {"flow_runs", "expected_start_time", "before_"}))
-                  f.expected_start_time_before =
-                      parse_time(t->get<std::string>(), "flow_runs.expected_start_time.before_");
-                if (auto t = at(b, {"flow_runs", "next_scheduled_start_time", "before_"}))
-                  f.next_scheduled_start_time_before =
-                      parse_time(t->get<std::string>(), "flow_runs.next_scheduled_start_time.before_");
-                read_page(b, f.limit, f.offset, f.sort);
-                return Response::json(client.filter_flow_runs(f));
-              }});
-  router.add({.method = "POST", .path = "/api/flow_runs/{id}/set_state", .tag = "Flow Runs",
-              .summary = "Propose a state; the orchestration rules decide (ACCEPT, REJECT, WAIT, ABORT)",
-              .parameters = {id_param("the flow run's id")}, .request_schema = ref("SetState"),
-              .response_schema = ref("OrchestrationResult"),
-              .handler = [&ctx](Request& r) {
-                State proposed = r.json["state"].get<State>();
-                bool force = r.json.value("force", json(false)).is_boolean() && r.json.value("force", false);
-                std::string identity = r.json.contains("infrastructure_pid") && r.json["infrastructure_pid"].is_string()
-                                           ? r.json["infrastructure_pid"].get<std::string>()
-                                           : std::string();
-                auto result = ctx.embedded && !identity.empty()
-                                  ? ctx.embedded->set_flow_run_state_for(path_id(r), proposed, force, identity)
-                                  : ctx.client.set_flow_run_state(path_id(r), proposed, force);
-                if (result.status == SetStateStatus::kAccept)
-                  emit_state_event(ctx, "flow-run", path_id(r), "", result.state);
-                json body{{"status", status_name(result.status)}, {"state", result.state}, {"details", details(result)}};
-                return Response::json(std::move(body), result.status == SetStateStatus::kAccept ? 201 : 200);
-              }});
-  router.add({.method = "POST", .path = "/api/flow_runs/mark_crashed", .tag = "Flow Runs",
-              .summary = "Mark Crashed the runs left RUNNING by processes of this host that no longer exist",
-              .request_schema = s::object({}, {}, true),
-              .response_schema = s::object({{"flow_run_ids", s::array(s::uuid())}}),
-              .handler = [&ctx](Request&) {
-                auto ids = ctx.client.mark_crashed_runs();
-                for (const auto& id : ids)
-                  if (auto run = ctx.client.read_flow_run(id)) emit_state_event(ctx, "flow-run", id, run->name, run->state);
-                return Response::json({{"flow_run_ids", ids}});
-              }});
-  router.add({.method = "DELETE", .path = "/api/flow_runs/{id}", .tag = "Flow Runs",
+  router.add(
+      {.method = "POST",
+       .path = "/api/flow_runs/filter",
+       .tag = "Flow Runs",
+       .summary = "Filter flow runs, with pagination and sorting",
+       .request_schema = s::object(flow_run_filter, {}, true),
+       .response_schema = s::array(ref("FlowRun")),
+       .handler = [&client](Request& r) {
+         const json& b = r.json;
+         FlowRunFilter f;
+         f.ids = strings_at(b, {"flow_runs", "id", "any_"});
+         f.flow_names = strings_at(b, {"flows", "name", "any_"});
+         f.state_types = state_types_at(b, {"flow_runs", "state", "type", "any_"});
+         f.state_names = strings_at(b, {"flow_runs", "state", "name", "any_"});
+         f.tags = strings_at(b, {"flow_runs", "tags", "all_"});
+         if (auto p = strings_at(b, {"flow_runs", "parent_task_run_id", "any_"}); !p.empty())
+           f.parent_task_run_id = p.front();
+         if (auto d = strings_at(b, {"flow_runs", "deployment_id", "any_"}); !d.empty())
+           f.deployment_id = d.front();
+         if (auto t = at(b, {"flow_runs", "start_time", "after_"}))
+           f.start_time_after = parse_time(t->get<std::string>(), "flow_runs.start_time.after_");
+         if (auto t = at(b, {"flow_runs", "start_time", "before_"}))
+           f.start_time_before = parse_time(t->get<std::string>(), "flow_runs.start_time.before_");
+         if (auto t = at(b, {"flow_runs", "expected_start_time", "after_"}))
+           f.expected_start_time_after =
+               parse_time(t->get<std::string>(), "flow_runs.expected_start_time.after_");
+         if (auto t = at(b, {"flow_runs", "expected_start_time", "before_"}))
+           f.expected_start_time_before =
+               parse_time(t->get<std::string>(), "flow_runs.expected_start_time.before_");
+         if (auto t = at(b, {"flow_runs", "next_scheduled_start_time", "before_"}))
+           f.next_scheduled_start_time_before =
+               parse_time(t->get<std::string>(), "flow_runs.next_scheduled_start_time.before_");
+         read_page(b, f.limit, f.offset, f.sort);
+         return Response::json(client.filter_flow_runs(f));
+       }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/flow_runs/{id}/set_state",
+       .tag = "Flow Runs",
+       .summary = "Propose a state; the orchestration rules decide (ACCEPT, REJECT, WAIT, ABORT)",
+       .parameters = {id_param("the flow run's id")},
+       .request_schema = ref("SetState"),
+       .response_schema = ref("OrchestrationResult"),
+       .handler = [&ctx](Request& r) {
+         State proposed = r.json["state"].get<State>();
+         bool force =
+             r.json.value("force", json(false)).is_boolean() && r.json.value("force", false);
+         std::string identity =
+             r.json.contains("infrastructure_pid") && r.json["infrastructure_pid"].is_string()
+                 ? r.json["infrastructure_pid"].get<std::string>()
+                 : std::string();
+         auto result =
+             ctx.embedded && !identity.empty()
+                 ? ctx.embedded->set_flow_run_state_for(path_id(r), proposed, force, identity)
+                 : ctx.client.set_flow_run_state(path_id(r), proposed, force);
+         if (result.status == SetStateStatus::kAccept)
+           emit_state_event(ctx, "flow-run", path_id(r), "", result.state);
+         json body{{"status", status_name(result.status)},
+                   {"state", result.state},
+                   {"details", details(result)}};
+         return Response::json(std::move(body),
+                               result.status == SetStateStatus::kAccept ? 201 : 200);
+       }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/flow_runs/mark_crashed",
+       .tag = "Flow Runs",
+       .summary =
+           "Mark Crashed the runs left RUNNING by processes of this host that no longer exist",
+       .request_schema = s::object({}, {}, true),
+       .response_schema = s::object({{"flow_run_ids", s::array(s::uuid())}}),
+       .handler = [&ctx](Request&) {
+         auto ids = ctx.client.mark_crashed_runs();
+         for (const auto& id : ids)
+           if (auto run = ctx.client.read_flow_run(id))
+             emit_state_event(ctx, "flow-run", id, run->name, run->state);
+         return Response::json({{"flow_run_ids", ids}});
+       }});
+  router.add({.method = "DELETE",
+              .path = "/api/flow_runs/{id}",
+              .tag = "Flow Runs",
               .summary = "Delete a flow run with its states, task runs and logs",
-              .parameters = {id_param("the flow run's id")}, .success_status = 204,
+              .parameters = {id_param("the flow run's id")},
+              .success_status = 204,
               .handler = [&client](Request& r) {
-                if (!client.delete_flow_run(path_id(r))) throw not_found("no flow run with id " + path_id(r));
+                if (!client.delete_flow_run(path_id(r)))
+                  throw not_found("no flow run with id " + path_id(r));
                 return Response::no_content();
               }});
-  router.add({.method = "GET", .path = "/api/flow_run_states/", .tag = "Flow Runs",
+  router.add({.method = "GET",
+              .path = "/api/flow_run_states/",
+              .tag = "Flow Runs",
               .summary = "A flow run's state history, oldest first",
               .parameters = {{"flow_run_id", "query", s::uuid(), true, "the flow run's id"}},
               .response_schema = s::array(ref("State")),
@@ -392,61 +477,84 @@ void add_run_routes(Router& router, ServerContext& ctx) {
     for (const auto& run : runs) emit_state_event(ctx, "task-run", run.id, run.name, run.state);
     return runs;
   };
-  router.add({.method = "POST", .path = "/api/task_runs/", .tag = "Task Runs",
+  router.add({.method = "POST",
+              .path = "/api/task_runs/",
+              .tag = "Task Runs",
               .summary = "Record a task run snapshot (upsert) and append its state to the history",
-              .request_schema = ref("TaskRun"), .response_schema = ref("TaskRun"), .success_status = 201,
+              .request_schema = ref("TaskRun"),
+              .response_schema = ref("TaskRun"),
+              .success_status = 201,
               .handler = [record_task_runs](Request& r) {
                 return Response::json(record_task_runs(json::array({r.json})).front(), 201);
               }});
-  router.add({.method = "POST", .path = "/api/task_runs/batch", .tag = "Task Runs",
-              .summary = "Record many task run snapshots in one durable batch (the SDK's background sender)",
-              .request_schema = s::object({{"task_runs", {{"type", "array"}, {"items", ref("TaskRun")}, {"maxItems", 10000}}}},
-                                          {"task_runs"}, true),
-              .response_schema = s::object({{"recorded", s::integer(0)}}), .success_status = 201,
-              .handler = [record_task_runs](Request& r) {
-                auto runs = record_task_runs(r.json["task_runs"]);
-                return Response::json({{"recorded", runs.size()}}, 201);
-              }});
-  router.add({.method = "POST", .path = "/api/task_runs/cached_state", .tag = "Task Runs",
-              .summary = "The newest unexpired COMPLETED task-run state stored under a cache key, or null",
-              .request_schema = s::object({{"cache_key", {{"type", "string"}, {"minLength", 1}}},
-                                           {"now", s::nullable(s::date_time())}},
-                                          {"cache_key"}, true),
-              .response_schema = s::nullable(ref("State")),
-              .handler = [&client](Request& r) {
-                TimePoint at = r.json.contains("now") && r.json["now"].is_string()
-                                   ? parse_time(r.json["now"].get<std::string>(), "now")
-                                   : now();
-                auto state = client.find_cached_state(r.json["cache_key"].get<std::string>(), at);
-                return Response::json(state ? json(*state) : json(nullptr));
-              }});
-  router.add({.method = "GET", .path = "/api/task_runs/{id}", .tag = "Task Runs", .summary = "Read a task run",
-              .parameters = {id_param("the task run's id")}, .response_schema = ref("TaskRun"),
+  router.add(
+      {.method = "POST",
+       .path = "/api/task_runs/batch",
+       .tag = "Task Runs",
+       .summary =
+           "Record many task run snapshots in one durable batch (the SDK's background sender)",
+       .request_schema = s::object(
+           {{"task_runs", {{"type", "array"}, {"items", ref("TaskRun")}, {"maxItems", 10000}}}},
+           {"task_runs"}, true),
+       .response_schema = s::object({{"recorded", s::integer(0)}}),
+       .success_status = 201,
+       .handler = [record_task_runs](Request& r) {
+         auto runs = record_task_runs(r.json["task_runs"]);
+         return Response::json({{"recorded", runs.size()}}, 201);
+       }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/task_runs/cached_state",
+       .tag = "Task Runs",
+       .summary = "The newest unexpired COMPLETED task-run state stored under a cache key, or null",
+       .request_schema = s::object({{"cache_key", {{"type", "string"}, {"minLength", 1}}},
+                                    {"now", s::nullable(s::date_time())}},
+                                   {"cache_key"}, true),
+       .response_schema = s::nullable(ref("State")),
+       .handler = [&client](Request& r) {
+         TimePoint at = r.json.contains("now") && r.json["now"].is_string()
+                            ? parse_time(r.json["now"].get<std::string>(), "now")
+                            : now();
+         auto state = client.find_cached_state(r.json["cache_key"].get<std::string>(), at);
+         return Response::json(state ? json(*state) : json(nullptr));
+       }});
+  router.add({.method = "GET",
+              .path = "/api/task_runs/{id}",
+              .tag = "Task Runs",
+              .summary = "Read a task run",
+              .parameters = {id_param("the task run's id")},
+              .response_schema = ref("TaskRun"),
               .handler = [&client](Request& r) {
                 auto run = client.read_task_run(path_id(r));
                 if (!run) throw not_found("no task run with id " + path_id(r));
                 return Response::json(*run);
               }});
   json task_run_filter = pagination_properties(
-      {{"task_runs", s::nullable(s::object({{"id", any_filter(s::uuid())},
-                                            {"state", s::nullable(s::object({{"type", any_filter(ref("StateType"))},
-                                                                             {"name", any_filter(s::string())}},
-                                                                            {}, true))},
-                                            {"tags", s::nullable(s::object({{"all_", s::nullable(s::array(s::string()))}}, {}, true))}},
-                                           {}, true))},
+      {{"task_runs", s::nullable(s::object(
+                         {{"id", any_filter(s::uuid())},
+                          {"state", s::nullable(s::object({{"type", any_filter(ref("StateType"))},
+                                                           {"name", any_filter(s::string())}},
+                                                          {}, true))},
+                          {"tags", s::nullable(s::object(
+                                       {{"all_", s::nullable(s::array(s::string()))}}, {}, true))}},
+                         {}, true))},
        {"flow_runs", s::nullable(s::object({{"id", any_filter(s::uuid())}}, {}, true))}},
       kTaskRunSorts);
-  router.add({.method = "POST", .path = "/api/task_runs/filter", .tag = "Task Runs",
+  router.add({.method = "POST",
+              .path = "/api/task_runs/filter",
+              .tag = "Task Runs",
               .summary = "Filter task runs, with pagination and sorting",
-              .request_schema = s::object(task_run_filter, {}, true), .response_schema = s::array(ref("TaskRun")),
+              .request_schema = s::object(task_run_filter, {}, true),
+              .response_schema = s::array(ref("TaskRun")),
               .handler = [&client](Request& r) {
                 const json& b = r.json;
                 TaskRunFilter f;
                 f.ids = strings_at(b, {"task_runs", "id", "any_"});
                 auto flow_runs = strings_at(b, {"flow_runs", "id", "any_"});
                 if (flow_runs.size() > 1)
-                  throw invalid_argument("filtering task runs by more than one flow run is not supported",
-                                         "flow_runs.id.any_");
+                  throw invalid_argument(
+                      "filtering task runs by more than one flow run is not supported",
+                      "flow_runs.id.any_");
                 if (!flow_runs.empty()) f.flow_run_id = flow_runs.front();
                 f.state_types = state_types_at(b, {"task_runs", "state", "type", "any_"});
                 f.state_names = strings_at(b, {"task_runs", "state", "name", "any_"});
@@ -454,7 +562,9 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 read_page(b, f.limit, f.offset, f.sort);
                 return Response::json(client.filter_task_runs(f));
               }});
-  router.add({.method = "GET", .path = "/api/task_run_states/", .tag = "Task Runs",
+  router.add({.method = "GET",
+              .path = "/api/task_run_states/",
+              .tag = "Task Runs",
               .summary = "A task run's state history, oldest first",
               .parameters = {{"task_run_id", "query", s::uuid(), true, "the task run's id"}},
               .response_schema = s::array(ref("State")),
@@ -465,7 +575,9 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               }});
 
   // ---- logs -------------------------------------------------------------------------------------
-  router.add({.method = "POST", .path = "/api/logs/", .tag = "Logs",
+  router.add({.method = "POST",
+              .path = "/api/logs/",
+              .tag = "Logs",
               .summary = "Write a batch of log lines; answered once durable",
               .request_schema = {{"type", "array"}, {"items", ref("Log")}, {"maxItems", 10000}},
               .success_status = 201,
@@ -481,29 +593,37 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 client.flush();
                 return Response::json(nullptr, 201);
               }});
-  router.add({.method = "POST", .path = "/api/logs/filter", .tag = "Logs", .summary = "Filter log lines",
-              .request_schema = s::object(pagination_properties({{"logs", s::nullable(s::object(
-                                                                        {{"flow_run_id", any_filter(s::uuid())},
-                                                                         {"task_run_id", any_filter(s::uuid())},
-                                                                         {"level", s::nullable(s::object({{"ge_", s::nullable(s::integer(0))}}, {}, true))}},
-                                                                        {}, true))}},
-                                                                {"TIMESTAMP_ASC", "TIMESTAMP_DESC"}),
-                                          {}, true),
-              .response_schema = s::array(ref("Log")),
-              .handler = [&client](Request& r) {
-                const json& b = r.json;
-                LogFilter f;
-                auto flow_runs = strings_at(b, {"logs", "flow_run_id", "any_"});
-                auto task_runs = strings_at(b, {"logs", "task_run_id", "any_"});
-                if (flow_runs.size() > 1 || task_runs.size() > 1)
-                  throw invalid_argument("filter logs by at most one flow run and one task run",
-                                         flow_runs.size() > 1 ? "logs.flow_run_id.any_" : "logs.task_run_id.any_");
-                if (!flow_runs.empty()) f.flow_run_id = flow_runs.front();
-                if (!task_runs.empty()) f.task_run_id = task_runs.front();
-                if (auto v = at(b, {"logs", "level", "ge_"})) f.min_level = v->get<int>();
-                read_page(b, f.limit, f.offset, f.sort);
-                return Response::json(client.read_logs(f));
-              }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/logs/filter",
+       .tag = "Logs",
+       .summary = "Filter log lines",
+       .request_schema = s::object(
+           pagination_properties(
+               {{"logs", s::nullable(s::object(
+                             {{"flow_run_id", any_filter(s::uuid())},
+                              {"task_run_id", any_filter(s::uuid())},
+                              {"level", s::nullable(s::object({{"ge_", s::nullable(s::integer(0))}},
+                                                              {}, true))}},
+                             {}, true))}},
+               {"TIMESTAMP_ASC", "TIMESTAMP_DESC"}),
+           {}, true),
+       .response_schema = s::array(ref("Log")),
+       .handler = [&client](Request& r) {
+         const json& b = r.json;
+         LogFilter f;
+         auto flow_runs = strings_at(b, {"logs", "flow_run_id", "any_"});
+         auto task_runs = strings_at(b, {"logs", "task_run_id", "any_"});
+         if (flow_runs.size() > 1 || task_runs.size() > 1)
+           throw invalid_argument(
+               "filter logs by at most one flow run and one task run",
+               flow_runs.size() > 1 ? "logs.flow_run_id.any_" : "logs.task_run_id.any_");
+         if (!flow_runs.empty()) f.flow_run_id = flow_runs.front();
+         if (!task_runs.empty()) f.task_run_id = task_runs.front();
+         if (auto v = at(b, {"logs", "level", "ge_"})) f.min_level = v->get<int>();
+         read_page(b, f.limit, f.offset, f.sort);
+         return Response::json(client.read_logs(f));
+       }});
 }
 
 }  // namespace baton::server

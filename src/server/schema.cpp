@@ -4,8 +4,8 @@
 #include <optional>
 
 #include "baton/error.h"
-#include "model/ids.h"
 #include "baton/state.h"
+#include "model/ids.h"
 
 namespace baton::server {
 
@@ -20,15 +20,23 @@ std::string join(const std::string& field, const std::string& member) {
 
 std::string type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number";
-    case json::value_t::string: return "string";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "object";
-    default: return "value";
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "value";
   }
 }
 
@@ -36,7 +44,8 @@ bool has_type(const json& v, const std::string& t) {
   if (t == "null") return v.is_null();
   if (t == "boolean") return v.is_boolean();
   if (t == "integer")
-    return v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<long long>(v.get<double>()));
+    return v.is_number_integer() ||
+           (v.is_number_float() && v.get<double>() == static_cast<long long>(v.get<double>()));
   if (t == "number") return v.is_number();
   if (t == "string") return v.is_string();
   if (t == "array") return v.is_array();
@@ -76,7 +85,8 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
   if (auto ref = s.find("$ref"); ref != s.end()) {
     std::string target = ref->get<std::string>();
     const json* resolved = find(target.substr(std::min(target.size(), kRefPrefix.size())));
-    if (!resolved) throw Error(ErrorKind::kInternal, "schema reference " + target + " is not registered");
+    if (!resolved)
+      throw Error(ErrorKind::kInternal, "schema reference " + target + " is not registered");
     validate(value, *resolved, field);
     return;
   }
@@ -95,7 +105,8 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
   const std::string where = field.empty() ? "the body" : "'" + field + "'";
   if (auto t = s.find("type"); t != s.end()) {
     bool ok = false;
-    if (t->is_string()) ok = has_type(value, t->get<std::string>());
+    if (t->is_string())
+      ok = has_type(value, t->get<std::string>());
     else
       for (const auto& one : *t) ok = ok || has_type(value, one.get<std::string>());
     if (!ok)
@@ -151,8 +162,8 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
           continue;
         }
       }
-      if (auto extra = s.find("additionalProperties"); extra != s.end() && extra->is_boolean() &&
-                                                         !extra->get<bool>())
+      if (auto extra = s.find("additionalProperties");
+          extra != s.end() && extra->is_boolean() && !extra->get<bool>())
         throw invalid_argument("unknown member '" + name + "'", join(field, name));
     }
   }
@@ -190,11 +201,14 @@ json enumeration(std::vector<std::string> values, std::string description) {
   return with_description({{"type", "string"}, {"enum", values}}, description);
 }
 json nullable(json s) {
-  if (s.contains("$ref")) return json{{"anyOf", json::array({s, {{"type", "null"}}})}, {"nullable", true}};
+  if (s.contains("$ref"))
+    return json{{"anyOf", json::array({s, {{"type", "null"}}})}, {"nullable", true}};
   auto t = s.find("type");
   if (t == s.end()) return s;
-  if (t->is_string()) *t = json::array({t->get<std::string>(), "null"});
-  else if (std::find(t->begin(), t->end(), "null") == t->end()) t->push_back("null");
+  if (t->is_string())
+    *t = json::array({t->get<std::string>(), "null"});
+  else if (std::find(t->begin(), t->end(), "null") == t->end())
+    t->push_back("null");
   if (auto e = s.find("enum"); e != s.end()) e->push_back(nullptr);
   return s;
 }

@@ -6,8 +6,8 @@
 #include "server/artifact_store.h"
 #include "server/concurrency_limits.h"
 #include "server/event_filter.h"
-#include "server/variable_store.h"
 #include "server/server_context.h"
+#include "server/variable_store.h"
 
 namespace baton::server {
 
@@ -19,30 +19,36 @@ using nlohmann::json;
 // sends {"type": "event", "event": {...}} for each matching event as it happens. A malformed
 // message is answered with {"type": "error", "error": {...}} and the connection stays open.
 WebSocketRoute events_stream(EventBus& bus) {
-  return {"/api/events/out", [&bus](std::shared_ptr<WebSocketPeer> peer, const Request&) {
-            auto subscription = std::make_shared<std::shared_ptr<EventBus::Subscription>>();
-            std::weak_ptr<WebSocketPeer> weak = peer;
-            return std::function<void(const std::string&)>([&bus, weak, subscription](const std::string& text) {
-              auto p = weak.lock();
-              if (!p) return;
-              try {
-                json message = json::parse(text, nullptr, false);
-                if (message.is_discarded()) throw Error(ErrorKind::kMalformed, "the message is not valid JSON");
-                if (!message.is_object() || message.value("type", "") != "filter")
-                  throw invalid_argument("expected {\"type\": \"filter\", \"filter\": {...}}", "type");
-                auto filter = std::make_shared<EventFilter>(EventFilter::from_json(message.value("filter", json())));
-                *subscription = bus.subscribe([filter](const json& e) { return filter->matches(e); },
-                                              [weak](const json& e) {
-                                                if (auto peer = weak.lock())
-                                                  peer->send(json{{"type", "event"}, {"event", e}}.dump());
-                                              });
-                p->send(R"({"type":"subscribed"})");
-              } catch (const Error& e) {
-                p->send(json{{"type", "error"}, {"error", error_body(to_string(e.kind()), e.what(), e.field())["error"]}}
-                            .dump());
-              }
-            });
-          }};
+  return {
+      "/api/events/out", [&bus](std::shared_ptr<WebSocketPeer> peer, const Request&) {
+        auto subscription = std::make_shared<std::shared_ptr<EventBus::Subscription>>();
+        std::weak_ptr<WebSocketPeer> weak = peer;
+        return std::function<void(const std::string&)>([&bus, weak,
+                                                        subscription](const std::string& text) {
+          auto p = weak.lock();
+          if (!p) return;
+          try {
+            json message = json::parse(text, nullptr, false);
+            if (message.is_discarded())
+              throw Error(ErrorKind::kMalformed, "the message is not valid JSON");
+            if (!message.is_object() || message.value("type", "") != "filter")
+              throw invalid_argument("expected {\"type\": \"filter\", \"filter\": {...}}", "type");
+            auto filter = std::make_shared<EventFilter>(
+                EventFilter::from_json(message.value("filter", json())));
+            *subscription =
+                bus.subscribe([filter](const json& e) { return filter->matches(e); },
+                              [weak](const json& e) {
+                                if (auto peer = weak.lock())
+                                  peer->send(json{{"type", "event"}, {"event", e}}.dump());
+                              });
+            p->send(R"({"type":"subscribed"})");
+          } catch (const Error& e) {
+            p->send(json{{"type", "error"},
+                         {"error", error_body(to_string(e.kind()), e.what(), e.field())["error"]}}
+                        .dump());
+          }
+        });
+      }};
 }
 }  // namespace
 

@@ -22,7 +22,7 @@ class ConcurrencyLimits;
 struct ServerContext {
   OrchestrationClient& client;
   EventBus& bus;
-  EventStore* events = nullptr;      // null: events are published live but not stored
+  EventStore* events = nullptr;        // null: events are published live but not stored
   EmbeddedClient* embedded = nullptr;  // `client` when it is embedded (always, in `baton server`)
 };
 
@@ -36,6 +36,7 @@ void add_concurrency_routes(Router& router, ConcurrencyLimits& limits);
 
 // Emits the event for a run's state change: "baton.flow-run.Running", "baton.task-run.Completed".
 void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,
-                      const std::string& run_name, const State& state, const nlohmann::json& extra = {});
+                      const std::string& run_name, const State& state,
+                      const nlohmann::json& extra = {});
 
 }  // namespace baton::server

@@ -13,7 +13,8 @@ int64_t micros(TimePoint t) { return t.time_since_epoch().count(); }
 }  // namespace
 
 SqliteEventStore::SqliteEventStore(const std::string& path)
-    : writer_db_(std::make_unique<sqlite::Connection>(path)), reader_db_(std::make_unique<sqlite::Connection>(path)) {
+    : writer_db_(std::make_unique<sqlite::Connection>(path)),
+      reader_db_(std::make_unique<sqlite::Connection>(path)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -76,7 +77,8 @@ void SqliteEventStore::run() {
 void SqliteEventStore::write(const std::vector<json>& batch) {
   writer_db_->write_transaction([&] {
     auto& insert = writer_db_->prepare_cached(
-        "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, received) "
+        "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
+        "received) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
     int64_t received = micros(now());
     for (const auto& e : batch) {

@@ -24,7 +24,8 @@ std::string checked_value(const json& value) {
 }
 }  // namespace
 
-VariableStore::VariableStore(const std::string& path) : db_(std::make_unique<sqlite::Connection>(path)) {}
+VariableStore::VariableStore(const std::string& path)
+    : db_(std::make_unique<sqlite::Connection>(path)) {}
 VariableStore::~VariableStore() = default;
 
 void VariableStore::check_name(const std::string& name, const std::string& field) {
@@ -32,11 +33,13 @@ void VariableStore::check_name(const std::string& name, const std::string& field
     throw invalid_argument("a variable name must have 1 to 255 characters", field);
   for (char c : name)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      throw invalid_argument("'" + name + "' is not a valid variable name: use lowercase letters, digits, '_' and '-'",
-                             field);
+      throw invalid_argument(
+          "'" + name + "' is not a valid variable name: use lowercase letters, digits, '_' and '-'",
+          field);
 }
 
-json VariableStore::create(const std::string& name, const json& value, const std::vector<std::string>& tags) {
+json VariableStore::create(const std::string& name, const json& value,
+                           const std::vector<std::string>& tags) {
   check_name(name);
   std::string text = checked_value(value);
   std::string id = new_id();
@@ -48,7 +51,9 @@ json VariableStore::create(const std::string& name, const json& value, const std
     bool taken = exists.step();
     exists.reset();
     if (taken) throw conflict("a variable named '" + name + "' already exists");
-    db_->prepare_cached("INSERT INTO variable (id, name, value, tags, created, updated) VALUES (?, ?, ?, ?, ?, ?)")
+    db_->prepare_cached(
+           "INSERT INTO variable (id, name, value, tags, created, updated) VALUES (?, ?, ?, ?, ?, "
+           "?)")
         .bind(1, id)
         .bind(2, name)
         .bind(3, text)
@@ -57,18 +62,27 @@ json VariableStore::create(const std::string& name, const json& value, const std
         .bind(6, t)
         .run();
   });
-  return {{"id", id}, {"name", name}, {"value", value}, {"tags", tags}, {"created", time_text(t)}, {"updated", time_text(t)}};
+  return {{"id", id},
+          {"name", name},
+          {"value", value},
+          {"tags", tags},
+          {"created", time_text(t)},
+          {"updated", time_text(t)}};
 }
 
 json VariableStore::read_where(const char* column, const std::string& value) {
   std::lock_guard lock(mutex_);
-  auto q = db_->prepare(std::string("SELECT id, name, value, tags, created, updated FROM variable WHERE ") + column +
-                        " = ?");
+  auto q = db_->prepare(
+      std::string("SELECT id, name, value, tags, created, updated FROM variable WHERE ") + column +
+      " = ?");
   q->bind(1, value);
   if (!q->step()) return nullptr;
-  return {{"id", q->text(0)},         {"name", q->text(1)},
-          {"value", json::parse(q->text(2))}, {"tags", json::parse(q->text(3))},
-          {"created", time_text(q->int64(4))}, {"updated", time_text(q->int64(5))}};
+  return {{"id", q->text(0)},
+          {"name", q->text(1)},
+          {"value", json::parse(q->text(2))},
+          {"tags", json::parse(q->text(3))},
+          {"created", time_text(q->int64(4))},
+          {"updated", time_text(q->int64(5))}};
 }
 
 json VariableStore::read_by_name(const std::string& name) {
@@ -83,16 +97,22 @@ json VariableStore::read_by_id(const std::string& id) {
   return v;
 }
 
-void VariableStore::update(const std::string& name, const json* value, const std::vector<std::string>* tags) {
+void VariableStore::update(const std::string& name, const json* value,
+                           const std::vector<std::string>* tags) {
   std::string text = value ? checked_value(*value) : std::string();
   std::lock_guard lock(mutex_);
   db_->write_transaction([&] {
     auto& u = db_->prepare_cached(
-        "UPDATE variable SET value = COALESCE(?, value), tags = COALESCE(?, tags), updated = ? WHERE name = ?");
-    if (value) u.bind(1, text);
-    else u.bind(1, nullptr);
-    if (tags) u.bind(2, json(*tags).dump());
-    else u.bind(2, nullptr);
+        "UPDATE variable SET value = COALESCE(?, value), tags = COALESCE(?, tags), updated = ? "
+        "WHERE name = ?");
+    if (value)
+      u.bind(1, text);
+    else
+      u.bind(1, nullptr);
+    if (tags)
+      u.bind(2, json(*tags).dump());
+    else
+      u.bind(2, nullptr);
     u.bind(3, micros(now())).bind(4, name);
     u.run();
     if (db_->changes() == 0) throw not_found("no variable named '" + name + "'");
@@ -107,8 +127,8 @@ void VariableStore::remove(const std::string& name) {
   });
 }
 
-std::vector<json> VariableStore::list(const std::vector<std::string>& names, const std::string& name_like, int limit,
-                                      int offset) {
+std::vector<json> VariableStore::list(const std::vector<std::string>& names,
+                                      const std::string& name_like, int limit, int offset) {
   std::string sql = "SELECT name FROM variable WHERE 1=1";
   if (!names.empty()) {
     sql += " AND name IN (";

@@ -25,15 +25,17 @@ class VariableStore {
   explicit VariableStore(const std::string& path);
   ~VariableStore();
 
-  nlohmann::json create(const std::string& name, const nlohmann::json& value, const std::vector<std::string>& tags);
+  nlohmann::json create(const std::string& name, const nlohmann::json& value,
+                        const std::vector<std::string>& tags);
   nlohmann::json read_by_name(const std::string& name);
   nlohmann::json read_by_id(const std::string& id);
   // Updates the value and/or tags (absent = unchanged).
-  void update(const std::string& name, const nlohmann::json* value, const std::vector<std::string>* tags);
+  void update(const std::string& name, const nlohmann::json* value,
+              const std::vector<std::string>* tags);
   void remove(const std::string& name);
   // Sorted by name; names_like filters by substring when not empty.
-  std::vector<nlohmann::json> list(const std::vector<std::string>& names, const std::string& name_like, int limit,
-                                   int offset);
+  std::vector<nlohmann::json> list(const std::vector<std::string>& names,
+                                   const std::string& name_like, int limit, int offset);
 
   static void check_name(const std::string& name, const std::string& field = "name");
 

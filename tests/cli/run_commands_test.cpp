@@ -13,7 +13,9 @@ namespace {
 
 using testing::run_baton;
 
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int count_lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
 
 class RunCommands : public ::testing::Test {
  protected:
@@ -40,7 +42,8 @@ class RunCommands : public ::testing::Test {
     run.name = flow + "-run";
     run.parameters = {{"source", "s3://bucket"}};
     run = client_->create_flow_run(run);
-    EXPECT_EQ(client_->set_flow_run_state(run.id, State::running()).status, SetStateStatus::kAccept);
+    EXPECT_EQ(client_->set_flow_run_state(run.id, State::running()).status,
+              SetStateStatus::kAccept);
     EXPECT_EQ(client_->set_flow_run_state(run.id, final_state).status, SetStateStatus::kAccept);
 
     TaskRunRecord task;

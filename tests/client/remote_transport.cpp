@@ -21,7 +21,8 @@ class RemoteTransport : public Transport {
  private:
   ServerProcess& server_for(const std::filesystem::path& home) {
     auto& slot = servers_[home.string()];
-    if (!slot) slot = std::make_unique<ServerProcess>(ServerProcess::Options{.home = home.string()});
+    if (!slot)
+      slot = std::make_unique<ServerProcess>(ServerProcess::Options{.home = home.string()});
     return *slot;
   }
   std::map<std::string, std::unique_ptr<ServerProcess>> servers_;

@@ -67,7 +67,8 @@ TEST_P(SdkFlows, InvalidParametersOfAStoredRunFailItNamingTheField) {
   EXPECT_FALSE(ran);
   auto after = flow_run(run.id);
   EXPECT_EQ(after.state.type, StateType::kFailed);
-  EXPECT_NE(after.state.message.find("parameters.days: expected an integer, got a string"), std::string::npos)
+  EXPECT_NE(after.state.message.find("parameters.days: expected an integer, got a string"),
+            std::string::npos)
       << after.state.message;
 }
 
@@ -109,8 +110,10 @@ TEST_P(SdkFlows, RunLoggerLinesAreStoredWithTheirRuns) {
   auto logs = client().read_logs(lf);
   bool flow_line = false, task_line = false;
   for (const auto& l : logs) {
-    if (l.message == "hello from the flow" && l.task_run_id.empty() && l.level == 20) flow_line = true;
-    if (l.message == "processing 12 rows" && l.task_run_id == task_run_id && l.level == 30) task_line = true;
+    if (l.message == "hello from the flow" && l.task_run_id.empty() && l.level == 20)
+      flow_line = true;
+    if (l.message == "processing 12 rows" && l.task_run_id == task_run_id && l.level == 30)
+      task_line = true;
   }
   EXPECT_TRUE(flow_line);
   EXPECT_TRUE(task_line);
@@ -138,8 +141,10 @@ TEST_P(SdkFlows, LogPrintsCapturesStdoutOnlyWhenEnabled) {
   auto logs = client().read_logs(lf);
   std::vector<std::pair<int, std::string>> lines;
   for (const auto& l : logs) lines.emplace_back(l.level, l.message);
-  EXPECT_NE(std::find(lines.begin(), lines.end(), std::make_pair(20, std::string("captured 42"))), lines.end());
-  EXPECT_NE(std::find(lines.begin(), lines.end(), std::make_pair(40, std::string("an error line"))), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), std::make_pair(20, std::string("captured 42"))),
+            lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), std::make_pair(40, std::string("an error line"))),
+            lines.end());
   lf.task_run_id = quiet_id;
   EXPECT_TRUE(client().read_logs(lf).empty());
 }
@@ -153,15 +158,20 @@ TEST_P(SdkFlows, HooksRunForTheFinalState) {
       calls.push_back(what + ":" + info.definition + ":" + s.name);
     };
   };
-  auto ok = baton::task("hook_ok", [] { return 1; }).on_completion(note("task_done")).on_failure(note("task_failed"));
-  auto bad = baton::task("hook_bad", []() -> int { throw std::runtime_error("x"); }).on_failure(note("task_failed"));
-  auto good_flow = baton::flow("hook_good_flow", [&] {
-                     ok();
-                     try {
-                       bad();
-                     } catch (...) {
-                     }
-                   })
+  auto ok = baton::task("hook_ok", [] { return 1; })
+                .on_completion(note("task_done"))
+                .on_failure(note("task_failed"));
+  auto bad = baton::task("hook_bad", []() -> int {
+               throw std::runtime_error("x");
+             }).on_failure(note("task_failed"));
+  auto good_flow = baton::flow("hook_good_flow",
+                               [&] {
+                                 ok();
+                                 try {
+                                   bad();
+                                 } catch (...) {
+                                 }
+                               })
                        .on_completion(note("flow_done"))
                        .on_failure(note("flow_failed"));
   good_flow();
@@ -169,33 +179,37 @@ TEST_P(SdkFlows, HooksRunForTheFinalState) {
                      .on_failure(note("flow_failed"))
                      .on_completion(note("flow_done"));
   EXPECT_THROW(failing(), std::runtime_error);
-  auto crashing = baton::flow("hook_crashing_flow", [] { throw 42; }).on_crashed(note("flow_crashed"));
+  auto crashing =
+      baton::flow("hook_crashing_flow", [] { throw 42; }).on_crashed(note("flow_crashed"));
   EXPECT_EQ(crashing.run_state().type, StateType::kCrashed);
-  auto cancelling = baton::flow("hook_cancel_flow", [] { throw CancelledError("stop requested"); })
-                        .on_cancellation(note("flow_cancelled"));
+  auto cancelling = baton::flow("hook_cancel_flow", [] {
+                      throw CancelledError("stop requested");
+                    }).on_cancellation(note("flow_cancelled"));
   EXPECT_EQ(cancelling.run_state().type, StateType::kCancelled);
-  EXPECT_EQ(calls, (std::vector<std::string>{"task_done:hook_ok:Completed", "task_failed:hook_bad:Failed",
-                                             "flow_done:hook_good_flow:Completed",
-                                             "flow_failed:hook_failing_flow:Failed",
-                                             "flow_crashed:hook_crashing_flow:Crashed",
-                                             "flow_cancelled:hook_cancel_flow:Cancelled"}));
+  EXPECT_EQ(calls, (std::vector<std::string>{
+                       "task_done:hook_ok:Completed", "task_failed:hook_bad:Failed",
+                       "flow_done:hook_good_flow:Completed", "flow_failed:hook_failing_flow:Failed",
+                       "flow_crashed:hook_crashing_flow:Crashed",
+                       "flow_cancelled:hook_cancel_flow:Cancelled"}));
 }
 
 TEST_P(SdkFlows, FlowRetriesRunTheBodyAgainAsRetrying) {
   std::atomic<int> attempts{0};
   std::string flow_run_id;
-  auto f = baton::flow("flow_retry", [&] {
-             flow_run_id = engine::current_flow_run_id();
-             if (attempts++ == 0) throw std::runtime_error("first attempt fails");
-             return attempts.load();
-           })
+  auto f = baton::flow("flow_retry",
+                       [&] {
+                         flow_run_id = engine::current_flow_run_id();
+                         if (attempts++ == 0) throw std::runtime_error("first attempt fails");
+                         return attempts.load();
+                       })
                .retries(1)
                .retry_delay(10ms);
   EXPECT_EQ(f(), 2);
   auto run = flow_run(flow_run_id);
   EXPECT_EQ(run.run_count, 2);
-  EXPECT_EQ(state_names(flow_run_id),
-            (std::vector<std::string>{"Pending", "Running", "AwaitingRetry", "Retrying", "Completed"}));
+  EXPECT_EQ(
+      state_names(flow_run_id),
+      (std::vector<std::string>{"Pending", "Running", "AwaitingRetry", "Retrying", "Completed"}));
 }
 
 TEST_P(SdkFlows, MainRunsAnExistingFlowRunFromFlagOrEnvironment) {
@@ -288,7 +302,8 @@ TEST_P(SdkFlows, CancellingARunningFlowFromOutsideEndsItCancelled) {
   EXPECT_EQ(flow_run(flow_run_id).state.type, StateType::kCancelled);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, SdkFlows, ::testing::ValuesIn(sdk_transports()), transport_name);
+INSTANTIATE_TEST_SUITE_P(Transports, SdkFlows, ::testing::ValuesIn(sdk_transports()),
+                         transport_name);
 
 }  // namespace
 }  // namespace baton::testing

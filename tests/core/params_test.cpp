@@ -1,9 +1,9 @@
 // BATON_PARAMS: JSON conversion, validation messages naming the field, JSON Schema.
+#include "baton/params.h"
+
 #include <gtest/gtest.h>
 
 #include <optional>
-
-#include "baton/params.h"
 
 namespace demo {
 struct Window {
@@ -74,18 +74,23 @@ INSTANTIATE_TEST_SUITE_P(
                 R"(parameters.batch_size: expected an integer, got a string ("abc"))"},
         BadCase{R"({"batch_size": 2.5})", "parameters.batch_size",
                 "parameters.batch_size: expected an integer, got a number (2.5)"},
-        BadCase{R"({"source": 5})", "parameters.source", "parameters.source: expected a string, got an integer (5)"},
+        BadCase{R"({"source": 5})", "parameters.source",
+                "parameters.source: expected a string, got an integer (5)"},
         BadCase{R"({"customer_ids": "c1"})", "parameters.customer_ids",
                 R"(parameters.customer_ids: expected an array of strings, got a string ("c1"))"},
         BadCase{R"({"customer_ids": ["c1", 2]})", "parameters.customer_ids[1]",
                 "parameters.customer_ids[1]: expected a string, got an integer (2)"},
-        BadCase{R"({"ratio": "high"})", "parameters.ratio", R"(parameters.ratio: expected a number, got a string ("high"))"},
-        BadCase{R"({"note": 3})", "parameters.note", "parameters.note: expected a string or null, got an integer (3)"},
+        BadCase{R"({"ratio": "high"})", "parameters.ratio",
+                R"(parameters.ratio: expected a number, got a string ("high"))"},
+        BadCase{R"({"note": 3})", "parameters.note",
+                "parameters.note: expected a string or null, got an integer (3)"},
         BadCase{R"({"window": {"days": true}})", "parameters.window.days",
                 "parameters.window.days: expected an integer, got a boolean (true)"},
-        BadCase{R"({"window": []})", "parameters.window", "parameters.window: expected an object, got an array"},
+        BadCase{R"({"window": []})", "parameters.window",
+                "parameters.window: expected an object, got an array"},
         BadCase{R"({"batchsize": 3})", "parameters.batchsize",
-                "parameters.batchsize: unknown parameter of EtlParams; expected one of: source, customer_ids, "
+                "parameters.batchsize: unknown parameter of EtlParams; expected one of: source, "
+                "customer_ids, "
                 "batch_size, ratio, note, window"},
         BadCase{R"([1, 2])", "parameters", "parameters: expected an object, got an array"}));
 

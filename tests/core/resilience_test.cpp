@@ -47,14 +47,17 @@ TEST_P(SdkResilience, RetriesUntilSuccessRecordingAwaitingRetryAndRetrying) {
   auto runs = task_runs(flow_run_id);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].run_count, 3);
-  EXPECT_EQ(state_names(runs[0].id), (std::vector<std::string>{"Pending", "Running", "AwaitingRetry", "Retrying",
-                                                               "AwaitingRetry", "Retrying", "Completed"}));
+  EXPECT_EQ(state_names(runs[0].id),
+            (std::vector<std::string>{"Pending", "Running", "AwaitingRetry", "Retrying",
+                                      "AwaitingRetry", "Retrying", "Completed"}));
 }
 
 TEST_P(SdkResilience, ExhaustedRetriesEndFailedAndRethrow) {
   auto flaky = std::make_shared<Flaky>();
   flaky->failures = 100;
-  auto extract = baton::task("extract_exhausted", [flaky](const std::string& s) { return (*flaky)(s); }).retries(2);
+  auto extract = baton::task("extract_exhausted", [flaky](const std::string& s) {
+                   return (*flaky)(s);
+                 }).retries(2);
   auto f = baton::flow("exhausted_flow", [&] {
     auto fut = extract.submit(std::string("api"));
     EXPECT_THROW(fut.result(), Transient);
@@ -68,12 +71,15 @@ TEST_P(SdkResilience, ExhaustedRetriesEndFailedAndRethrow) {
 
 TEST_P(SdkResilience, RetryConditionDecidesWhichFailuresRetry) {
   std::atomic<int> calls{0};
-  auto t = baton::task("conditional", [&]() -> int {
-             ++calls;
-             throw Permanent("bad credentials");
-           })
+  auto t = baton::task("conditional",
+                       [&]() -> int {
+                         ++calls;
+                         throw Permanent("bad credentials");
+                       })
                .retries(5)
-               .retry_condition([](const std::exception& e) { return dynamic_cast<const Permanent*>(&e) == nullptr; });
+               .retry_condition([](const std::exception& e) {
+                 return dynamic_cast<const Permanent*>(&e) == nullptr;
+               });
   auto f = baton::flow("retry_condition_flow", [&] {
     EXPECT_THROW(t(), Permanent);
     return 0;
@@ -107,7 +113,10 @@ TEST_P(SdkResilience, RetryDelaysScheduleTheRetryAfterTheFailure) {
 TEST_P(SdkResilience, ExponentialBackoffDoublesAndJitterIsRecordedInThePolicy) {
   auto d = baton::exponential_backoff(2s);
   EXPECT_EQ(d.delays_s(3), (std::vector<double>{2, 4, 8}));
-  auto t = baton::task("backoff", [] { return 1; }).retries(3).retry_delay(baton::exponential_backoff(2s)).retry_jitter(0.2);
+  auto t = baton::task("backoff", [] { return 1; })
+               .retries(3)
+               .retry_delay(baton::exponential_backoff(2s))
+               .retry_jitter(0.2);
   std::string run_id;
   auto f = baton::flow("backoff_flow", [&] {
     auto fut = t.submit();
@@ -207,14 +216,15 @@ TEST_P(SdkResilience, CustomCacheKeyFunctionAndRefresh) {
     return s;
   };
   // The key ignores the second argument.
-  auto load = baton::task("load_key_fn", body).cache_key_fn(
-      [salt](const nlohmann::json& inputs) { return "k-" + salt + "-" + inputs["0"].get<std::string>(); });
+  auto load = baton::task("load_key_fn", body).cache_key_fn([salt](const nlohmann::json& inputs) {
+    return "k-" + salt + "-" + inputs["0"].get<std::string>();
+  });
   auto refreshing = load.refresh_cache();
   auto f = baton::flow("cache_key_fn_flow", [&] {
     load(std::string("a"), 1);
-    load(std::string("a"), 2);  // same key: cached
+    load(std::string("a"), 2);        // same key: cached
     refreshing(std::string("a"), 3);  // runs anyway
-    load(std::string("a"), 4);  // cached again
+    load(std::string("a"), 4);        // cached again
   });
   f();
   EXPECT_EQ(calls.load(), 2);
@@ -238,7 +248,9 @@ TEST_P(SdkResilience, ExpiredCacheEntriesMiss) {
 }
 
 TEST_P(SdkResilience, PersistedResultsAreWrittenToTheResultStore) {
-  auto t = baton::task("persisted", [](int x) { return std::vector<int>{x, x + 1}; }).persist_result();
+  auto t = baton::task("persisted", [](int x) {
+             return std::vector<int>{x, x + 1};
+           }).persist_result();
   std::string run_id;
   auto f = baton::flow("persist_flow", [&] {
     auto fut = t.submit(3);
@@ -248,7 +260,8 @@ TEST_P(SdkResilience, PersistedResultsAreWrittenToTheResultStore) {
   f();
   auto run = task_run(run_id);
   ASSERT_TRUE(run.state.result.contains("storage_key")) << run.state.result.dump();
-  auto stored = core::Runtime::get().results().read(run.state.result["storage_key"].get<std::string>(), now());
+  auto stored = core::Runtime::get().results().read(
+      run.state.result["storage_key"].get<std::string>(), now());
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->value, nlohmann::json({3, 4}));
   EXPECT_TRUE(std::filesystem::exists(core::baton_home() / "storage"));
@@ -259,7 +272,9 @@ struct NotJson {
   int x = 0;
 };
 template <class T>
-concept CanCache = requires(const T& t) { t.cache(); };
+concept CanCache = requires(const T& t) {
+  t.cache();
+};
 TEST(SdkCompileTime, CachingRequiresSerialisableTypes) {
   auto ok = baton::task("ok", [](int x) { return x; });
   auto bad_result = baton::task("bad_result", [](int x) { return NotJson{x}; });
@@ -272,7 +287,8 @@ TEST(SdkCompileTime, CachingRequiresSerialisableTypes) {
   SUCCEED();
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, SdkResilience, ::testing::ValuesIn(sdk_transports()), transport_name);
+INSTANTIATE_TEST_SUITE_P(Transports, SdkResilience, ::testing::ValuesIn(sdk_transports()),
+                         transport_name);
 
 }  // namespace
 }  // namespace baton::testing

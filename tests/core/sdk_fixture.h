@@ -54,6 +54,8 @@ class SdkTest : public ::testing::TestWithParam<SdkTransport> {
   }
 };
 
-inline std::string transport_name(const ::testing::TestParamInfo<SdkTransport>& info) { return info.param.name; }
+inline std::string transport_name(const ::testing::TestParamInfo<SdkTransport>& info) {
+  return info.param.name;
+}
 
 }  // namespace baton::testing

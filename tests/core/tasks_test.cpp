@@ -36,7 +36,8 @@ TEST_P(SdkTasks, DirectCallReturnsValueAndRecordsFullHistory) {
   EXPECT_EQ(fr.run_count, 1);
   ASSERT_TRUE(fr.start_time && fr.end_time);
   EXPECT_LE(*fr.start_time, *fr.end_time);
-  EXPECT_EQ(state_names(flow_run_id), (std::vector<std::string>{"Pending", "Running", "Completed"}));
+  EXPECT_EQ(state_names(flow_run_id),
+            (std::vector<std::string>{"Pending", "Running", "Completed"}));
 
   auto runs = task_runs(flow_run_id);
   ASSERT_EQ(runs.size(), 1u);
@@ -94,7 +95,8 @@ TEST_P(SdkTasks, FutureResultRethrowsTheTasksExceptionType) {
 }
 
 TEST_P(SdkTasks, MapRunsOncePerElementInOrderWithUnmappedConstant) {
-  auto label = baton::task("label", [](const std::string& id, const std::string& prefix) { return prefix + id; });
+  auto label = baton::task(
+      "label", [](const std::string& id, const std::string& prefix) { return prefix + id; });
   std::string flow_run_id;
   auto f = baton::flow("map_flow", [&] {
     flow_run_id = engine::current_flow_run_id();
@@ -107,7 +109,8 @@ TEST_P(SdkTasks, MapRunsOncePerElementInOrderWithUnmappedConstant) {
 
 TEST_P(SdkTasks, MapAcceptsAnySizedRangeIncludingViews) {
   auto twice = baton::task("twice", [](int x) { return 2 * x; });
-  auto f = baton::flow("map_range_flow", [&] { return twice.map(std::views::iota(0, 5)).results(); });
+  auto f =
+      baton::flow("map_range_flow", [&] { return twice.map(std::views::iota(0, 5)).results(); });
   EXPECT_EQ(f(), (std::vector<int>{0, 2, 4, 6, 8}));
 }
 
@@ -126,7 +129,8 @@ TEST_P(SdkTasks, MapRejectsRangesOfDifferentLengths) {
 }
 
 TEST_P(SdkTasks, FuturesAsArgumentsAreResolvedAndRecordedAsDependencies) {
-  auto fetch = baton::task("fetch", [](int n) { return std::vector<int>(static_cast<std::size_t>(n), 1); });
+  auto fetch =
+      baton::task("fetch", [](int n) { return std::vector<int>(static_cast<std::size_t>(n), 1); });
   auto total = baton::task("total", [](const std::vector<int>& xs, int bonus) {
     int s = bonus;
     for (int x : xs) s += x;
@@ -211,8 +215,9 @@ TEST_P(SdkTasks, ThreadPoolSizeIsConfigurable) {
     }
     return i;
   });
-  auto f = baton::flow("pool_flow", [&] { return work.map(std::views::iota(0, 30)).results().size(); })
-               .task_runner(baton::ThreadPoolTaskRunner{3});
+  auto f = baton::flow("pool_flow", [&] {
+             return work.map(std::views::iota(0, 30)).results().size();
+           }).task_runner(baton::ThreadPoolTaskRunner{3});
   EXPECT_EQ(f(), 30u);
   EXPECT_EQ(threads.size(), 3u);
 }
@@ -244,9 +249,9 @@ TEST_P(SdkTasks, TagsAreRecordedOnTasksAndFlows) {
   auto tagged = baton::task("tagged", [] { return 1; }).tags({"etl", "critical"});
   std::string flow_run_id;
   auto f = baton::flow("tagged_flow", [&] {
-    flow_run_id = engine::current_flow_run_id();
-    return tagged();
-  }).tags({"nightly"});
+             flow_run_id = engine::current_flow_run_id();
+             return tagged();
+           }).tags({"nightly"});
   f();
   EXPECT_EQ(flow_run(flow_run_id).tags, (std::vector<std::string>{"nightly"}));
   auto runs = task_runs(flow_run_id);
@@ -255,7 +260,8 @@ TEST_P(SdkTasks, TagsAreRecordedOnTasksAndFlows) {
 }
 
 TEST_P(SdkTasks, TaskRunNamesFromTemplates) {
-  auto fetch = baton::task("fetch_named", [](const std::string& url, int page) { return url + std::to_string(page); })
+  auto fetch = baton::task("fetch_named", [](const std::string& url,
+                                             int page) { return url + std::to_string(page); })
                    .arg_names({"url", "page"})
                    .task_run_name("fetch-{url}-p{page}");
   auto by_index = baton::task("by_index", [](int x) { return x; }).task_run_name("item-{0}");
@@ -275,7 +281,8 @@ TEST_P(SdkTasks, OptionsReturnANewTaskAndLeaveTheOriginal) {
   EXPECT_TRUE(base.definition().tags.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, SdkTasks, ::testing::ValuesIn(sdk_transports()), transport_name);
+INSTANTIATE_TEST_SUITE_P(Transports, SdkTasks, ::testing::ValuesIn(sdk_transports()),
+                         transport_name);
 
 }  // namespace
 }  // namespace baton::testing

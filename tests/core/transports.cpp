@@ -13,7 +13,8 @@ std::vector<SdkTransport> sdk_transports() {
       {"remote",
        [] {
          static ServerProcess server;
-         return std::unique_ptr<OrchestrationClient>(std::make_unique<RemoteClient>(server.url(), ""));
+         return std::unique_ptr<OrchestrationClient>(
+             std::make_unique<RemoteClient>(server.url(), ""));
        }},
   };
 }

@@ -13,7 +13,7 @@ TEST(Ids, AreVersion7UuidsInCreationOrder) {
   for (int i = 0; i < 10000; ++i) {
     std::string id = new_id();
     ASSERT_TRUE(is_uuid(id)) << id;
-    ASSERT_EQ(id[14], '7') << id;                                   // version
+    ASSERT_EQ(id[14], '7') << id;                                    // version
     ASSERT_NE(std::string("89ab").find(id[19]), std::string::npos);  // variant
     ASSERT_LT(previous, id) << "ids must sort in creation order";
     ASSERT_TRUE(seen.insert(id).second);

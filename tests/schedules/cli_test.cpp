@@ -1,12 +1,12 @@
 // The real `baton` binary: `baton schedule preview` output, and bad input -> exit code 2 with a
 // one-line error naming the field.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -37,8 +37,10 @@ Result run_baton(std::vector<std::string> args) {
   const std::string err_path = base + ".err";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   args.insert(args.begin(), binary);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -63,32 +65,36 @@ std::vector<std::string> lines(const std::string& text) {
 }
 
 TEST(SchedulePreviewCli, CronInLondonAcrossTheSpringChange) {
-  Result r = run_baton({"schedule", "preview", "--cron", "0 8 * * *", "--timezone", "Europe/London", "--start",
-                        "2024-03-30T00:00:00Z", "--count", "3"});
+  Result r = run_baton({"schedule", "preview", "--cron", "0 8 * * *", "--timezone", "Europe/London",
+                        "--start", "2024-03-30T00:00:00Z", "--count", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(lines(r.out), (std::vector<std::string>{"2024-03-30T08:00:00+00:00", "2024-03-31T08:00:00+01:00",
-                                                     "2024-04-01T08:00:00+01:00"}));
+  EXPECT_EQ(lines(r.out),
+            (std::vector<std::string>{"2024-03-30T08:00:00+00:00", "2024-03-31T08:00:00+01:00",
+                                      "2024-04-01T08:00:00+01:00"}));
 }
 
 TEST(SchedulePreviewCli, CronDayOrFalse) {
-  Result r = run_baton({"schedule", "preview", "--cron", "0 0 13 * FRI", "--day-or", "false", "--start",
-                        "2024-09-01T00:00:00Z", "--count", "2"});
+  Result r = run_baton({"schedule", "preview", "--cron", "0 0 13 * FRI", "--day-or", "false",
+                        "--start", "2024-09-01T00:00:00Z", "--count", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(lines(r.out), (std::vector<std::string>{"2024-09-13T00:00:00+00:00", "2024-12-13T00:00:00+00:00"}));
+  EXPECT_EQ(lines(r.out),
+            (std::vector<std::string>{"2024-09-13T00:00:00+00:00", "2024-12-13T00:00:00+00:00"}));
 }
 
 TEST(SchedulePreviewCli, IntervalHourlyRepeatsLocalOneOClockOnFallBack) {
-  Result r = run_baton({"schedule", "preview", "--interval", "3600", "--anchor", "2024-01-01T09:00:00-05:00",
-                        "--timezone", "America/New_York", "--start", "2024-11-03T04:00:00Z", "--count", "4"});
+  Result r = run_baton({"schedule", "preview", "--interval", "3600", "--anchor",
+                        "2024-01-01T09:00:00-05:00", "--timezone", "America/New_York", "--start",
+                        "2024-11-03T04:00:00Z", "--count", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(lines(r.out), (std::vector<std::string>{"2024-11-03T00:00:00-04:00", "2024-11-03T01:00:00-04:00",
-                                                     "2024-11-03T01:00:00-05:00", "2024-11-03T02:00:00-05:00"}));
+  EXPECT_EQ(lines(r.out),
+            (std::vector<std::string>{"2024-11-03T00:00:00-04:00", "2024-11-03T01:00:00-04:00",
+                                      "2024-11-03T01:00:00-05:00", "2024-11-03T02:00:00-05:00"}));
 }
 
 TEST(SchedulePreviewCli, RRuleWithTzidAsJson) {
   Result r = run_baton({"schedule", "preview", "--rrule",
-                        "DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO", "--start",
-                        "2024-03-20T00:00:00+01:00", "--count", "2", "--json"});
+                        "DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO",
+                        "--start", "2024-03-20T00:00:00+01:00", "--count", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out),
             nlohmann::json::array({"2024-03-25T09:00:00+01:00", "2024-04-01T09:00:00+02:00"}));
@@ -111,9 +117,12 @@ const std::vector<BadRow> kBad = {
     {"step_zero", {"--cron", "*/0"}, "schedule.cron.minute"},
     {"empty_cron", {"--cron", ""}, "schedule.cron"},
     {"freq_sometimes", {"--rrule", "FREQ=SOMETIMES"}, "schedule.rrule.FREQ"},
-    {"multi_line_rrule_error", {"--rrule", "DTSTART:20240101T000000Z\nRRULE:FREQ=DAILY;BYHOUR=24"},
+    {"multi_line_rrule_error",
+     {"--rrule", "DTSTART:20240101T000000Z\nRRULE:FREQ=DAILY;BYHOUR=24"},
      "schedule.rrule.BYHOUR"},
-    {"unknown_zone", {"--cron", "0 0 * * *", "--timezone", "Mars/Olympus_Mons"}, "schedule.timezone"},
+    {"unknown_zone",
+     {"--cron", "0 0 * * *", "--timezone", "Mars/Olympus_Mons"},
+     "schedule.timezone"},
     {"interval_zero", {"--interval", "0"}, "schedule.interval"},
     {"interval_words", {"--interval", "hourly"}, "schedule.interval"},
     {"bad_anchor", {"--interval", "60", "--anchor", "soon"}, "schedule.anchor_date"},

@@ -40,19 +40,29 @@ void exercise(const Schedule& s) {
 
 void run_schedule_fuzz_input(const std::uint8_t* data, std::size_t size) {
   if (size < 2 || size > 4096) return;
-  static constexpr std::array<const char*, 8> kZones{"UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe",
-                                                     "Asia/Kolkata", "Pacific/Apia", "America/Santiago",
-                                                     "Asia/Jerusalem"};
+  static constexpr std::array<const char*, 8> kZones{
+      "UTC",          "America/New_York", "Europe/London",    "Australia/Lord_Howe",
+      "Asia/Kolkata", "Pacific/Apia",     "America/Santiago", "Asia/Jerusalem"};
   const int mode = data[0] % 5;
   const char* zone = kZones[data[1] % kZones.size()];
   const std::string text(reinterpret_cast<const char*>(data + 2), size - 2);
   try {
     switch (mode) {
-      case 0: exercise(Schedule::cron(text, zone, true)); break;
-      case 1: exercise(Schedule::cron(text, zone, false)); break;
-      case 2: exercise(Schedule::rrule(text, zone)); break;
-      case 3: exercise(Schedule::parse(text)); break;
-      default: exercise(Schedule::parse(text, zone)); break;
+      case 0:
+        exercise(Schedule::cron(text, zone, true));
+        break;
+      case 1:
+        exercise(Schedule::cron(text, zone, false));
+        break;
+      case 2:
+        exercise(Schedule::rrule(text, zone));
+        break;
+      case 3:
+        exercise(Schedule::parse(text));
+        break;
+      default:
+        exercise(Schedule::parse(text, zone));
+        break;
     }
   } catch (const Error&) {
     // Rejected with a message and a field: the expected outcome for most inputs.

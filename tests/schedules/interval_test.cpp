@@ -20,41 +20,92 @@ struct IntervalRow {
 };
 
 const std::vector<IntervalRow> kRows = {
-    {"hourly_is_elapsed_time_so_0100_repeats_on_fold", 3600, "2024-11-03T00:00:00-04:00", "America/New_York",
+    {"hourly_is_elapsed_time_so_0100_repeats_on_fold",
+     3600,
+     "2024-11-03T00:00:00-04:00",
+     "America/New_York",
      "2024-11-03T00:00:00-04:00",
      {"2024-11-03T00:00:00-04:00", "2024-11-03T01:00:00-04:00", "2024-11-03T01:00:00-05:00",
       "2024-11-03T02:00:00-05:00"}},
-    {"hourly_skips_the_gap", 3600, "2024-03-10T00:00:00-05:00", "America/New_York", "2024-03-10T00:00:00-05:00",
+    {"hourly_skips_the_gap",
+     3600,
+     "2024-03-10T00:00:00-05:00",
+     "America/New_York",
+     "2024-03-10T00:00:00-05:00",
      {"2024-03-10T00:00:00-05:00", "2024-03-10T01:00:00-05:00", "2024-03-10T03:00:00-04:00"}},
-    {"half_hourly_lord_howe_fold", 1800, "2024-04-07T01:00:00+11:00", "Australia/Lord_Howe",
+    {"half_hourly_lord_howe_fold",
+     1800,
+     "2024-04-07T01:00:00+11:00",
+     "Australia/Lord_Howe",
      "2024-04-07T01:00:00+11:00",
      {"2024-04-07T01:00:00+11:00", "2024-04-07T01:30:00+11:00", "2024-04-07T01:30:00+10:30",
       "2024-04-07T02:00:00+10:30"}},
-    {"daily_keeps_0900_from_a_winter_anchor", 86400, "2024-01-01T09:00:00-05:00", "America/New_York",
+    {"daily_keeps_0900_from_a_winter_anchor",
+     86400,
+     "2024-01-01T09:00:00-05:00",
+     "America/New_York",
      "2024-03-09T00:00:00Z",
      {"2024-03-09T09:00:00-05:00", "2024-03-10T09:00:00-04:00", "2024-03-11T09:00:00-04:00"}},
-    {"daily_keeps_0900_in_summer_years_later", 86400, "2024-01-01T09:00:00-05:00", "America/New_York",
-     "2031-07-04T00:00:00Z", {"2031-07-04T09:00:00-04:00"}},
-    {"three_days_is_not_always_72_hours", 259200, "2024-03-07T09:00:00-05:00", "America/New_York",
+    {"daily_keeps_0900_in_summer_years_later",
+     86400,
+     "2024-01-01T09:00:00-05:00",
+     "America/New_York",
+     "2031-07-04T00:00:00Z",
+     {"2031-07-04T09:00:00-04:00"}},
+    {"three_days_is_not_always_72_hours",
+     259200,
+     "2024-03-07T09:00:00-05:00",
+     "America/New_York",
      "2024-03-07T09:00:00-05:00",
      {"2024-03-07T09:00:00-05:00", "2024-03-10T09:00:00-04:00", "2024-03-13T09:00:00-04:00"}},
-    {"daily_in_gap_shifts_without_drift", 86400, "2024-03-08T02:30:00-05:00", "America/New_York",
+    {"daily_in_gap_shifts_without_drift",
+     86400,
+     "2024-03-08T02:30:00-05:00",
+     "America/New_York",
      "2024-03-08T02:30:00-05:00",
      {"2024-03-08T02:30:00-05:00", "2024-03-09T02:30:00-05:00", "2024-03-10T03:30:00-04:00",
       "2024-03-11T02:30:00-04:00"}},
-    {"daily_in_fold_fires_first_occurrence", 86400, "2024-11-01T01:30:00-04:00", "America/New_York",
-     "2024-11-02T12:00:00Z", {"2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"}},
-    {"day_plus_hour", 90000, "2024-01-01T00:00:00Z", "UTC", "2024-01-01T00:00:00Z",
+    {"daily_in_fold_fires_first_occurrence",
+     86400,
+     "2024-11-01T01:30:00-04:00",
+     "America/New_York",
+     "2024-11-02T12:00:00Z",
+     {"2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"}},
+    {"day_plus_hour",
+     90000,
+     "2024-01-01T00:00:00Z",
+     "UTC",
+     "2024-01-01T00:00:00Z",
      {"2024-01-01T00:00:00+00:00", "2024-01-02T01:00:00+00:00", "2024-01-03T02:00:00+00:00"}},
-    {"anchor_in_the_future", 3600, "2030-01-01T00:00:00Z", "UTC", "2029-12-31T22:30:00Z",
+    {"anchor_in_the_future",
+     3600,
+     "2030-01-01T00:00:00Z",
+     "UTC",
+     "2029-12-31T22:30:00Z",
      {"2029-12-31T23:00:00+00:00", "2030-01-01T00:00:00+00:00", "2030-01-01T01:00:00+00:00"}},
-    {"weekly_anchor_in_the_future_keeps_wall_time", 604800, "2024-07-01T09:00:00+02:00", "Europe/Berlin",
-     "2024-03-01T00:00:00Z", {"2024-03-04T09:00:00+01:00", "2024-03-11T09:00:00+01:00"}},
-    {"start_is_inclusive", 900, "2024-01-01T00:00:00Z", "UTC", "2024-01-01T00:15:00Z",
+    {"weekly_anchor_in_the_future_keeps_wall_time",
+     604800,
+     "2024-07-01T09:00:00+02:00",
+     "Europe/Berlin",
+     "2024-03-01T00:00:00Z",
+     {"2024-03-04T09:00:00+01:00", "2024-03-11T09:00:00+01:00"}},
+    {"start_is_inclusive",
+     900,
+     "2024-01-01T00:00:00Z",
+     "UTC",
+     "2024-01-01T00:15:00Z",
      {"2024-01-01T00:15:00+00:00", "2024-01-01T00:30:00+00:00"}},
-    {"fractional_seconds", 1.5, "2024-01-01T00:00:00Z", "UTC", "2024-01-01T00:00:01Z",
+    {"fractional_seconds",
+     1.5,
+     "2024-01-01T00:00:00Z",
+     "UTC",
+     "2024-01-01T00:00:01Z",
      {"2024-01-01T00:00:01.500000+00:00", "2024-01-01T00:00:03+00:00"}},
-    {"kolkata_daily", 86400, "2024-01-01T09:00:00+05:30", "Asia/Kolkata", "2024-06-01T00:00:00Z",
+    {"kolkata_daily",
+     86400,
+     "2024-01-01T09:00:00+05:30",
+     "Asia/Kolkata",
+     "2024-06-01T00:00:00Z",
      {"2024-06-01T09:00:00+05:30"}},
 };
 
@@ -62,7 +113,8 @@ class IntervalRows : public ::testing::TestWithParam<IntervalRow> {};
 
 TEST_P(IntervalRows, FiresAtExpectedTimes) {
   const IntervalRow& row = GetParam();
-  Schedule s = Schedule::from_json({{"interval", row.seconds}, {"anchor_date", row.anchor}, {"timezone", row.zone}});
+  Schedule s = Schedule::from_json(
+      {{"interval", row.seconds}, {"anchor_date", row.anchor}, {"timezone", row.zone}});
   EXPECT_EQ(preview(s, row.start, row.expected.size()), row.expected);
 }
 
@@ -102,14 +154,17 @@ INSTANTIATE_TEST_SUITE_P(Table, BadIntervalRows, ::testing::ValuesIn(kBadRows),
 
 TEST(Interval, DefaultAnchorIsMidnight2020InTheZoneSoHoursFallOnTheHour) {
   Schedule s = Schedule::from_json({{"interval", 3600}, {"timezone", "Asia/Kolkata"}});
-  EXPECT_EQ(preview(s, "2024-05-05T10:10:00+05:30", 1), std::vector<std::string>{"2024-05-05T11:00:00+05:30"});
+  EXPECT_EQ(preview(s, "2024-05-05T10:10:00+05:30", 1),
+            std::vector<std::string>{"2024-05-05T11:00:00+05:30"});
 }
 
 TEST(Interval, HourlyAcrossAYearIsEveryRealHour) {
-  Schedule s = Schedule::interval(std::chrono::hours(1), parse_time("2024-01-01T00:00:00Z"), "America/New_York");
+  Schedule s = Schedule::interval(std::chrono::hours(1), parse_time("2024-01-01T00:00:00Z"),
+                                  "America/New_York");
   auto times = s.between(parse_time("2024-01-01T00:00:00Z"), parse_time("2025-01-01T00:00:00Z"));
   EXPECT_EQ(times.size(), 366u * 24);
-  for (std::size_t i = 1; i < times.size(); ++i) ASSERT_EQ(times[i] - times[i - 1], std::chrono::hours(1));
+  for (std::size_t i = 1; i < times.size(); ++i)
+    ASSERT_EQ(times[i] - times[i - 1], std::chrono::hours(1));
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 
 namespace baton::testing {
 
-inline std::vector<std::string> preview(const Schedule& s, const std::string& start, std::size_t count) {
+inline std::vector<std::string> preview(const Schedule& s, const std::string& start,
+                                        std::size_t count) {
   std::vector<std::string> out;
   for (TimePoint t : s.next(count, parse_time(start))) out.push_back(s.format_local(t));
   return out;

@@ -15,7 +15,9 @@ using testing::preview;
 TEST(ScheduleJson, EachKindRoundTripsAndFiresTheSame) {
   const std::vector<nlohmann::json> specs = {
       {{"cron", "0 0 13 * FRI"}, {"timezone", "Europe/London"}, {"day_or", false}},
-      {{"interval", 5400}, {"anchor_date", "2024-01-01T09:00:00-05:00"}, {"timezone", "America/New_York"}},
+      {{"interval", 5400},
+       {"anchor_date", "2024-01-01T09:00:00-05:00"},
+       {"timezone", "America/New_York"}},
       {{"interval", 0.25}, {"anchor_date", "2024-01-01T09:00:00Z"}, {"timezone", "UTC"}},
       {{"rrule", "DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO"},
        {"timezone", "Europe/Berlin"}},
@@ -24,7 +26,8 @@ TEST(ScheduleJson, EachKindRoundTripsAndFiresTheSame) {
     Schedule a = Schedule::from_json(spec);
     Schedule b = Schedule::from_json(a.to_json());
     EXPECT_EQ(a.to_json(), b.to_json()) << spec.dump();
-    EXPECT_EQ(preview(a, "2024-02-01T00:00:00Z", 5), preview(b, "2024-02-01T00:00:00Z", 5)) << spec.dump();
+    EXPECT_EQ(preview(a, "2024-02-01T00:00:00Z", 5), preview(b, "2024-02-01T00:00:00Z", 5))
+        << spec.dump();
     EXPECT_EQ(preview(a, "2024-02-01T00:00:00Z", 5).size(), 5u) << spec.dump();
   }
 }
@@ -46,7 +49,9 @@ const std::vector<BadJsonRow> kBad = {
     {"not_an_object", nlohmann::json::array(), "schedule"},
     {"no_kind", {{"timezone", "UTC"}}, "schedule"},
     {"two_kinds", {{"cron", "* * * * *"}, {"interval", 60}}, "schedule"},
-    {"misspelt_timezone", {{"cron", "* * * * *"}, {"timezon", "Europe/London"}}, "schedule.timezon"},
+    {"misspelt_timezone",
+     {{"cron", "* * * * *"}, {"timezon", "Europe/London"}},
+     "schedule.timezon"},
     {"timezone_not_string", {{"cron", "* * * * *"}, {"timezone", 5}}, "schedule.timezone"},
     {"day_or_not_bool", {{"cron", "* * * * *"}, {"day_or", "no"}}, "schedule.day_or"},
     {"cron_not_string", {{"cron", 5}}, "schedule.cron"},
@@ -74,7 +79,8 @@ TEST(ScheduleParse, PicksTheKindFromTheText) {
   EXPECT_EQ(Schedule::parse("0 9 * * *").kind(), ScheduleKind::kCron);
   EXPECT_EQ(Schedule::parse("@daily", "Europe/Paris").timezone(), "Europe/Paris");
   EXPECT_EQ(Schedule::parse("FREQ=DAILY").kind(), ScheduleKind::kRRule);
-  EXPECT_EQ(Schedule::parse("DTSTART:20240101T000000Z\nRRULE:FREQ=DAILY").kind(), ScheduleKind::kRRule);
+  EXPECT_EQ(Schedule::parse("DTSTART:20240101T000000Z\nRRULE:FREQ=DAILY").kind(),
+            ScheduleKind::kRRule);
   EXPECT_EQ(Schedule::parse(R"({"interval": 60})").kind(), ScheduleKind::kInterval);
   EXPECT_EQ(Schedule::parse(R"({"cron": "@hourly"})", "Asia/Tokyo").timezone(), "Asia/Tokyo");
   EXPECT_THROW(Schedule::parse("{not json"), Error);
@@ -97,7 +103,8 @@ TEST(ScheduleLimits, FiniteRulesEndAndNothingFiresAfterYear9999) {
 TEST(ScheduleThreads, ConcurrentQueriesOnSharedSchedulesAgree) {
   const std::vector<Schedule> schedules = {
       Schedule::cron("*/15 * * * *", "America/New_York"),
-      Schedule::from_json({{"interval", 86400}, {"anchor_date", "2024-01-01T09:00:00-05:00"},
+      Schedule::from_json({{"interval", 86400},
+                           {"anchor_date", "2024-01-01T09:00:00-05:00"},
                            {"timezone", "America/New_York"}}),
       Schedule::rrule("DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO,FR"),
   };
@@ -110,7 +117,8 @@ TEST(ScheduleThreads, ConcurrentQueriesOnSharedSchedulesAgree) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i)
         for (std::size_t k = 0; k < schedules.size(); ++k)
-          if (schedules[k].next(50, start) != expected[k]) ++mismatches[static_cast<std::size_t>(t)];
+          if (schedules[k].next(50, start) != expected[k])
+            ++mismatches[static_cast<std::size_t>(t)];
     });
   }
   for (auto& th : threads) th.join();

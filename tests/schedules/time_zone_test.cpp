@@ -1,16 +1,18 @@
 // The time zone layer: offsets from the system tz database, including years past the TZif files'
 // last explicit transition (2037), and the gap/fold rule every schedule shares.
+#include "schedules/time_zone.h"
+
 #include <gtest/gtest.h>
 
 #include "baton/error.h"
-#include "schedules/time_zone.h"
 
 namespace baton::schedules {
 namespace {
 
 SysSeconds utc(const char* text) { return date::floor<Seconds>(parse_time(text)); }
 LocalSeconds local(int y, unsigned m, unsigned d, int h, int mi) {
-  return LocalSeconds{date::local_days{date::year{y} / m / d}} + std::chrono::hours(h) + std::chrono::minutes(mi);
+  return LocalSeconds{date::local_days{date::year{y} / m / d}} + std::chrono::hours(h) +
+         std::chrono::minutes(mi);
 }
 
 struct OffsetRow {
@@ -22,16 +24,16 @@ struct OffsetRow {
 const std::vector<OffsetRow> kOffsets = {
     {"America/New_York", "2024-07-01T12:00:00Z", -240},
     {"America/New_York", "2024-01-01T12:00:00Z", -300},
-    {"America/New_York", "2050-07-01T12:00:00Z", -240},   // past 2037: from the TZif footer rule
+    {"America/New_York", "2050-07-01T12:00:00Z", -240},  // past 2037: from the TZif footer rule
     {"America/New_York", "2050-12-01T12:00:00Z", -300},
-    {"America/New_York", "1974-02-01T12:00:00Z", -240},   // year-round DST of 1974
+    {"America/New_York", "1974-02-01T12:00:00Z", -240},  // year-round DST of 1974
     {"Europe/London", "2099-07-01T12:00:00Z", 60},
     {"Australia/Lord_Howe", "2060-01-01T00:00:00Z", 660},
     {"Australia/Lord_Howe", "2060-07-01T00:00:00Z", 630},
     {"Australia/Sydney", "2070-01-01T00:00:00Z", 660},
-    {"Asia/Jerusalem", "2060-07-01T00:00:00Z", 180},     // IST-2IDT,M3.4.4/26,M10.5.0
+    {"Asia/Jerusalem", "2060-07-01T00:00:00Z", 180},  // IST-2IDT,M3.4.4/26,M10.5.0
     {"Asia/Kolkata", "2060-07-01T00:00:00Z", 330},
-    {"Asia/Kolkata", "1943-07-01T00:00:00Z", 390},        // +0630 during the war
+    {"Asia/Kolkata", "1943-07-01T00:00:00Z", 390},       // +0630 during the war
     {"America/Santiago", "2060-01-01T00:00:00Z", -180},  // <-04>4<-03>,M9.1.6/24,M4.1.6/24
     {"America/Santiago", "2060-07-01T00:00:00Z", -240},
     {"UTC", "2024-07-01T00:00:00Z", 0},
@@ -60,17 +62,20 @@ TEST(TimeZone, ResolveGapShiftsForwardAndFoldTakesFirstOccurrence) {
   EXPECT_EQ(ny.resolve(local(2024, 11, 3, 2, 0)), utc("2024-11-03T07:00:00Z"));   // 02:00 EST
   EXPECT_EQ(ny.resolve(local(2045, 3, 12, 2, 15)), utc("2045-03-12T07:15:00Z"));  // future gap
   TimeZone lord_howe("Australia/Lord_Howe");
-  EXPECT_EQ(lord_howe.resolve(local(2024, 10, 6, 2, 10)), utc("2024-10-05T15:40:00Z"));  // 02:40 +11
+  EXPECT_EQ(lord_howe.resolve(local(2024, 10, 6, 2, 10)),
+            utc("2024-10-05T15:40:00Z"));  // 02:40 +11
 }
 
 TEST(TimeZone, FormatShowsTheInstantsOwnOffset) {
   TimeZone london("Europe/London");
   EXPECT_EQ(london.format(parse_time("2024-03-31T07:00:00Z")), "2024-03-31T08:00:00+01:00");
-  EXPECT_EQ(london.format(parse_time("2024-03-30T08:00:00.250Z")), "2024-03-30T08:00:00.250000+00:00");
+  EXPECT_EQ(london.format(parse_time("2024-03-30T08:00:00.250Z")),
+            "2024-03-30T08:00:00.250000+00:00");
   TimeZone kolkata("Asia/Kolkata");
   EXPECT_EQ(kolkata.format(parse_time("2024-01-01T00:00:00Z")), "2024-01-01T05:30:00+05:30");
   TimeZone ny("America/New_York");
-  EXPECT_EQ(ny.format(parse_time("1880-01-01T12:00:00Z")), "1880-01-01T07:03:58-04:56:02");  // local mean time
+  EXPECT_EQ(ny.format(parse_time("1880-01-01T12:00:00Z")),
+            "1880-01-01T07:03:58-04:56:02");  // local mean time
 }
 
 TEST(TimeZone, UnknownNamesAreErrorsNamingTheField) {

@@ -1,9 +1,10 @@
 // The route table and schema validation, without a network: matching, parameter extraction,
 // error shapes, and the OpenAPI document generated from the same table.
+#include "server/router.h"
+
 #include <gtest/gtest.h>
 
 #include "baton/error.h"
-#include "server/router.h"
 
 namespace baton::server {
 namespace {
@@ -57,20 +58,34 @@ INSTANTIATE_TEST_SUITE_P(
         ValidationCase{"not_uuid", kRun, {{"name", "a"}, {"id", "nope"}}, "id"},
         ValidationCase{"bad_time", kRun, {{"name", "a"}, {"when", "yesterday"}}, "when"},
         ValidationCase{"unknown_member", kRun, {{"name", "a"}, {"nmae", 1}}, "nmae"},
-        ValidationCase{"ref_enum", kRun, {{"name", "a"}, {"state", {{"type", "BOGUS"}}}}, "state.type"},
-        ValidationCase{"ref_required", kRun, {{"name", "a"}, {"state", json::object()}}, "state.type"},
+        ValidationCase{
+            "ref_enum", kRun, {{"name", "a"}, {"state", {{"type", "BOGUS"}}}}, "state.type"},
+        ValidationCase{
+            "ref_required", kRun, {{"name", "a"}, {"state", json::object()}}, "state.type"},
         ValidationCase{"body_not_object", kRun, json::array(), ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 Router sample_router() {
   Router router;
-  router.add({.method = "GET", .path = "/api/things/{id}", .tag = "Things", .summary = "Read",
+  router.add({.method = "GET",
+              .path = "/api/things/{id}",
+              .tag = "Things",
+              .summary = "Read",
               .parameters = {{"id", "path", s::uuid(), true, ""}},
-              .handler = [](Request& r) { return Response::json({{"id", r.path_params.at("id")}}); }});
-  router.add({.method = "POST", .path = "/api/things/", .tag = "Things", .summary = "Create",
-              .request_schema = s::object({{"name", s::string()}}, {"name"}), .success_status = 201,
+              .handler = [](Request& r) {
+                return Response::json({{"id", r.path_params.at("id")}});
+              }});
+  router.add({.method = "POST",
+              .path = "/api/things/",
+              .tag = "Things",
+              .summary = "Create",
+              .request_schema = s::object({{"name", s::string()}}, {"name"}),
+              .success_status = 201,
               .handler = [](Request& r) { return Response::json(r.json); }});
-  router.add({.method = "GET", .path = "/api/boom", .tag = "Things", .summary = "Fails",
+  router.add({.method = "GET",
+              .path = "/api/boom",
+              .tag = "Things",
+              .summary = "Fails",
               .handler = [](Request&) -> Response { throw std::runtime_error("secret detail"); }});
   return router;
 }
@@ -123,12 +138,15 @@ TEST_P(RouterErrors, AnswerInTheOneErrorShape) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, RouterErrors,
-    ::testing::Values(ErrorCase{"unknown_path", "GET", "/api/nothing", "", 404, "not_found", nullptr},
-                      ErrorCase{"wrong_method", "DELETE", "/api/things/", "", 405, "method_not_allowed", nullptr},
-                      ErrorCase{"bad_path_param", "GET", "/api/things/42", "", 422, "invalid_argument", "id"},
-                      ErrorCase{"malformed_json", "POST", "/api/things/", "{\"name\":", 400, "malformed", nullptr},
-                      ErrorCase{"wrong_shape", "POST", "/api/things/", "{\"name\":1}", 422, "invalid_argument", "name"},
-                      ErrorCase{"handler_crash", "GET", "/api/boom", "", 500, "internal", nullptr}),
+    ::testing::Values(
+        ErrorCase{"unknown_path", "GET", "/api/nothing", "", 404, "not_found", nullptr},
+        ErrorCase{"wrong_method", "DELETE", "/api/things/", "", 405, "method_not_allowed", nullptr},
+        ErrorCase{"bad_path_param", "GET", "/api/things/42", "", 422, "invalid_argument", "id"},
+        ErrorCase{"malformed_json", "POST", "/api/things/", "{\"name\":", 400, "malformed",
+                  nullptr},
+        ErrorCase{"wrong_shape", "POST", "/api/things/", "{\"name\":1}", 422, "invalid_argument",
+                  "name"},
+        ErrorCase{"handler_crash", "GET", "/api/boom", "", 500, "internal", nullptr}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Router, InternalErrorsDoNotLeakDetails) {
@@ -147,7 +165,8 @@ TEST(Router, OpenApiDescribesEveryRouteFromTheSameTable) {
     ASSERT_TRUE(doc["paths"].contains(route.path)) << route.path;
     EXPECT_TRUE(doc["paths"][route.path].contains(method)) << route.method << " " << route.path;
   }
-  EXPECT_EQ(doc["paths"]["/api/things/"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"],
+  EXPECT_EQ(doc["paths"]["/api/things/"]["post"]["requestBody"]["content"]["application/json"]
+               ["schema"]["required"],
             json::array({"name"}));
   EXPECT_TRUE(doc["components"]["schemas"].contains("Error"));
 }

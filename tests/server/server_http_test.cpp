@@ -20,13 +20,15 @@ struct Answer {
   json body;
 };
 
-Answer call(HttpClient& http, const std::string& method, const std::string& target, const json& body = nullptr) {
+Answer call(HttpClient& http, const std::string& method, const std::string& target,
+            const json& body = nullptr) {
   auto r = http.request(method, target, body.is_null() ? std::string() : body.dump());
   json parsed = r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false);
   return {r.status, parsed};
 }
 
-Answer call_raw(HttpClient& http, const std::string& method, const std::string& target, const std::string& body) {
+Answer call_raw(HttpClient& http, const std::string& method, const std::string& target,
+                const std::string& body) {
   auto r = http.request(method, target, body);
   return {r.status, json::parse(r.body, nullptr, false)};
 }
@@ -58,9 +60,10 @@ TEST_F(ServerHttp, HealthVersionAndOpenApi) {
   EXPECT_EQ(version.body["version"], "0.1.0");
   auto doc = call(http_, "GET", "/openapi.json");
   ASSERT_EQ(doc.status, 200);
-  for (const char* path : {"/api/flow_runs/", "/api/flow_runs/{id}", "/api/flow_runs/filter",
-                           "/api/flow_runs/{id}/set_state", "/api/flow_run_states/", "/api/task_runs/batch",
-                           "/api/logs/", "/api/logs/filter", "/api/events", "/api/events/filter", "/api/health"})
+  for (const char* path :
+       {"/api/flow_runs/", "/api/flow_runs/{id}", "/api/flow_runs/filter",
+        "/api/flow_runs/{id}/set_state", "/api/flow_run_states/", "/api/task_runs/batch",
+        "/api/logs/", "/api/logs/filter", "/api/events", "/api/events/filter", "/api/health"})
     EXPECT_TRUE(doc.body["paths"].contains(path)) << path;
   EXPECT_TRUE(doc.body["components"]["schemas"].contains("FlowRun"));
 }
@@ -111,12 +114,16 @@ TEST_F(ServerHttp, IdempotencyKeyReturnsTheFirstRun) {
 }
 
 TEST_F(ServerHttp, FilterPaginatesAndSorts) {
-  for (const char* name : {"delta", "alpha", "echo", "charlie", "bravo"}) create_flow_run("etl", {{"name", name}});
+  for (const char* name : {"delta", "alpha", "echo", "charlie", "bravo"})
+    create_flow_run("etl", {{"name", name}});
   create_flow_run("other", {{"name", "zulu"}});
   std::vector<std::string> names;
   for (int offset = 0; offset < 6; offset += 2) {
     auto page = call(http_, "POST", "/flow_runs/filter",
-                     {{"flows", {{"name", {{"any_", {"etl"}}}}}}, {"sort", "NAME_ASC"}, {"limit", 2}, {"offset", offset}});
+                     {{"flows", {{"name", {{"any_", {"etl"}}}}}},
+                      {"sort", "NAME_ASC"},
+                      {"limit", 2},
+                      {"offset", offset}});
     ASSERT_EQ(page.status, 200) << page.body.dump();
     EXPECT_LE(page.body.size(), 2u);
     for (const auto& r : page.body) names.push_back(r["name"]);
@@ -125,7 +132,8 @@ TEST_F(ServerHttp, FilterPaginatesAndSorts) {
 
   json run = create_flow_run("etl");
   set_state(run["id"], "RUNNING");
-  auto running = call(http_, "POST", "/flow_runs/filter", {{"flow_runs", {{"state", {{"type", {{"any_", {"RUNNING"}}}}}}}}});
+  auto running = call(http_, "POST", "/flow_runs/filter",
+                      {{"flow_runs", {{"state", {{"type", {{"any_", {"RUNNING"}}}}}}}}});
   ASSERT_EQ(running.body.size(), 1u);
   EXPECT_EQ(running.body[0]["id"], run["id"]);
 }
@@ -134,7 +142,10 @@ TEST_F(ServerHttp, TaskRunsAreRecordedInBatchesWithHistory) {
   json run = create_flow_run();
   std::string flow_run_id = run["id"];
   std::string task_id = "0190a6e2-7c3f-7b41-8d2e-000000000001";
-  json pending{{"id", task_id}, {"flow_run_id", flow_run_id}, {"task_key", "extract"}, {"name", "extract-0"},
+  json pending{{"id", task_id},
+               {"flow_run_id", flow_run_id},
+               {"task_key", "extract"},
+               {"name", "extract-0"},
                {"state", {{"type", "PENDING"}}}};
   json running = pending;
   running["state"] = {{"type", "RUNNING"}};
@@ -152,7 +163,8 @@ TEST_F(ServerHttp, TaskRunsAreRecordedInBatchesWithHistory) {
   ASSERT_EQ(history.body.size(), 2u);
   EXPECT_EQ(history.body[0]["type"], "PENDING");
 
-  auto listed = call(http_, "POST", "/task_runs/filter", {{"flow_runs", {{"id", {{"any_", {flow_run_id}}}}}}});
+  auto listed = call(http_, "POST", "/task_runs/filter",
+                     {{"flow_runs", {{"id", {{"any_", {flow_run_id}}}}}}});
   EXPECT_EQ(listed.body.size(), 2u);
   auto by_state = call(http_, "POST", "/task_runs/filter",
                        {{"task_runs", {{"state", {{"type", {{"any_", {"PENDING"}}}}}}}}});
@@ -166,14 +178,18 @@ TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
   std::string id = run["id"];
   json logs = json::array();
   for (int i = 0; i < 5; ++i)
-    logs.push_back({{"flow_run_id", id}, {"name", "baton.flow_runs"}, {"level", i % 2 ? 40 : 20},
-                    {"message", "line " + std::to_string(i)}, {"timestamp", "2024-03-31T08:00:0" + std::to_string(i) + "Z"}});
+    logs.push_back({{"flow_run_id", id},
+                    {"name", "baton.flow_runs"},
+                    {"level", i % 2 ? 40 : 20},
+                    {"message", "line " + std::to_string(i)},
+                    {"timestamp", "2024-03-31T08:00:0" + std::to_string(i) + "Z"}});
   ASSERT_EQ(call(http_, "POST", "/logs/", logs).status, 201);
   auto all = call(http_, "POST", "/logs/filter", {{"logs", {{"flow_run_id", {{"any_", {id}}}}}}});
   ASSERT_EQ(all.body.size(), 5u);
   EXPECT_EQ(all.body[0]["message"], "line 0");
   auto errors = call(http_, "POST", "/logs/filter",
-                     {{"logs", {{"flow_run_id", {{"any_", {id}}}}, {"level", {{"ge_", 40}}}}}, {"sort", "TIMESTAMP_DESC"}});
+                     {{"logs", {{"flow_run_id", {{"any_", {id}}}}, {"level", {{"ge_", 40}}}}},
+                      {"sort", "TIMESTAMP_DESC"}});
   ASSERT_EQ(errors.body.size(), 2u);
   EXPECT_EQ(errors.body[0]["message"], "line 3");
 }
@@ -215,42 +231,56 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"wrong_method", "PUT", "/flow_runs/filter", "{}", 405, nullptr},
         BadInput{"flows_malformed", "POST", "/flows/", "{\"name\": ", 400, nullptr},
         BadInput{"flows_missing_name", "POST", "/flows/", "{}", 422, "name"},
-        BadInput{"flows_filter_unknown_member", "POST", "/flows/filter", "{\"limt\": 3}", 422, "limt"},
+        BadInput{"flows_filter_unknown_member", "POST", "/flows/filter", "{\"limt\": 3}", 422,
+                 "limt"},
         BadInput{"flow_run_malformed", "POST", "/flow_runs/", "not json", 400, nullptr},
-        BadInput{"flow_run_wrong_type", "POST", "/flow_runs/", "{\"flow_name\": 5}", 422, "flow_name"},
+        BadInput{"flow_run_wrong_type", "POST", "/flow_runs/", "{\"flow_name\": 5}", 422,
+                 "flow_name"},
         BadInput{"flow_run_no_flow", "POST", "/flow_runs/", "{}", 422, "flow_id"},
-        BadInput{"flow_run_bad_state", "POST", "/flow_runs/", "{\"flow_name\": \"etl\", \"state\": {\"type\": \"DONE\"}}",
-                 422, "state.type"},
+        BadInput{"flow_run_bad_state", "POST", "/flow_runs/",
+                 "{\"flow_name\": \"etl\", \"state\": {\"type\": \"DONE\"}}", 422, "state.type"},
         BadInput{"flow_run_bad_id", "GET", "/flow_runs/42", "", 422, "id"},
-        BadInput{"flow_run_missing", "GET", "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e", "", 404, nullptr},
-        BadInput{"set_state_missing_state", "POST", "/flow_runs/{run}/set_state", "{}", 422, "state"},
-        BadInput{"set_state_bad_type", "POST", "/flow_runs/{run}/set_state", "{\"state\": {\"type\": \"NOPE\"}}", 422,
-                 "state.type"},
+        BadInput{"flow_run_missing", "GET", "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e", "",
+                 404, nullptr},
+        BadInput{"set_state_missing_state", "POST", "/flow_runs/{run}/set_state", "{}", 422,
+                 "state"},
+        BadInput{"set_state_bad_type", "POST", "/flow_runs/{run}/set_state",
+                 "{\"state\": {\"type\": \"NOPE\"}}", 422, "state.type"},
         BadInput{"set_state_bad_time", "POST", "/flow_runs/{run}/set_state",
-                 "{\"state\": {\"type\": \"RUNNING\", \"timestamp\": \"soon\"}}", 422, "state.timestamp"},
-        BadInput{"set_state_unknown_run", "POST", "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e/set_state",
+                 "{\"state\": {\"type\": \"RUNNING\", \"timestamp\": \"soon\"}}", 422,
+                 "state.timestamp"},
+        BadInput{"set_state_unknown_run", "POST",
+                 "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e/set_state",
                  "{\"state\": {\"type\": \"RUNNING\"}}", 404, nullptr},
-        BadInput{"filter_negative_limit", "POST", "/flow_runs/filter", "{\"limit\": -1}", 422, "limit"},
-        BadInput{"filter_bad_sort", "POST", "/flow_runs/filter", "{\"sort\": \"SIDEWAYS\"}", 422, "sort"},
+        BadInput{"filter_negative_limit", "POST", "/flow_runs/filter", "{\"limit\": -1}", 422,
+                 "limit"},
+        BadInput{"filter_bad_sort", "POST", "/flow_runs/filter", "{\"sort\": \"SIDEWAYS\"}", 422,
+                 "sort"},
         BadInput{"filter_bad_state", "POST", "/flow_runs/filter",
-                 "{\"flow_runs\": {\"state\": {\"type\": {\"any_\": [\"LATE\"]}}}}", 422, "flow_runs.state.type.any_.0"},
+                 "{\"flow_runs\": {\"state\": {\"type\": {\"any_\": [\"LATE\"]}}}}", 422,
+                 "flow_runs.state.type.any_.0"},
         BadInput{"states_missing_param", "GET", "/flow_run_states/", "", 422, "flow_run_id"},
-        BadInput{"task_run_missing_fields", "POST", "/task_runs/", "{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\"}",
-                 422, "task_key"},
-        BadInput{"task_batch_not_list", "POST", "/task_runs/batch", "{\"task_runs\": 3}", 422, "task_runs"},
+        BadInput{"task_run_missing_fields", "POST", "/task_runs/",
+                 "{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\"}", 422, "task_key"},
+        BadInput{"task_batch_not_list", "POST", "/task_runs/batch", "{\"task_runs\": 3}", 422,
+                 "task_runs"},
         BadInput{"task_batch_bad_item", "POST", "/task_runs/batch",
-                 "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", \"state\": {\"type\": "
+                 "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", "
+                 "\"state\": {\"type\": "
                  "\"RUNNING\"}}]}",
                  422, "task_runs.0.flow_run_id"},
-        BadInput{"task_filter_bad", "POST", "/task_runs/filter", "{\"offset\": \"zero\"}", 422, "offset"},
+        BadInput{"task_filter_bad", "POST", "/task_runs/filter", "{\"offset\": \"zero\"}", 422,
+                 "offset"},
         BadInput{"logs_not_list", "POST", "/logs/", "{\"message\": \"hi\"}", 422, nullptr},
-        BadInput{"logs_bad_item", "POST", "/logs/", "[{\"flow_run_id\": \"x\", \"level\": 20, \"message\": \"m\"}]", 422,
+        BadInput{"logs_bad_item", "POST", "/logs/",
+                 "[{\"flow_run_id\": \"x\", \"level\": 20, \"message\": \"m\"}]", 422,
                  "0.flow_run_id"},
-        BadInput{"logs_filter_bad_level", "POST", "/logs/filter", "{\"logs\": {\"level\": {\"ge_\": \"high\"}}}", 422,
-                 "logs.level.ge_"},
-        BadInput{"events_missing_resource", "POST", "/events", "{\"event\": \"my.event\"}", 422, nullptr},
-        BadInput{"events_filter_unknown", "POST", "/events/filter", "{\"filter\": {\"colour\": 1}}", 422,
-                 "filter.colour"}),
+        BadInput{"logs_filter_bad_level", "POST", "/logs/filter",
+                 "{\"logs\": {\"level\": {\"ge_\": \"high\"}}}", 422, "logs.level.ge_"},
+        BadInput{"events_missing_resource", "POST", "/events", "{\"event\": \"my.event\"}", 422,
+                 nullptr},
+        BadInput{"events_filter_unknown", "POST", "/events/filter", "{\"filter\": {\"colour\": 1}}",
+                 422, "filter.colour"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(ServerHttp, OversizedBodyIsRefusedWith413) {
@@ -281,7 +311,8 @@ class ServerAuthCases : public ServerAuth, public ::testing::WithParamInterface<
 TEST_P(ServerAuthCases, OnlyHealthIsOpen) {
   const auto& c = GetParam();
   HttpClient http(server_.url(), c.key);
-  auto a = call(http, c.method, c.target, std::string(c.method) == "POST" ? json::object() : json(nullptr));
+  auto a = call(http, c.method, c.target,
+                std::string(c.method) == "POST" ? json::object() : json(nullptr));
   EXPECT_EQ(a.status, c.status) << a.body.dump();
   if (c.status == 401) {
     EXPECT_EQ(a.body["error"]["code"], "unauthorized");
@@ -301,7 +332,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AuthCase{"key_longer", "s3cret-key2", "GET", "/version", 401},
                       AuthCase{"right_key", "s3cret-key", "GET", "/version", 200},
                       AuthCase{"right_key_filter", "s3cret-key", "POST", "/flow_runs/filter", 200},
-                      AuthCase{"right_key_unknown_route", "s3cret-key", "GET", "/secret/admin", 404}),
+                      AuthCase{"right_key_unknown_route", "s3cret-key", "GET", "/secret/admin",
+                               404}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(ServerAuth, WebSocketNeedsTheKeyToo) {
@@ -326,7 +358,8 @@ TEST(ServerAuthFile, KeyFromAFile) {
     std::fputs("  from-file\n", f);
     std::fclose(f);
   }
-  ServerProcess server({.env = {{"BATON_SERVER_API_KEY_FILE", dir + "/key"}, {"BATON_SERVER_API_KEY", ""}}});
+  ServerProcess server(
+      {.env = {{"BATON_SERVER_API_KEY_FILE", dir + "/key"}, {"BATON_SERVER_API_KEY", ""}}});
   HttpClient without(server.url(), ""), with(server.url(), "from-file");
   EXPECT_EQ(call(without, "GET", "/version").status, 401);
   EXPECT_EQ(call(with, "GET", "/version").status, 200);
@@ -352,8 +385,11 @@ TEST_F(ServerHttp, EventStreamDeliversStateChangesLive) {
   set_state(id, "RUNNING");
   // Task-run events do not match the filter and are not delivered.
   call(http_, "POST", "/task_runs/batch",
-       {{"task_runs", {{{"id", "0190a6e2-7c3f-7b41-8d2e-000000000009"}, {"flow_run_id", id}, {"task_key", "t"},
-                        {"state", {{"type", "RUNNING"}}}}}}});
+       {{"task_runs",
+         {{{"id", "0190a6e2-7c3f-7b41-8d2e-000000000009"},
+           {"flow_run_id", id},
+           {"task_key", "t"},
+           {"state", {{"type", "RUNNING"}}}}}}});
   set_state(id, "COMPLETED");
   std::vector<std::string> names;
   for (int i = 0; i < 3; ++i) {
@@ -377,20 +413,24 @@ TEST_F(ServerHttp, EventStreamRejectsABadFilterAndStaysOpen) {
 }
 
 TEST_F(ServerHttp, EventsArePostedStoredAndFiltered) {
-  json mine{{"event", "shop.order.placed"}, {"resource", {{"baton.resource.id", "shop.order.17"}}},
+  json mine{{"event", "shop.order.placed"},
+            {"resource", {{"baton.resource.id", "shop.order.17"}}},
             {"payload", {{"total", 12.5}}}};
   ASSERT_EQ(call(http_, "POST", "/events", mine).status, 204);
   json two = json::array({mine, mine});
   two[1]["resource"]["baton.resource.id"] = "shop.order.18";
   ASSERT_EQ(call(http_, "POST", "/events", two).status, 204);
   create_flow_run();
-  auto found = call(http_, "POST", "/events/filter", {{"filter", {{"event", {{"prefix", {"shop."}}}}}}});
+  auto found =
+      call(http_, "POST", "/events/filter", {{"filter", {{"event", {{"prefix", {"shop."}}}}}}});
   ASSERT_EQ(found.status, 200) << found.body.dump();
   ASSERT_EQ(found.body["events"].size(), 3u);
   EXPECT_EQ(found.body["events"][0]["payload"]["total"], 12.5);
-  auto one = call(http_, "POST", "/events/filter", {{"filter", {{"resource", {{"id", {"shop.order.18"}}}}}}});
+  auto one = call(http_, "POST", "/events/filter",
+                  {{"filter", {{"resource", {{"id", {"shop.order.18"}}}}}}});
   EXPECT_EQ(one.body["events"].size(), 1u);
-  auto runs = call(http_, "POST", "/events/filter", {{"filter", {{"event", {{"name", {"baton.flow-run.Pending"}}}}}}});
+  auto runs = call(http_, "POST", "/events/filter",
+                   {{"filter", {{"event", {{"name", {"baton.flow-run.Pending"}}}}}}});
   EXPECT_EQ(runs.body["events"].size(), 1u);
 }
 
@@ -402,15 +442,18 @@ TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
     HttpClient http(server.url(), "");
     auto run = call(http, "POST", "/flow_runs/", {{"flow_name", "etl"}});
     id = run.body["id"];
-    EXPECT_EQ(call(http, "POST", "/flow_runs/" + id + "/set_state", {{"state", {{"type", "RUNNING"}}}}).body["status"],
-              "ACCEPT");
+    EXPECT_EQ(
+        call(http, "POST", "/flow_runs/" + id + "/set_state", {{"state", {{"type", "RUNNING"}}}})
+            .body["status"],
+        "ACCEPT");
     // A request in flight while the stop signal arrives is still answered.
     std::thread stopper([&] {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       EXPECT_EQ(server.stop(), 0);
     });
     json logs = json::array();
-    for (int i = 0; i < 2000; ++i) logs.push_back({{"flow_run_id", id}, {"level", 20}, {"message", "x"}});
+    for (int i = 0; i < 2000; ++i)
+      logs.push_back({{"flow_run_id", id}, {"level", 20}, {"message", "x"}});
     Answer a{0, nullptr};
     try {
       a = call(http, "POST", "/logs/", logs);
@@ -443,11 +486,13 @@ TEST(ServerCli, StatusCancelAndEventStream) {
   auto cancel = testing::run_baton({"flow-run", "cancel", id}, env);
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   auto read = call(http, "GET", "/flow_runs/" + id);
-  EXPECT_TRUE(read.body["state_type"] == "CANCELLING" || read.body["state_type"] == "CANCELLED") << read.body.dump();
+  EXPECT_TRUE(read.body["state_type"] == "CANCELLING" || read.body["state_type"] == "CANCELLED")
+      << read.body.dump();
   auto unknown = testing::run_baton({"flow-run", "cancel", kMissingRun}, env);
   EXPECT_EQ(unknown.exit_code, 2);
 
-  auto nowhere = testing::run_baton({"server", "status"}, {{"BATON_API_URL", "http://127.0.0.1:9/api"}});
+  auto nowhere =
+      testing::run_baton({"server", "status"}, {{"BATON_API_URL", "http://127.0.0.1:9/api"}});
   EXPECT_EQ(nowhere.exit_code, 1);
   EXPECT_NE(nowhere.err.find("cannot reach"), std::string::npos) << nowhere.err;
 }

@@ -28,8 +28,10 @@ std::vector<std::string> environment(const std::map<std::string, std::string>& e
     if (eq != std::string::npos) all[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   for (const auto& [k, v] : extra) {
-    if (v.empty()) all.erase(k);
-    else all[k] = v;
+    if (v.empty())
+      all.erase(k);
+    else
+      all[k] = v;
   }
   std::vector<std::string> out;
   for (const auto& [k, v] : all) out.push_back(k + "=" + v);
@@ -43,7 +45,8 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return out;
 }
 
-pid_t spawn(std::vector<std::string> args, const std::map<std::string, std::string>& env, int out_fd, int err_fd) {
+pid_t spawn(std::vector<std::string> args, const std::map<std::string, std::string>& env,
+            int out_fd, int err_fd) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
@@ -75,8 +78,8 @@ std::string baton_binary() { return std::string(BATON_BINARY_DIR) + "/src/cli/ba
 std::string fresh_dir(const std::string& prefix) {
   static std::atomic<int> counter{0};
   const char* base = std::getenv("BATON_HOME");
-  std::string dir = std::string(base ? base : "/tmp") + "/" + prefix + "-" + std::to_string(getpid()) + "-" +
-                    std::to_string(counter++);
+  std::string dir = std::string(base ? base : "/tmp") + "/" + prefix + "-" +
+                    std::to_string(getpid()) + "-" + std::to_string(counter++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -84,7 +87,8 @@ std::string fresh_dir(const std::string& prefix) {
 
 ServerProcess::ServerProcess(Options options) {
   home_ = options.home.empty() ? fresh_dir("server") : options.home;
-  std::vector<std::string> args{baton_binary(), "server", "start", "--host", "127.0.0.1", "--port", "0"};
+  std::vector<std::string> args{baton_binary(), "server", "start", "--host",
+                                "127.0.0.1",    "--port", "0"};
   for (auto& a : options.args) args.push_back(a);
   auto env = options.env;
   env["BATON_HOME"] = home_;
@@ -141,7 +145,8 @@ std::string ServerProcess::output() {
   return output_;
 }
 
-CommandResult run_baton(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+CommandResult run_baton(const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv{baton_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string dir = fresh_dir("cmd");

@@ -49,6 +49,7 @@ struct CommandResult {
   std::string out, err;
 };
 // Runs `baton args...` with extra environment and returns its exit code and output.
-CommandResult run_baton(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+CommandResult run_baton(const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env = {});
 
 }  // namespace baton::testing

@@ -29,7 +29,9 @@ class Resources : public ::testing::Test {
 };
 
 TEST_F(Resources, VariablesCreateReadUpdateDelete) {
-  auto made = call("POST", "/variables/", {{"name", "db_url"}, {"value", {{"host", "h"}, {"port", 5432}}}, {"tags", {"prod"}}});
+  auto made =
+      call("POST", "/variables/",
+           {{"name", "db_url"}, {"value", {{"host", "h"}, {"port", 5432}}}, {"tags", {"prod"}}});
   ASSERT_EQ(made.status, 201) << made.body.dump();
   EXPECT_EQ(call("POST", "/variables/", {{"name", "db_url"}, {"value", 1}}).status, 409);
   auto read = call("GET", "/variables/name/db_url");
@@ -49,15 +51,20 @@ TEST_F(Resources, VariablesCreateReadUpdateDelete) {
 }
 
 TEST_F(Resources, ArtifactsKeepHistoryPerKey) {
-  auto v1 = call("POST", "/artifacts/", {{"key", "daily-report"}, {"type", "markdown"}, {"data", "# v1"}});
+  auto v1 = call("POST", "/artifacts/",
+                 {{"key", "daily-report"}, {"type", "markdown"}, {"data", "# v1"}});
   ASSERT_EQ(v1.status, 201) << v1.body.dump();
   auto v2 = call("POST", "/artifacts/",
-                 {{"key", "daily-report"}, {"type", "table"}, {"data", {{{"a", 1}, {"b", 2}}, {{"a", 3}, {"b", 4}}}}});
+                 {{"key", "daily-report"},
+                  {"type", "table"},
+                  {"data", {{{"a", 1}, {"b", 2}}, {{"a", 3}, {"b", 4}}}}});
   ASSERT_EQ(v2.status, 201) << v2.body.dump();
   call("POST", "/artifacts/", {{"type", "link"}, {"data", "https://example.org/run"}});
   auto latest = call("GET", "/artifacts/daily-report/latest");
   EXPECT_EQ(latest.body["id"], v2.body["id"]);
-  auto history = call("POST", "/artifacts/filter", {{"artifacts", {{"key", {{"any_", {"daily-report"}}}}}}, {"sort", "CREATED_ASC"}});
+  auto history =
+      call("POST", "/artifacts/filter",
+           {{"artifacts", {{"key", {{"any_", {"daily-report"}}}}}}, {"sort", "CREATED_ASC"}});
   ASSERT_EQ(history.body.size(), 2u);
   EXPECT_EQ(history.body[0]["data"], "# v1");
   EXPECT_EQ(call("POST", "/artifacts/latest/filter", json::object()).body.size(), 1u);
@@ -92,22 +99,26 @@ TEST_P(ResourcesBadInput, NamesTheField) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, ResourcesBadInput,
     ::testing::Values(
-        Bad{"variable_bad_name", "POST", "/variables/", R"({"name": "Bad Name", "value": 1})", 422, "name"},
+        Bad{"variable_bad_name", "POST", "/variables/", R"({"name": "Bad Name", "value": 1})", 422,
+            "name"},
         Bad{"variable_no_value", "POST", "/variables/", R"({"name": "x"})", 422, "value"},
-        Bad{"variable_too_big", "POST", "/variables/",
-            kBigVariable.c_str(), 422, "value"},
+        Bad{"variable_too_big", "POST", "/variables/", kBigVariable.c_str(), 422, "value"},
         Bad{"variable_malformed", "POST", "/variables/", "{", 400, nullptr},
-        Bad{"artifact_bad_type", "POST", "/artifacts/", R"({"type": "video", "data": "x"})", 422, "type"},
-        Bad{"artifact_bad_table", "POST", "/artifacts/", R"({"type": "table", "data": {"a": [1], "b": [1, 2]}})", 422,
-            "data.b"},
-        Bad{"artifact_markdown_not_text", "POST", "/artifacts/", R"({"type": "markdown", "data": 5})", 422, "data"},
-        Bad{"artifact_bad_key", "POST", "/artifacts/", R"({"key": "Has Space", "type": "markdown", "data": "x"})", 422,
-            "key"},
+        Bad{"artifact_bad_type", "POST", "/artifacts/", R"({"type": "video", "data": "x"})", 422,
+            "type"},
+        Bad{"artifact_bad_table", "POST", "/artifacts/",
+            R"({"type": "table", "data": {"a": [1], "b": [1, 2]}})", 422, "data.b"},
+        Bad{"artifact_markdown_not_text", "POST", "/artifacts/",
+            R"({"type": "markdown", "data": 5})", 422, "data"},
+        Bad{"artifact_bad_key", "POST", "/artifacts/",
+            R"({"key": "Has Space", "type": "markdown", "data": "x"})", 422, "key"},
         Bad{"artifact_missing_key", "GET", "/artifacts/nothing-here/latest", "", 404, nullptr},
-        Bad{"limit_negative", "POST", "/v2/concurrency_limits/", R"({"name": "db", "limit": -1})", 422, "limit"},
-        Bad{"limit_missing_name", "POST", "/v2/concurrency_limits/", R"({"limit": 1})", 422, "name"},
-        Bad{"increment_no_names", "POST", "/v2/concurrency_limits/increment-with-lease", R"({"names": [], "slots": 1})",
-            422, "names"},
+        Bad{"limit_negative", "POST", "/v2/concurrency_limits/", R"({"name": "db", "limit": -1})",
+            422, "limit"},
+        Bad{"limit_missing_name", "POST", "/v2/concurrency_limits/", R"({"limit": 1})", 422,
+            "name"},
+        Bad{"increment_no_names", "POST", "/v2/concurrency_limits/increment-with-lease",
+            R"({"names": [], "slots": 1})", 422, "names"},
         Bad{"increment_bad_mode", "POST", "/v2/concurrency_limits/increment-with-lease",
             R"({"names": ["x"], "slots": 1, "mode": "fast"})", 422, "mode"},
         Bad{"release_unknown", "POST", "/v2/concurrency_limits/decrement-with-lease",
@@ -116,11 +127,14 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(Resources, ConcurrencyLimitLeasesHoldReleaseAndExpire) {
-  ASSERT_EQ(call("POST", "/v2/concurrency_limits/", {{"name", "database"}, {"limit", 2}}).status, 201);
-  EXPECT_EQ(call("POST", "/v2/concurrency_limits/", {{"name", "database"}, {"limit", 2}}).status, 409);
+  ASSERT_EQ(call("POST", "/v2/concurrency_limits/", {{"name", "database"}, {"limit", 2}}).status,
+            201);
+  EXPECT_EQ(call("POST", "/v2/concurrency_limits/", {{"name", "database"}, {"limit", 2}}).status,
+            409);
   auto take = [&](int slots, double lease = 300) {
-    return call("POST", "/v2/concurrency_limits/increment-with-lease",
-                {{"names", {"database", "no-such-limit"}}, {"slots", slots}, {"lease_duration", lease}});
+    return call(
+        "POST", "/v2/concurrency_limits/increment-with-lease",
+        {{"names", {"database", "no-such-limit"}}, {"slots", slots}, {"lease_duration", lease}});
   };
   auto first = take(1);
   ASSERT_EQ(first.status, 200) << first.body.dump();
@@ -135,9 +149,16 @@ TEST_F(Resources, ConcurrencyLimitLeasesHoldReleaseAndExpire) {
   EXPECT_EQ(call("GET", "/v2/concurrency_limits/database").body["denied_slots"], 1);
   EXPECT_EQ(take(3).status, 422);  // more than the limit can ever give
 
-  EXPECT_EQ(call("POST", "/v2/concurrency_limits/leases/" + lease + "/renew", {{"lease_duration", 60}}).status, 204);
-  EXPECT_EQ(call("POST", "/v2/concurrency_limits/decrement-with-lease", {{"lease_id", lease}}).status, 204);
-  EXPECT_EQ(call("POST", "/v2/concurrency_limits/decrement-with-lease", {{"lease_id", lease}}).status, 404);
+  EXPECT_EQ(
+      call("POST", "/v2/concurrency_limits/leases/" + lease + "/renew", {{"lease_duration", 60}})
+          .status,
+      204);
+  EXPECT_EQ(
+      call("POST", "/v2/concurrency_limits/decrement-with-lease", {{"lease_id", lease}}).status,
+      204);
+  EXPECT_EQ(
+      call("POST", "/v2/concurrency_limits/decrement-with-lease", {{"lease_id", lease}}).status,
+      404);
   EXPECT_EQ(take(1).status, 200);  // the released slot
 
   // The one-second lease frees its slot by expiring (bounded wait, no timing assertion).
@@ -152,9 +173,13 @@ TEST_F(Resources, ConcurrencyLimitLeasesHoldReleaseAndExpire) {
 }
 
 TEST_F(Resources, RateLimitAdmitsABurstThenDecays) {
-  ASSERT_EQ(call("POST", "/v2/concurrency_limits/", {{"name", "api"}, {"limit", 3}, {"slot_decay_per_second", 5}}).status, 201);
+  ASSERT_EQ(call("POST", "/v2/concurrency_limits/",
+                 {{"name", "api"}, {"limit", 3}, {"slot_decay_per_second", 5}})
+                .status,
+            201);
   auto take = [&] {
-    return call("POST", "/v2/concurrency_limits/increment-with-lease", {{"names", {"api"}}, {"slots", 1}, {"mode", "rate"}});
+    return call("POST", "/v2/concurrency_limits/increment-with-lease",
+                {{"names", {"api"}}, {"slots", 1}, {"mode", "rate"}});
   };
   for (int i = 0; i < 3; ++i) {
     auto a = take();
@@ -174,7 +199,8 @@ TEST_F(Resources, RateLimitAdmitsABurstThenDecays) {
   EXPECT_EQ(status, 200);
   // A limit without decay cannot be used in rate mode.
   call("POST", "/v2/concurrency_limits/", {{"name", "plain"}, {"limit", 1}});
-  auto wrong = call("POST", "/v2/concurrency_limits/increment-with-lease", {{"names", {"plain"}}, {"slots", 1}, {"mode", "rate"}});
+  auto wrong = call("POST", "/v2/concurrency_limits/increment-with-lease",
+                    {{"names", {"plain"}}, {"slots", 1}, {"mode", "rate"}});
   EXPECT_EQ(wrong.status, 422);
   EXPECT_EQ(wrong.body["error"]["field"], "mode");
 }
@@ -183,10 +209,13 @@ TEST_F(Resources, TagLimitsAreLimitsNamedAfterTheTag) {
   auto made = call("POST", "/concurrency_limits/", {{"tag", "gpu"}, {"concurrency_limit", 1}});
   ASSERT_EQ(made.status, 201) << made.body.dump();
   EXPECT_EQ(made.body["tag"], "gpu");
-  EXPECT_EQ(call("POST", "/concurrency_limits/", {{"tag", "gpu"}, {"concurrency_limit", 2}}).body["concurrency_limit"], 2);
+  EXPECT_EQ(call("POST", "/concurrency_limits/", {{"tag", "gpu"}, {"concurrency_limit", 2}})
+                .body["concurrency_limit"],
+            2);
   EXPECT_EQ(call("GET", "/concurrency_limits/tag/gpu").body["limit"], 2);
   auto take = [&] {
-    return call("POST", "/v2/concurrency_limits/increment-with-lease", {{"names", {"tag:gpu", "tag:cpu"}}, {"slots", 1}});
+    return call("POST", "/v2/concurrency_limits/increment-with-lease",
+                {{"names", {"tag:gpu", "tag:cpu"}}, {"slots", 1}});
   };
   EXPECT_EQ(take().status, 200);
   EXPECT_EQ(take().status, 200);

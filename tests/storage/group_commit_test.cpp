@@ -38,7 +38,8 @@ TEST(GroupCommit, LaterUpdatesOfTheSameRunSeeEarlierOnesInTheBatch) {
     ADD_FAILURE() << "decide called for a missing run";
     return {};
   };
-  auto found = storage.update_flow_runs({{run.id, &bump}, {new_id(), &never}, {run.id, &bump}, {run.id, &bump}});
+  auto found = storage.update_flow_runs(
+      {{run.id, &bump}, {new_id(), &never}, {run.id, &bump}, {run.id, &bump}});
   EXPECT_EQ(found, (std::vector<bool>{true, false, true, true}));
   EXPECT_EQ(storage.read_flow_run(run.id)->run_count, 3);
   EXPECT_EQ(storage.read_states(run.id).size(), 4u);  // Pending + three
@@ -47,7 +48,9 @@ TEST(GroupCommit, LaterUpdatesOfTheSameRunSeeEarlierOnesInTheBatch) {
 TEST(GroupCommit, AFailingDecisionWritesNothingOfItsBatch) {
   SqliteStorage storage(fresh_db());
   auto run = make_run(storage);
-  Storage::DecideFn ok = [](FlowRunRecord&, const std::string&) { return FlowRunWrite{State::running(), {}}; };
+  Storage::DecideFn ok = [](FlowRunRecord&, const std::string&) {
+    return FlowRunWrite{State::running(), {}};
+  };
   Storage::DecideFn boom = [](FlowRunRecord&, const std::string&) -> FlowRunWrite {
     throw invalid_argument("refused", "state");
   };
@@ -80,7 +83,9 @@ TEST(GroupCommit, ConcurrentTransitionsAreAllDecidedAndDurable) {
             (r.status == SetStateStatus::kAccept ? accepted : refused)++;
           }
           // A run completed with a result cannot start again, even when its refusal shares a batch.
-          if (client->set_flow_run_state(run.id, State::running()).status != SetStateStatus::kAccept) refused++;
+          if (client->set_flow_run_state(run.id, State::running()).status !=
+              SetStateStatus::kAccept)
+            refused++;
         }
       });
     }

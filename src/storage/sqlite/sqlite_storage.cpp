@@ -517,7 +517,8 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
 
 namespace {
 // One read-decide-write inside the caller's transaction on `db`.
-bool update_flow_run_in(sqlite::Connection& db, const std::string& id, const Storage::DecideFn& decide) {
+bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
+                        const Storage::DecideFn& decide) {
   {
     std::string transition_id;
     auto run = select_flow_run(db, id, &transition_id);
