@@ -7,6 +7,7 @@
 
 #include "baton/error.h"
 #include "baton/logger.h"
+#include "core/exceptions.h"
 #include "core/logging.h"
 #include "core/names.h"
 #include "core/run_context.h"
@@ -17,27 +18,6 @@
 
 namespace baton::core {
 namespace {
-
-std::string exception_message(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
-  }
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
 
 void sleep_until(TimePoint at) {
   while (now() < at)

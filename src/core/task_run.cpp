@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "baton/error.h"
+#include "core/exceptions.h"
 #include "core/logging.h"
 #include "core/names.h"
 #include "core/result_store.h"
@@ -13,27 +14,6 @@ namespace baton::core {
 
 namespace {
 thread_local RunContext* tl_current = nullptr;
-
-std::string exception_message(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
-  }
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
 
 std::string format_seconds(double s) {
   char buf[32];

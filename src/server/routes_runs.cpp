@@ -100,20 +100,6 @@ json details(const SetStateResult& r) {
   return json::object();
 }
 
-std::string status_name(SetStateStatus s) {
-  switch (s) {
-    case SetStateStatus::kAccept:
-      return "ACCEPT";
-    case SetStateStatus::kReject:
-      return "REJECT";
-    case SetStateStatus::kWait:
-      return "WAIT";
-    case SetStateStatus::kAbort:
-      return "ABORT";
-  }
-  return "ABORT";
-}
-
 void register_schemas(SchemaRegistry& reg) {
   reg.add("StateType", s::enumeration(state_type_names().get<std::vector<std::string>>()));
   reg.add("State",
@@ -419,7 +405,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                  : ctx.client.set_flow_run_state(path_id(r), proposed, force);
          if (result.status == SetStateStatus::kAccept)
            emit_state_event(ctx, "flow-run", path_id(r), "", result.state);
-         json body{{"status", status_name(result.status)},
+         json body{{"status", std::string(to_string(result.status))},
                    {"state", result.state},
                    {"details", details(result)}};
          return Response::json(std::move(body),
