@@ -58,12 +58,14 @@ std::string new_id() {
   bytes[8] = static_cast<uint8_t>(0x80 | ((b >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i) bytes[i] = static_cast<uint8_t>(b >> (8 * (15 - i)));
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  // Every task state takes a fresh id on the SDK hot path, so the text is written into a
+  // pre-sized string (dashes already in place) rather than appended a character at a time.
+  std::string out(36, '-');
+  char* p = out.data();
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 0x0f];
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++p;
+    *p++ = kHex[bytes[i] >> 4];
+    *p++ = kHex[bytes[i] & 0x0f];
   }
   return out;
 }
