@@ -4,7 +4,6 @@
 // synchronous=NORMAL) with prepared statements in batched transactions of 10,000 rows.
 //
 //   STORAGE n=100000 us_per_task=... baseline_us=... ratio=... batches=...
-#include <sqlite3.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +12,7 @@
 
 #include "client/embedded_client.h"
 #include "model/ids.h"
+#include "sqlite_baseline.h"
 #include "storage/storage.h"
 
 namespace {
@@ -53,47 +53,6 @@ double bench_client(const std::string& path, int n, storage::BatchWriter::Stats&
   return s;
 }
 
-void check(int rc, sqlite3* db) {
-  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    std::fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
-    std::exit(1);
-  }
-}
-
-double bench_baseline(const std::string& path, int rows) {
-  sqlite3* db = nullptr;
-  check(sqlite3_open(path.c_str(), &db), db);
-  check(sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     "CREATE TABLE state (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, type TEXT, "
-                     "name TEXT, timestamp BIGINT, data TEXT)",
-                     nullptr, nullptr, nullptr),
-        db);
-  sqlite3_stmt* insert = nullptr;
-  check(sqlite3_prepare_v2(db, "INSERT INTO state VALUES (?, ?, ?, ?, ?, ?)", -1, &insert, nullptr),
-        db);
-  std::string run_id = new_id();
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < rows; ++i) {
-    if (i % 10000 == 0) check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db);
-    std::string id = new_id();
-    std::string data = std::to_string(i);
-    sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert, 2, run_id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert, 3, "COMPLETED", -1, SQLITE_STATIC);
-    sqlite3_bind_text(insert, 4, "Completed", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(insert, 5, i);
-    sqlite3_bind_text(insert, 6, data.c_str(), -1, SQLITE_TRANSIENT);
-    check(sqlite3_step(insert), db);
-    sqlite3_reset(insert);
-    if (i % 10000 == 9999 || i == rows - 1)
-      check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db);
-  }
-  double s = Seconds(std::chrono::steady_clock::now() - start).count();
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  return s;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,7 +65,8 @@ int main(int argc, char** argv) {
     double produced = 0;
     double ours =
         bench_client((dir / ("client-" + std::to_string(n) + ".db")).string(), n, stats, produced);
-    double base = bench_baseline((dir / ("baseline-" + std::to_string(n) + ".db")).string(), 3 * n);
+    double base = baton::bench::write_state_rows_directly(
+        (dir / ("baseline-" + std::to_string(n) + ".db")).string(), 3 * n);
     double us = ours * 1e6 / n, base_us = base * 1e6 / n;
     std::printf(
         "STORAGE n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f enqueue_us=%.2f batches=%llu "
