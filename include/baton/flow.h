@@ -66,15 +66,52 @@ struct TypedFlowDefinition : engine::FlowDefinition {
 template <class F>
 using flow_result_t = typename CallableTraits<F>::result;
 
-template <class F, class P>
-class TypedFlowCall final : public engine::FlowCall {
+// What both TypedFlowCall forms share: the definition, calling it, and holding its result.
+template <class F>
+class TypedFlowCallBase : public engine::FlowCall {
  public:
   using R = flow_result_t<F>;
 
-  explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def)
+  nlohmann::json result_json() const override {
+    if constexpr (std::is_void_v<R>) {
+      return nullptr;
+    } else if constexpr (JsonSerializable<R>) {
+      return nlohmann::json(*result_);
+    } else {
+      throw invalid_argument("the flow's result cannot be serialised to JSON", "result");
+    }
+  }
+  R take_result() {
+    if constexpr (!std::is_void_v<R>) return std::move(*result_);
+  }
+
+ protected:
+  explicit TypedFlowCallBase(std::shared_ptr<const TypedFlowDefinition<F>> def)
       : def_(std::move(def)) {}
+
+  // Runs the flow's function with `args`, keeping what it returns.
+  template <class... A>
+  void invoke(A&... args) {
+    if constexpr (std::is_void_v<R>) {
+      def_->fn(args...);
+    } else {
+      result_.emplace(def_->fn(args...));
+    }
+  }
+
+  std::shared_ptr<const TypedFlowDefinition<F>> def_;
+
+ private:
+  std::conditional_t<std::is_void_v<R>, int, std::optional<R>> result_{};
+};
+
+template <class F, class P>
+class TypedFlowCall final : public TypedFlowCallBase<F> {
+ public:
+  explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def)
+      : TypedFlowCallBase<F>(std::move(def)) {}
   TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def, P params)
-      : def_(std::move(def)), params_(std::move(params)) {}
+      : TypedFlowCallBase<F>(std::move(def)), params_(std::move(params)) {}
 
   nlohmann::json parameters() const override {
     nlohmann::json j = *params_;
@@ -90,70 +127,26 @@ class TypedFlowCall final : public engine::FlowCall {
                                            "parameters"));
     }
   }
-  void run() override {
-    if constexpr (std::is_void_v<R>) {
-      def_->fn(*params_);
-    } else {
-      result_.emplace(def_->fn(*params_));
-    }
-  }
-  nlohmann::json result_json() const override {
-    if constexpr (std::is_void_v<R>) {
-      return nullptr;
-    } else if constexpr (JsonSerializable<R>) {
-      return nlohmann::json(*result_);
-    } else {
-      throw invalid_argument("the flow's result cannot be serialised to JSON", "result");
-    }
-  }
-  R take_result() {
-    if constexpr (!std::is_void_v<R>) return std::move(*result_);
-  }
+  void run() override { this->invoke(*params_); }
 
  private:
-  std::shared_ptr<const TypedFlowDefinition<F>> def_;
   std::optional<P> params_;
-  std::conditional_t<std::is_void_v<R>, int, std::optional<R>> result_{};
 };
 
 template <class F>
-class TypedFlowCall<F, void> final : public engine::FlowCall {
+class TypedFlowCall<F, void> final : public TypedFlowCallBase<F> {
  public:
-  using R = flow_result_t<F>;
-
   explicit TypedFlowCall(std::shared_ptr<const TypedFlowDefinition<F>> def)
-      : def_(std::move(def)) {}
+      : TypedFlowCallBase<F>(std::move(def)) {}
 
   nlohmann::json parameters() const override { return nlohmann::json::object(); }
   void set_parameters(const nlohmann::json& params) override {
     if (!params.is_null() && !(params.is_object() && params.empty()))
       throw invalid_argument(
-          "parameters: flow '" + def_->name + "' takes no parameters, got " + params.dump(),
+          "parameters: flow '" + this->def_->name + "' takes no parameters, got " + params.dump(),
           "parameters");
   }
-  void run() override {
-    if constexpr (std::is_void_v<R>) {
-      def_->fn();
-    } else {
-      result_.emplace(def_->fn());
-    }
-  }
-  nlohmann::json result_json() const override {
-    if constexpr (std::is_void_v<R>) {
-      return nullptr;
-    } else if constexpr (JsonSerializable<R>) {
-      return nlohmann::json(*result_);
-    } else {
-      throw invalid_argument("the flow's result cannot be serialised to JSON", "result");
-    }
-  }
-  R take_result() {
-    if constexpr (!std::is_void_v<R>) return std::move(*result_);
-  }
-
- private:
-  std::shared_ptr<const TypedFlowDefinition<F>> def_;
-  std::conditional_t<std::is_void_v<R>, int, std::optional<R>> result_{};
+  void run() override { this->invoke(); }
 };
 
 }  // namespace detail

@@ -47,6 +47,14 @@ json state_types(const std::vector<StateType>& types) {
   return out;
 }
 
+// Prefect's state filter: {"type": {"any_": [...]}, "name": {"any_": [...]}}, each part optional.
+json state_filter(const std::vector<StateType>& types, const std::vector<std::string>& names) {
+  json state = json::object();
+  if (!types.empty()) state["type"] = {{"any_", state_types(types)}};
+  if (!names.empty()) state["name"] = any_of(names);
+  return state;
+}
+
 std::string seconds_text(std::chrono::milliseconds d) {
   return std::to_string(d.count() / 1000) + "." + std::to_string(d.count() % 1000 / 100) + " s";
 }
@@ -163,12 +171,8 @@ std::optional<FlowRunRecord> RemoteClient::read_flow_run(const std::string& id) 
 std::vector<FlowRunRecord> RemoteClient::filter_flow_runs(const FlowRunFilter& f) {
   json runs = json::object();
   if (!f.ids.empty()) runs["id"] = any_of(f.ids);
-  if (!f.state_types.empty() || !f.state_names.empty()) {
-    json state = json::object();
-    if (!f.state_types.empty()) state["type"] = {{"any_", state_types(f.state_types)}};
-    if (!f.state_names.empty()) state["name"] = any_of(f.state_names);
-    runs["state"] = state;
-  }
+  if (!f.state_types.empty() || !f.state_names.empty())
+    runs["state"] = state_filter(f.state_types, f.state_names);
   if (!f.tags.empty()) runs["tags"] = {{"all_", f.tags}};
   if (!f.parent_task_run_id.empty()) runs["parent_task_run_id"] = any_of({f.parent_task_run_id});
   if (!f.deployment_id.empty()) runs["deployment_id"] = any_of({f.deployment_id});
@@ -226,12 +230,8 @@ std::vector<TaskRunRecord> RemoteClient::filter_task_runs(const TaskRunFilter& f
   flush();
   json runs = json::object();
   if (!f.ids.empty()) runs["id"] = any_of(f.ids);
-  if (!f.state_types.empty() || !f.state_names.empty()) {
-    json state = json::object();
-    if (!f.state_types.empty()) state["type"] = {{"any_", state_types(f.state_types)}};
-    if (!f.state_names.empty()) state["name"] = any_of(f.state_names);
-    runs["state"] = state;
-  }
+  if (!f.state_types.empty() || !f.state_names.empty())
+    runs["state"] = state_filter(f.state_types, f.state_names);
   if (!f.tags.empty()) runs["tags"] = {{"all_", f.tags}};
   json body{{"task_runs", runs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}};
   if (!f.flow_run_id.empty()) body["flow_runs"] = {{"id", any_of({f.flow_run_id})}};
