@@ -128,7 +128,7 @@ Response Router::execute(const Route& route, Request& request) const {
       }
       schemas_.validate(query_value(*value, p.schema, p.name), p.schema, p.name);
     }
-    if (!route.request_schema.is_null()) {
+    if (!route.request_schema.is_null() && !route.reads_raw_body) {
       if (request.body.empty()) {
         request.json = json::object();
       } else {

@@ -327,6 +327,24 @@ Where flow_run_where(const FlowRunFilter& f) {
 
 // --- batch writes -------------------------------------------------------------------------------
 
+// The server's events of a batch's state changes (table `event`, migration 0100).
+void insert_events(sqlite::Connection& db, const std::vector<EventRow>& events, int64_t now_us) {
+  auto& insert = db.prepare_cached(
+      "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, received) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
+  for (const auto& e : events) {
+    insert.bind_view(1, e.id)
+        .bind(2, micros(e.occurred))
+        .bind_view(3, e.event)
+        .bind_view(4, e.resource_id)
+        .bind_view(5, e.resource)
+        .bind_view(6, e.related)
+        .bind_view(7, e.payload)
+        .bind(8, now_us);
+    insert.run();
+  }
+}
+
 constexpr std::string_view kUpsertTaskRun =
     "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
     "cache_expiration, task_inputs, tags, empirical_policy, state_id, state_type, state_name, "
@@ -635,7 +653,13 @@ std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
 
 void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
                                 const std::vector<LogRecord>& logs) {
-  if (task_runs.empty() && logs.empty()) return;
+  write_batch_with_events(task_runs, logs, {});
+}
+
+void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
+                                            const std::vector<LogRecord>& logs,
+                                            const std::vector<EventRow>& events) {
+  if (task_runs.empty() && logs.empty() && events.empty()) return;
   // Several snapshots of one task run in a batch: every state goes into the history, but only
   // the last snapshot needs upserting into the run row.
   std::lock_guard lock(batch_mutex_);
@@ -676,6 +700,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
       insert_log.bind(7, l.timestamp == TimePoint{} ? now_us : micros(l.timestamp));
       insert_log.run();
     }
+    if (!events.empty()) insert_events(batch_, events, now_us);
   });
   checkpoint_if_large(batch_);
 }
