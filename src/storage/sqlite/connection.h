@@ -99,6 +99,8 @@ class Statement {
   int64_t int64(int column) const;
   double real(int column) const;
   std::string text(int column) const;  // "" for NULL
+  // The column's text without a copy: valid until the next step, reset or bind.
+  std::string_view text_view(int column) const;
   std::optional<int64_t> optional_int64(int column) const;
 
   sqlite3_stmt* handle() const noexcept { return stmt_; }
