@@ -20,28 +20,45 @@ void append_int(std::string& out, int64_t value) {
 // here; anything else goes through nlohmann so that invalid UTF-8 is replaced, never stored as a
 // line that cannot be read back.
 void append_string(std::string& out, std::string_view s) {
-  bool ascii = std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  bool ascii =
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   if (!ascii) {
     out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
     return;
   }
   out += '"';
-  for (char c : s) {
+  while (!s.empty()) {
+    // Plain runs are appended whole; only the characters JSON requires are escaped.
+    size_t plain = 0;
+    while (plain < s.size() && s[plain] != '"' && s[plain] != '\\' &&
+           static_cast<unsigned char>(s[plain]) >= 0x20)
+      ++plain;
+    out.append(s.data(), plain);
+    if (plain == s.size()) break;
+    char c = s[plain];
+    s.remove_prefix(plain + 1);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[(c >> 4) & 0xf];
+        out += kHex[c & 0xf];
+      }
     }
   }
   out += '"';

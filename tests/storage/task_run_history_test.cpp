@@ -2,14 +2,13 @@
 // text format round-trips every state field, one batch of a run's states is one history, a late
 // snapshot enters the history without becoming current, cache lookups go through the run row,
 // and a database written before 0003 is upgraded with its histories intact.
-#include "storage/state_history.h"
-
 #include <gtest/gtest.h>
 
 #include "model/ids.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/connection.h"
 #include "storage/sqlite/sqlite_storage.h"
+#include "storage/state_history.h"
 #include "storage_test_util.h"
 
 namespace baton::storage {
@@ -46,7 +45,8 @@ std::vector<EntryCase> entry_cases() {
     cases.push_back({std::move(label), std::move(s), std::move(transition_id)});
   };
   add("pending, all defaults", State::pending());
-  add("empty name takes the default", State{StateType::kRunning, "", "", {}, {}, nullptr, "", {}, true});
+  add("empty name takes the default",
+      State{StateType::kRunning, "", "", {}, {}, nullptr, "", {}, true});
   add("custom name", State::retrying());
   State scheduled = State::awaiting_retry(at_us(1'800'000'000'000'000));
   add("scheduled time", scheduled);
@@ -275,7 +275,8 @@ TEST(TaskRunHistory, UpgradeMovesStateRowsIntoHistories) {
     for (const auto& m : embedded_migrations()) {
       if (m.version > 2 || m.dialect == "postgres") continue;
       db.exec(m.sql);
-      db.prepare_cached("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)")
+      db.prepare_cached(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)")
           .bind(1, m.version)
           .bind(2, m.name)
           .run();

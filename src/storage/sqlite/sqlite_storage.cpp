@@ -348,7 +348,6 @@ const std::string& upsert_task_run_sql() {
   return sql;
 }
 
-
 // `state_id` is the id of r.state, `history` the lines of this batch's states of the run.
 void upsert_task_run(Statement& s, const TaskRunRecord& r, std::string_view state_id,
                      std::string_view history, int64_t now_us) {
@@ -421,6 +420,8 @@ SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions 
       main_(path, manual_checkpoints(options, 0)),
       // 64 MiB page cache: the indexes of a 100,000-task flow run stay cached across batches.
       batch_(path, manual_checkpoints(options, -65536)) {
+  main_.share_write_lock(write_mutex_);
+  batch_.share_write_lock(write_mutex_);
   migrate_sqlite(main_);
 }
 
@@ -653,6 +654,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
   // the run costs one row write. Snapshots are grouped by id in a linked list per run.
   std::lock_guard lock(batch_mutex_);
   const size_t n = task_runs.size();
+  constexpr uint32_t kNotFirst = UINT32_MAX;
   size_t capacity = 16;
   while (capacity < 2 * n) capacity <<= 1;
   first_snapshot_.assign(capacity, 0);
@@ -675,6 +677,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
       uint32_t& last = last_of_run_[first - 1];
       next_snapshot_[last] = static_cast<uint32_t>(i + 1);
       last = static_cast<uint32_t>(i);
+      last_of_run_[i] = kNotFirst;
     }
   }
 
@@ -683,7 +686,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
     std::string state_id;
     auto& upsert = batch_.prepare_cached(upsert_task_run_sql());
     for (size_t i = 0; i < n; ++i) {
-      if (slot(task_runs[i].id) != i + 1) continue;  // not the run's first snapshot
+      if (last_of_run_[i] == kNotFirst) continue;  // written with the run's first snapshot
       history_.clear();
       size_t last = i;
       for (size_t j = i + 1; j != 0; j = next_snapshot_[j - 1]) {

@@ -45,6 +45,10 @@ class SqliteStorage final : public Storage {
 
  private:
   std::string path_;
+  // Held by write transactions on either connection (Connection::share_write_lock): flow-run
+  // transitions wait for a group commit in progress instead of sleeping in the busy handler.
+  // Declared before the connections, which point at it.
+  std::mutex write_mutex_;
   std::mutex main_mutex_;
   sqlite::Connection main_;
   std::mutex batch_mutex_;
