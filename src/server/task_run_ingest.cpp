@@ -1,5 +1,6 @@
 #include "server/task_run_ingest.h"
 
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "baton/error.h"

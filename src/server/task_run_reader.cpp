@@ -1,5 +1,6 @@
 #include "server/task_run_reader.h"
 
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -186,9 +187,10 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
   }
   bool number_float(number_float_t v, const string_t&) override {
     number_ = v;
-    integer_ = static_cast<int64_t>(v);
-    // JSON Schema's "integer" accepts 3.0.
-    return scalar(static_cast<double>(integer_) == v ? Kind::kInteger : Kind::kNumber);
+    // JSON Schema's "integer" accepts 3.0; the range check keeps the conversion defined.
+    bool integral = v >= -9.2e18 && v <= 9.2e18 && std::trunc(v) == v;
+    integer_ = integral ? static_cast<int64_t>(v) : 0;
+    return scalar(integral ? Kind::kInteger : Kind::kNumber);
   }
   bool string(string_t& v) override {
     text_ = &v;
