@@ -774,7 +774,6 @@ bool SqliteStorage::delete_task_run(const std::string& id) {
   return main_.write_transaction([&] {
     main_.prepare_cached("DELETE FROM task_run WHERE id = ?").bind(1, id).run();
     if (main_.changes() == 0) return false;
-    main_.prepare_cached("DELETE FROM task_run_state WHERE task_run_id = ?").bind(1, id).run();
     main_.prepare_cached("DELETE FROM log WHERE task_run_id = ?").bind(1, id).run();
     return true;
   });
