@@ -16,27 +16,27 @@ void append_int(std::string& out, int64_t value) {
   out.append(buf, end);
 }
 
-// JSON string literal. Pure ASCII (the common case: ids, state names, most messages) is escaped
-// here; anything else goes through nlohmann so that invalid UTF-8 is replaced, never stored as a
-// line that cannot be read back.
+bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+// JSON string literal. Ids, state names and most messages need no escaping and are appended
+// whole; other ASCII is escaped here; anything else goes through nlohmann so that invalid UTF-8
+// is replaced, never stored as a line that cannot be read back.
 void append_string(std::string& out, std::string_view s) {
-  bool ascii =
-      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (!ascii) {
+  size_t plain = 0;
+  while (plain < s.size() && !needs_escape(static_cast<unsigned char>(s[plain]))) ++plain;
+  if (plain == s.size()) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  if (std::any_of(s.begin() + plain, s.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
     out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
     return;
   }
   out += '"';
-  while (!s.empty()) {
-    // Plain runs are appended whole; only the characters JSON requires are escaped.
-    size_t plain = 0;
-    while (plain < s.size() && s[plain] != '"' && s[plain] != '\\' &&
-           static_cast<unsigned char>(s[plain]) >= 0x20)
-      ++plain;
-    out.append(s.data(), plain);
-    if (plain == s.size()) break;
-    char c = s[plain];
-    s.remove_prefix(plain + 1);
+  for (char c : s) {
     switch (c) {
       case '"':
         out += "\\\"";
@@ -53,12 +53,15 @@ void append_string(std::string& out, std::string_view s) {
       case '\t':
         out += "\\t";
         break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[(c >> 4) & 0xf];
-        out += kHex[c & 0xf];
-      }
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
     }
   }
   out += '"';
