@@ -158,6 +158,33 @@ class Capture {
   std::string key_;
 };
 
+// The parser's own message quotes the offending bytes, which may not be UTF-8 and could not be
+// sent back in a JSON error body; the position is enough to find them.
+Error not_json(std::size_t position) {
+  return Error(ErrorKind::kMalformed,
+               "the request body is not valid JSON (at byte " + std::to_string(position) + ")");
+}
+
+// Reads JSON without keeping anything: whether a refused body was JSON at all.
+struct SyntaxCheck final : nlohmann::json_sax<json> {
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception&) override {
+    throw not_json(position);
+  }
+};
+
 class TaskRunSax final : public nlohmann::json_sax<json> {
  public:
   TaskRunSax(bool batch, size_t max_items) : batch_(batch), max_items_(max_items) {
@@ -324,9 +351,9 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
     }
   }
 
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    throw Error(ErrorKind::kMalformed,
-                std::string("the request body is not valid JSON: ") + e.what());
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception&) override {
+    throw not_json(position);
   }
 
  private:
@@ -761,8 +788,17 @@ std::vector<TaskRunRecord> read(std::string_view body, bool batch, size_t max_it
     throw invalid_argument("missing required member 'id'", "id");
   }
   TaskRunSax sax(batch, max_items);
-  json::sax_parse(body.begin(), body.end(), &sax);
-  return sax.take();
+  try {
+    json::sax_parse(body.begin(), body.end(), &sax);
+    return sax.take();
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kMalformed) throw;
+    // A member was refused before the reader reached the end: text that is not JSON at all is
+    // still a 400, whatever its start looked like.
+    SyntaxCheck check;
+    json::sax_parse(body.begin(), body.end(), &check);
+    throw;
+  }
 }
 }  // namespace
 

@@ -124,6 +124,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadBody{"truncated_item", batch_with("name", "x").substr(0, 200), ErrorKind::kMalformed,
                 ""},
         BadBody{"trailing_garbage", "{\"task_runs\": []} x", ErrorKind::kMalformed, ""},
+        // Text that is not JSON is malformed even when a member before the damage is wrong.
+        BadBody{"bad_member_then_truncated", batch_with("cache_key", 5, 0).substr(0, 300),
+                ErrorKind::kMalformed, ""},
+        BadBody{"bad_utf8", "{\"task_runs\": [{\"name\": \"\xff\xfe\"}]}", ErrorKind::kMalformed, ""},
+        BadBody{"deep_unclosed", std::string(100'000, '['), ErrorKind::kMalformed, ""},
+        BadBody{"deep_closed", std::string(100'000, '[') + std::string(100'000, ']'),
+                ErrorKind::kInvalidArgument, ""},
         BadBody{"body_not_object", "[1, 2]", ErrorKind::kInvalidArgument, ""},
         BadBody{"missing_list", "{}", ErrorKind::kInvalidArgument, "task_runs"},
         BadBody{"list_not_array", "{\"task_runs\": 3}", ErrorKind::kInvalidArgument, "task_runs"},
