@@ -169,6 +169,7 @@ SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_ru
   result.state = decision.state;
   result.reason = reason_of(decision);
   result.wait_s = decision.wait_s;
+  result.recorded = decision.write_state;
   return result;
 }
 

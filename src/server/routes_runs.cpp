@@ -514,7 +514,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
              ctx.embedded && !identity.empty()
                  ? ctx.embedded->set_flow_run_state_for(path_id(r), proposed, force, identity)
                  : ctx.client.set_flow_run_state(path_id(r), proposed, force);
-         if (result.status == SetStateStatus::kAccept)
+         if (result.recorded)  // accepted, or a substitute such as AwaitingRetry
            emit_state_event(ctx, "flow-run", path_id(r), "", result.state);
          return orchestration_result(result);
        }});
