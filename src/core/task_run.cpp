@@ -117,6 +117,9 @@ void TaskRunImpl::prepare() {
     record_.empirical_policy.retry_delays_s = def.retry_delay.delays_s(def.retries);
     record_.empirical_policy.retry_jitter_factor = def.retry_jitter_factor;
   }
+  // Null stands for "no inputs" (stored as {}): an empty JSON object allocates, and the record is
+  // copied into the write queue once per state.
+  record_.task_inputs = nullptr;
   if (!deps_.empty()) {
     record_.task_inputs = nlohmann::json::object();
     for (const auto& dep : deps_)

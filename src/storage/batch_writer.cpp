@@ -24,10 +24,11 @@ void BatchWriter::wait_for_space(std::unique_lock<std::mutex>& lock) {
 }
 
 uint64_t BatchWriter::enqueue(const TaskRunRecord& run) {
+  TaskRunRecord copy = run;  // copied before taking the lock the writer and other producers need
   std::unique_lock lock(mutex_);
   wait_for_space(lock);
   bool was_empty = runs_.empty() && logs_.empty();
-  runs_.push_back(run);
+  runs_.push_back(std::move(copy));
   uint64_t sequence = ++enqueued_;
   lock.unlock();
   if (was_empty) work_cv_.notify_one();

@@ -5,6 +5,7 @@
 #include "model/ids.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_dialect.h"
+#include "storage/state_history.h"
 
 namespace baton::storage {
 
@@ -86,30 +87,21 @@ std::optional<State> read_state(const Statement& s, int first) {
   return state;
 }
 
-enum class RunTable { kFlowRun, kTaskRun };
-
-Statement& insert_state_statement(sqlite::Connection& db, RunTable table) {
+Statement& insert_flow_run_state_statement(sqlite::Connection& db) {
   static const std::string kInsertFlowRunState = "INSERT INTO flow_run_state (id, flow_run_id, " +
                                                  std::string(kStateColumns) +
                                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  static const std::string kInsertTaskRunState = "INSERT INTO task_run_state (id, task_run_id, " +
-                                                 std::string(kStateColumns) +
-                                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  return db.prepare_cached(table == RunTable::kFlowRun ? kInsertFlowRunState : kInsertTaskRunState);
+  return db.prepare_cached(kInsertFlowRunState);
 }
 
-// `insert` is insert_state_statement(db, table); the hot path fetches it once per batch.
-void insert_state(Statement& insert, const std::string& state_id, const std::string& run_id,
-                  const State& state, std::string_view transition_id) {
+void insert_flow_run_state(sqlite::Connection& db, const std::string& state_id,
+                           const std::string& run_id, const State& state,
+                           std::string_view transition_id) {
+  auto& insert = insert_flow_run_state_statement(db);
   std::string data;
   insert.bind_view(1, state_id).bind_view(2, run_id);
   bind_state(insert, 3, state, transition_id, data);
   insert.run();
-}
-
-void insert_state(sqlite::Connection& db, RunTable table, const std::string& state_id,
-                  const std::string& run_id, const State& state, std::string_view transition_id) {
-  insert_state(insert_state_statement(db, table), state_id, run_id, state, transition_id);
 }
 
 // --- flow runs ----------------------------------------------------------------------------------
@@ -164,14 +156,13 @@ std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::
 
 // --- task runs ----------------------------------------------------------------------------------
 
+// The current state is the history entry whose id is state_id (see state_history.h).
 constexpr std::string_view kTaskRunSelect =
     "SELECT r.id, r.flow_run_id, r.task_key, r.name, r.dynamic_key, r.cache_key, "
     "r.cache_expiration, r.task_inputs, r.tags, r.empirical_policy, r.run_count, r.created, "
     "r.updated, r.expected_start_time, r.start_time, r.end_time, r.total_run_time, "
-    "s.type, s.name, s.message, s.timestamp, s.scheduled_time, s.data, s.cache_key, "
-    "s.cache_expiration, s.retriable, s.transition_id "
-    "FROM task_run r LEFT JOIN task_run_state s ON s.task_run_id = r.id AND s.id = r.state_id";
-constexpr int kTaskRunStateColumn = 17;
+    "r.state_id, r.history FROM task_run r";
+constexpr int kTaskRunStateIdColumn = 17;
 
 TaskRunRecord read_task_run_row(const Statement& s) {
   TaskRunRecord r;
@@ -192,7 +183,9 @@ TaskRunRecord read_task_run_row(const Statement& s) {
   r.start_time = optional_time(s, 14);
   r.end_time = optional_time(s, 15);
   r.total_run_time_s = s.real(16);
-  if (auto state = read_state(s, kTaskRunStateColumn)) r.state = std::move(*state);
+  if (auto row = find_history_entry(s.text_view(kTaskRunStateIdColumn + 1),
+                                    s.text_view(kTaskRunStateIdColumn)))
+    r.state = std::move(row->state);
   return r;
 }
 
@@ -327,31 +320,51 @@ Where flow_run_where(const FlowRunFilter& f) {
 
 // --- batch writes -------------------------------------------------------------------------------
 
-constexpr std::string_view kUpsertTaskRun =
-    "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
-    "cache_expiration, task_inputs, tags, empirical_policy, state_id, state_type, state_name, "
-    "state_timestamp, run_count, created, updated, expected_start_time, start_time, end_time, "
-    "total_run_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, cache_key = excluded.cache_key, "
-    "cache_expiration = excluded.cache_expiration, task_inputs = excluded.task_inputs, "
-    "tags = excluded.tags, empirical_policy = excluded.empirical_policy, "
-    "state_id = excluded.state_id, state_type = excluded.state_type, "
-    "state_name = excluded.state_name, state_timestamp = excluded.state_timestamp, "
-    "run_count = excluded.run_count, updated = excluded.updated, "
-    "expected_start_time = excluded.expected_start_time, start_time = excluded.start_time, "
-    "end_time = excluded.end_time, total_run_time = excluded.total_run_time "
-    // A snapshot older than the stored one (a late batch from another writer) must not win.
-    "WHERE excluded.state_timestamp >= task_run.state_timestamp";
+// One row write per task run per batch: the run's states of this batch are appended to its
+// history whatever their age, but the current-state columns (and the other mutable fields) take
+// the snapshot's values only when it is not older than the stored one, so a late batch from
+// another writer cannot overwrite a newer state. (SET expressions all read the stored row.)
+const std::string& upsert_task_run_sql() {
+  static const std::string sql = [] {
+    std::string out =
+        "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
+        "cache_expiration, task_inputs, tags, empirical_policy, state_id, state_type, state_name, "
+        "state_timestamp, run_count, created, updated, expected_start_time, start_time, end_time, "
+        "total_run_time, history) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET history = task_run.history || excluded.history";
+    for (std::string_view column :
+         {"name", "cache_key", "cache_expiration", "task_inputs", "tags", "empirical_policy",
+          "state_id", "state_type", "state_name", "state_timestamp", "run_count", "updated",
+          "expected_start_time", "start_time", "end_time", "total_run_time"}) {
+      std::string c(column);
+      out += ", " + c +
+             " = CASE WHEN task_run.state_timestamp IS NULL OR "
+             "excluded.state_timestamp >= task_run.state_timestamp THEN excluded." +
+             c + " ELSE task_run." + c + " END";
+    }
+    return out;
+  }();
+  return sql;
+}
 
-void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& state_id,
-                     int64_t now_us) {
+// `state_id` is the id of r.state, `history` the lines of this batch's states of the run.
+void upsert_task_run(Statement& s, const TaskRunRecord& r, std::string_view state_id,
+                     std::string_view history, int64_t now_us) {
   s.bind_view(1, r.id);
   s.bind_view_or_null(2, r.flow_run_id);
   s.bind_view(3, r.task_key);
   s.bind_view(4, r.name);
   s.bind_view(5, r.dynamic_key);
-  s.bind_view_or_null(6, r.cache_key);
-  s.bind(7, micros(r.cache_expiration));
+  // The row's cache key is its current state's (CacheRetrieval looks runs up by it), else the
+  // run's own.
+  if (!r.state.cache_key.empty()) {
+    s.bind_view(6, r.state.cache_key);
+    s.bind(7, micros(r.state.cache_expiration));
+  } else {
+    s.bind_view_or_null(6, r.cache_key);
+    s.bind(7, micros(r.cache_expiration));
+  }
   // Defaults are bound as literals: most task runs have no inputs, tags or retry policy.
   if (r.task_inputs.is_null() || r.task_inputs.empty())
     s.bind_view(8, "{}");
@@ -378,6 +391,7 @@ void upsert_task_run(Statement& s, const TaskRunRecord& r, const std::string& st
   s.bind(19, micros(r.start_time));
   s.bind(20, micros(r.end_time));
   s.bind(21, r.total_run_time_s);
+  s.bind_view(22, history);
   s.run();
 }
 
@@ -406,6 +420,8 @@ SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions 
       main_(path, manual_checkpoints(options, 0)),
       // 64 MiB page cache: the indexes of a 100,000-task flow run stay cached across batches.
       batch_(path, manual_checkpoints(options, -65536)) {
+  main_.share_write_lock(write_mutex_);
+  batch_.share_write_lock(write_mutex_);
   migrate_sqlite(main_);
 }
 
@@ -562,7 +578,7 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
     q.reset();
     return {std::move(existing), false};
   }
-  insert_state(db, RunTable::kFlowRun, state_id, run.id, run.state, {});
+  insert_flow_run_state(db, state_id, run.id, run.state, {});
   insert_events(db, events);
   return {run, true};
 }
@@ -587,7 +603,7 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
     if (!write.state) return true;
     const State& state = *write.state;
     std::string state_id = new_id();
-    insert_state(db, RunTable::kFlowRun, state_id, id, state, write.transition_id);
+    insert_flow_run_state(db, state_id, id, state, write.transition_id);
     auto& u = db.prepare_cached(
         "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
         "run_count = ?, updated = ?, expected_start_time = ?, next_scheduled_start_time = ?, "
@@ -688,12 +704,6 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
     d.bind(1, id).run();
     if (main_.changes() == 0) return false;
     main_.prepare_cached("DELETE FROM flow_run_state WHERE flow_run_id = ?").bind(1, id).run();
-    main_
-        .prepare_cached(
-            "DELETE FROM task_run_state WHERE task_run_id IN "
-            "(SELECT id FROM task_run WHERE flow_run_id = ?)")
-        .bind(1, id)
-        .run();
     main_.prepare_cached("DELETE FROM task_run WHERE flow_run_id = ?").bind(1, id).run();
     main_.prepare_cached("DELETE FROM log WHERE flow_run_id = ?").bind(1, id).run();
     return true;
@@ -703,45 +713,68 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
 std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
   std::lock_guard lock(main_mutex_);
   auto& q = main_.prepare_cached("SELECT id, " + std::string(kStateColumns) +
-                                 " FROM flow_run_state WHERE flow_run_id = ? " +
-                                 "UNION ALL SELECT id, " + std::string(kStateColumns) +
-                                 " FROM task_run_state WHERE task_run_id = ? ORDER BY 5, 1");
-  q.bind(1, run_id).bind(2, run_id);
+                                 " FROM flow_run_state WHERE flow_run_id = ? ORDER BY 5, 1");
+  q.bind(1, run_id);
   std::vector<StateRow> out;
   while (q.step()) out.push_back({q.text(0), *read_state(q, 1), q.text(10)});
   q.reset();
+  if (!out.empty()) return out;
+  auto& h = main_.prepare_cached("SELECT history FROM task_run WHERE id = ?");
+  h.bind(1, run_id);
+  if (h.step()) out = parse_history(h.text_view(0));
+  h.reset();
   return out;
 }
 
 void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
                                 const std::vector<LogRecord>& logs) {
   if (task_runs.empty() && logs.empty()) return;
-  // Several snapshots of one task run in a batch: every state goes into the history, but only
-  // the last snapshot needs upserting into the run row.
+  // Several snapshots of one task run in a batch (Pending, Running, Completed of a quick task):
+  // their states become lines of one history append and the last snapshot is the run row, so
+  // the run costs one row write. Snapshots are grouped by id in a linked list per run.
   std::lock_guard lock(batch_mutex_);
+  const size_t n = task_runs.size();
+  constexpr uint32_t kNotFirst = UINT32_MAX;
   size_t capacity = 16;
-  while (capacity < 2 * task_runs.size()) capacity <<= 1;
-  last_snapshot_.assign(capacity, 0);
+  while (capacity < 2 * n) capacity <<= 1;
+  first_snapshot_.assign(capacity, 0);
+  next_snapshot_.assign(n, 0);
+  last_of_run_.resize(n);
   auto slot = [&](std::string_view id) -> uint32_t& {
     size_t h = std::hash<std::string_view>{}(id) & (capacity - 1);
-    while (last_snapshot_[h] != 0 && task_runs[last_snapshot_[h] - 1].id != id)
+    while (first_snapshot_[h] != 0 && task_runs[first_snapshot_[h] - 1].id != id)
       h = (h + 1) & (capacity - 1);
-    return last_snapshot_[h];
+    return first_snapshot_[h];
   };
-  for (size_t i = 0; i < task_runs.size(); ++i)
-    slot(task_runs[i].id) = static_cast<uint32_t>(i + 1);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& r = task_runs[i];
+    if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
+    uint32_t& first = slot(r.id);
+    if (first == 0) {
+      first = static_cast<uint32_t>(i + 1);
+      last_of_run_[i] = static_cast<uint32_t>(i);
+    } else {
+      uint32_t& last = last_of_run_[first - 1];
+      next_snapshot_[last] = static_cast<uint32_t>(i + 1);
+      last = static_cast<uint32_t>(i);
+      last_of_run_[i] = kNotFirst;
+    }
+  }
 
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
     std::string state_id;
-    auto& insert = insert_state_statement(batch_, RunTable::kTaskRun);
-    auto& upsert = batch_.prepare_cached(kUpsertTaskRun);
-    for (size_t i = 0; i < task_runs.size(); ++i) {
-      const auto& r = task_runs[i];
-      if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
-      state_id = new_id();
-      insert_state(insert, state_id, r.id, r.state, {});
-      if (slot(r.id) == i + 1) upsert_task_run(upsert, r, state_id, now_us);
+    auto& upsert = batch_.prepare_cached(upsert_task_run_sql());
+    for (size_t i = 0; i < n; ++i) {
+      if (last_of_run_[i] == kNotFirst) continue;  // written with the run's first snapshot
+      history_.clear();
+      size_t last = i;
+      for (size_t j = i + 1; j != 0; j = next_snapshot_[j - 1]) {
+        last = j - 1;
+        state_id = new_id();
+        append_history_entry(history_, state_id, task_runs[last].state);
+      }
+      upsert_task_run(upsert, task_runs[last], state_id, history_, now_us);
     }
     auto& insert_log = batch_.prepare_cached(
         "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp) "
@@ -834,13 +867,15 @@ std::vector<LogRecord> SqliteStorage::read_logs(const LogFilter& f) {
 std::optional<State> SqliteStorage::find_cached_state(const std::string& cache_key, TimePoint at) {
   if (cache_key.empty()) return std::nullopt;
   std::lock_guard lock(main_mutex_);
+  // ix_task_run_cache_key: runs whose current state is COMPLETED, by their state's cache key.
   auto& q = main_.prepare_cached(
-      "SELECT " + std::string(kStateColumns) +
-      " FROM task_run_state WHERE cache_key = ? AND type = 'COMPLETED' "
-      "AND (cache_expiration IS NULL OR cache_expiration > ?) ORDER BY timestamp DESC LIMIT 1");
+      "SELECT state_id, history FROM task_run WHERE cache_key = ? AND state_type = 'COMPLETED' "
+      "AND (cache_expiration IS NULL OR cache_expiration > ?) ORDER BY state_timestamp DESC "
+      "LIMIT 1");
   q.bind(1, cache_key).bind(2, micros(at));
   std::optional<State> out;
-  if (q.step()) out = read_state(q, 0);
+  if (q.step())
+    if (auto row = find_history_entry(q.text_view(1), q.text_view(0))) out = std::move(row->state);
   q.reset();
   return out;
 }
@@ -863,20 +898,24 @@ int SqliteStorage::set_task_runs_state(const std::string& flow_run_id,
     std::vector<Row> rows;
     while (q->step()) rows.push_back({q->text(0), q->int64(1), !q->is_null(2)});
     q.reset();
+    std::string entry;
     for (const auto& row : rows) {
       std::string state_id = new_id();
-      insert_state(main_, RunTable::kTaskRun, state_id, row.id, state, {});
+      entry.clear();
+      append_history_entry(entry, state_id, state);
       auto& u = main_.prepare_cached(
-          "UPDATE task_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
-          "updated = ?, end_time = CASE WHEN ? THEN ? ELSE end_time END WHERE id = ?");
-      u.bind(1, state_id)
-          .bind(2, to_string(state.type))
-          .bind(3, state.name)
-          .bind(4, micros(state.timestamp))
-          .bind(5, micros(now()))
-          .bind(6, state.is_terminal())
-          .bind(7, micros(state.timestamp))
-          .bind(8, row.id)
+          "UPDATE task_run SET history = history || ?, state_id = ?, state_type = ?, "
+          "state_name = ?, state_timestamp = ?, updated = ?, "
+          "end_time = CASE WHEN ? THEN ? ELSE end_time END WHERE id = ?");
+      u.bind(1, entry)
+          .bind(2, state_id)
+          .bind(3, to_string(state.type))
+          .bind(4, state.name.empty() ? default_name(state.type) : std::string_view(state.name))
+          .bind(5, micros(state.timestamp))
+          .bind(6, micros(now()))
+          .bind(7, state.is_terminal())
+          .bind(8, micros(state.timestamp))
+          .bind(9, row.id)
           .run();
     }
     return static_cast<int>(rows.size());

@@ -53,13 +53,22 @@ class SqliteStorage final : public Storage {
   void run_checkpointer();
 
   std::string path_;
+  // Held by write transactions on either connection (Connection::share_write_lock): flow-run
+  // transitions wait for a group commit in progress instead of sleeping in the busy handler.
+  // Declared before the connections, which point at it.
+  std::mutex write_mutex_;
   std::mutex main_mutex_;
   sqlite::Connection main_;
   std::mutex batch_mutex_;
   sqlite::Connection batch_;
-  // write_batch's open-addressing table (task-run id -> index of its last snapshot + 1),
-  // reused across batches so the writer does not allocate per record.
-  std::vector<uint32_t> last_snapshot_;
+  // write_batch's working memory, reused across batches so the writer does not allocate per
+  // record: an open-addressing table (task-run id -> index of its first snapshot + 1), per
+  // snapshot the next snapshot of the same run (+1, 0 = none), per run its last snapshot so far,
+  // and the history lines of the run being written.
+  std::vector<uint32_t> first_snapshot_;
+  std::vector<uint32_t> next_snapshot_;
+  std::vector<uint32_t> last_of_run_;
+  std::string history_;
   // Flow-run commits (the server's requests) hand WAL checkpoints to a thread with a connection
   // of its own: a PASSIVE checkpoint runs beside writers, so no commit waits for one.
   std::mutex checkpoint_mutex_;
