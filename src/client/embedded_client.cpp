@@ -7,6 +7,7 @@
 #include "client/process_identity.h"
 #include "model/ids.h"
 #include "orchestration/rules.h"
+#include "storage/sqlite/sqlite_storage.h"
 
 namespace baton {
 
@@ -404,6 +405,107 @@ std::vector<std::string> EmbeddedClient::mark_crashed_runs() {
     filter.offset += filter.limit;
   }
   return marked;
+}
+
+std::optional<FlowRecord> EmbeddedClient::read_flow(const std::string& id) {
+  return storage_->read_flow(id);
+}
+
+int64_t EmbeddedClient::count_flow_runs(const FlowRunFilter& filter) {
+  return storage_->count_flow_runs(filter);
+}
+
+int64_t EmbeddedClient::count_task_runs(const TaskRunFilter& filter) {
+  sync_reads();
+  return storage_->count_task_runs(filter);
+}
+
+bool EmbeddedClient::delete_task_run(const std::string& id) {
+  sync_reads();  // a queued snapshot of this run must not land after it is gone
+  return storage_->delete_task_run(id);
+}
+
+SetStateResult EmbeddedClient::set_task_run_state(const std::string& task_run_id,
+                                                  const State& proposed, bool force) {
+  std::lock_guard lock(task_transitions_mutex_);
+  sync_reads();
+  auto run = storage_->read_task_run(task_run_id);
+  if (!run) throw not_found("task run '" + task_run_id + "' not found");
+  orchestration::Transition t;
+  t.kind = orchestration::RunKind::kTask;
+  t.current = run->state;
+  t.proposed = proposed;
+  t.policy = run->empirical_policy;
+  t.run.run_count = run->run_count;
+  t.run.start_time = run->start_time;
+  t.run.end_time = run->end_time;
+  t.run.total_run_time_s = run->total_run_time_s;
+  t.run.expected_start_time = run->expected_start_time;
+  t.now = now();
+  t.force = force;
+  if (!force && proposed.type == StateType::kRunning && !proposed.cache_key.empty())
+    t.cached = find_cached_state(proposed.cache_key, t.now);
+  auto decision = orchestration::decide(t);
+  if (decision.write_state) {
+    run->run_count = decision.run.run_count;
+    run->start_time = decision.run.start_time;
+    run->end_time = decision.run.end_time;
+    run->total_run_time_s = decision.run.total_run_time_s;
+    run->expected_start_time = decision.run.expected_start_time;
+    run->state = decision.state;
+    run->updated = decision.state.timestamp;
+    record_task_run(*run);
+    flush();
+  }
+  SetStateResult result;
+  result.status = status_of(decision.outcome);
+  result.state = decision.state;
+  result.reason = reason_of(decision);
+  result.wait_s = decision.wait_s;
+  result.recorded = decision.write_state;
+  return result;
+}
+
+storage::ConcurrencyLimits& EmbeddedClient::limits() {
+  std::lock_guard lock(limits_mutex_);
+  if (!limits_) {
+    auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage_.get());
+    if (!sqlite)
+      throw unavailable("concurrency limits need the SQLite storage; this database has none");
+    limits_ = std::make_unique<storage::ConcurrencyLimits>(sqlite->path());
+  }
+  return *limits_;
+}
+
+ConcurrencySlots EmbeddedClient::acquire_concurrency_slots(const std::vector<std::string>& names,
+                                                           int slots, double lease_seconds,
+                                                           const std::string& holder) {
+  ConcurrencySlots out;
+  storage::ConcurrencyLimits::Acquired got;
+  try {
+    got = limits().acquire(names, slots, "concurrency", lease_seconds, holder);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kInvalidArgument) throw;
+    out.status = ConcurrencySlots::Status::kAbort;
+    out.reason = e.what();
+    return out;
+  }
+  if (!got.granted) {
+    out.status = ConcurrencySlots::Status::kWait;
+    out.retry_after_s = got.retry_after_s;
+    out.reason = "no free slot in limit '" + got.blocking_limit + "'";
+    return out;
+  }
+  out.lease_id = got.lease_id;
+  return out;
+}
+
+bool EmbeddedClient::renew_concurrency_lease(const std::string& lease_id, double lease_seconds) {
+  return limits().renew(lease_id, lease_seconds);
+}
+
+bool EmbeddedClient::release_concurrency_slots(const std::string& lease_id) {
+  return limits().release(lease_id);
 }
 
 }  // namespace baton

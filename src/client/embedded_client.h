@@ -28,6 +28,7 @@
 
 #include "client/orchestration_client.h"
 #include "storage/batch_writer.h"
+#include "storage/concurrency_limits.h"
 #include "storage/storage.h"
 
 namespace baton {
@@ -62,6 +63,24 @@ class EmbeddedClient final : public OrchestrationClient {
   void flush() override;
   std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
   std::vector<std::string> mark_crashed_runs() override;
+  ConcurrencySlots acquire_concurrency_slots(const std::vector<std::string>& names, int slots,
+                                             double lease_seconds,
+                                             const std::string& holder) override;
+  bool renew_concurrency_lease(const std::string& lease_id, double lease_seconds) override;
+  bool release_concurrency_slots(const std::string& lease_id) override;
+
+  // What the server needs beyond the interface (Prefect's routes for them):
+  std::optional<FlowRecord> read_flow(const std::string& id);
+  int64_t count_flow_runs(const FlowRunFilter& filter);
+  int64_t count_task_runs(const TaskRunFilter& filter);
+  // Deletes the task run with its states and logs. False when there was no such run.
+  bool delete_task_run(const std::string& id);
+  // Proposes a task-run transition decided by the task policy (CacheRetrieval looks up
+  // proposed.cache_key), as the SDK does in-process; the recorded state is durable on return.
+  // Transitions of task runs through this call are serialised in this process (read-decide-
+  // write under one mutex); the SDK's own batched records are not. Throws not_found.
+  SetStateResult set_task_run_state(const std::string& task_run_id, const State& proposed,
+                                    bool force = false);
 
   // Asynchronous flow-run writes, for the server's network threads, which must not wait. The
   // write joins the group commit: when no commit is in progress the calling thread commits
@@ -108,6 +127,11 @@ class EmbeddedClient final : public OrchestrationClient {
   // flushing. Entries leave once committed (then storage has them).
   std::mutex cache_mutex_;
   std::unordered_map<std::string, std::pair<State, uint64_t>> uncommitted_cache_;
+  std::mutex task_transitions_mutex_;
+  // Opened on first use: most programs never touch a limit.
+  storage::ConcurrencyLimits& limits();
+  std::mutex limits_mutex_;
+  std::unique_ptr<storage::ConcurrencyLimits> limits_;
 };
 
 // A flow-run name in Prefect's style, e.g. "brave-otter".

@@ -38,6 +38,22 @@ struct SetStateResult {
   State state;         // the state the run is in after the call
   std::string reason;  // why, when not accepted (names the rule)
   double wait_s = 0;   // for kWait
+  // The call wrote a state: the accepted one, or a substitute (AwaitingRetry, Cached). Filled
+  // by the embedded client's set_task_run_state.
+  bool recorded = false;
+};
+
+// The answer to acquire_concurrency_slots().
+struct ConcurrencySlots {
+  enum class Status {
+    kGranted,  // the slots are held (by `lease_id`, or by nothing when no named limit exists)
+    kWait,     // a limit is full: nothing was taken; try again after retry_after_s
+    kAbort,    // a limit can never admit this (fewer slots than asked, e.g. a tag limit of 0)
+  };
+  Status status = Status::kGranted;
+  std::string lease_id;      // kGranted: empty when none of the names has an active limit
+  double retry_after_s = 0;  // kWait: when a slot may be free (a lease expiry, a decay)
+  std::string reason;        // kWait, kAbort: names the limit
 };
 
 // FlowRunFilter, TaskRunFilter and LogFilter live in model/records.h (the storage layer uses them).
@@ -89,6 +105,21 @@ class OrchestrationClient {
   // from other hosts, or with no recorded process, are left alone. Returns the ids of the flow
   // runs it marked. Safe to run at any time, from any process (the CLI and server call it).
   virtual std::vector<std::string> mark_crashed_runs() = 0;
+
+  // Global concurrency limits, which also serve as task-run tag limits (named "tag:<tag>"):
+  // takes `slots` of every named limit at once, or none, held by a lease that expires after
+  // `lease_seconds` unless renewed, so a killed holder cannot keep them. Names without an active
+  // limit do not constrain. `holder` says who holds the lease (a task run id), for people.
+  // Embedded: the limits in the same SQLite file; remote: POST
+  // /v2/concurrency_limits/increment-with-lease. Throws unavailable when the limits cannot be
+  // reached (embedded over a non-SQLite storage, or a server without them).
+  virtual ConcurrencySlots acquire_concurrency_slots(const std::vector<std::string>& names,
+                                                     int slots, double lease_seconds,
+                                                     const std::string& holder) = 0;
+  // Extends a held lease; false when it is unknown or already expired.
+  virtual bool renew_concurrency_lease(const std::string& lease_id, double lease_seconds) = 0;
+  // Gives back a lease's slots; false when it was unknown or already expired.
+  virtual bool release_concurrency_slots(const std::string& lease_id) = 0;
 };
 
 // BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set). Otherwise

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "baton/error.h"
 #include "client/process_identity.h"
 
@@ -283,6 +285,53 @@ std::vector<std::string> RemoteClient::mark_crashed_runs() {
   return call("POST", "/flow_runs/mark_crashed", json::object())
       .at("flow_run_ids")
       .get<std::vector<std::string>>();
+}
+
+ConcurrencySlots RemoteClient::acquire_concurrency_slots(const std::vector<std::string>& names,
+                                                         int slots, double lease_seconds,
+                                                         const std::string& holder) {
+  json body{{"names", names},
+            {"slots", slots},
+            {"mode", "concurrency"},
+            {"lease_duration", std::clamp(lease_seconds, 1.0, 86400.0)}};
+  if (!holder.empty()) body["holder"] = holder;
+  auto r = http_.request("POST", "/v2/concurrency_limits/increment-with-lease", body.dump());
+  ConcurrencySlots out;
+  json answer = json::parse(r.body, nullptr, false);
+  if (r.status == 423) {  // a limit is full: nothing was taken
+    out.status = ConcurrencySlots::Status::kWait;
+    out.retry_after_s =
+        answer.is_object() && answer.contains("retry_after") && answer["retry_after"].is_number()
+            ? answer["retry_after"].get<double>()
+            : 1.0;
+    out.reason = answer.is_object() ? answer["error"].value("message", "") : "";
+    return out;
+  }
+  if (r.status == 422) {  // a limit has fewer slots than asked for: it can never admit this
+    Error e = error_from_response(r.status, r.body);
+    if (e.field() == "slots") {
+      out.status = ConcurrencySlots::Status::kAbort;
+      out.reason = e.what();
+      return out;
+    }
+    throw e;
+  }
+  if (r.status < 200 || r.status >= 300) throw error_from_response(r.status, r.body);
+  if (answer.is_object() && answer.contains("lease_id") && answer["lease_id"].is_string())
+    out.lease_id = answer["lease_id"].get<std::string>();
+  return out;
+}
+
+bool RemoteClient::renew_concurrency_lease(const std::string& lease_id, double lease_seconds) {
+  return call_or_missing("POST", "/v2/concurrency_limits/leases/" + lease_id + "/renew",
+                         {{"lease_duration", std::clamp(lease_seconds, 1.0, 86400.0)}})
+      .has_value();
+}
+
+bool RemoteClient::release_concurrency_slots(const std::string& lease_id) {
+  return call_or_missing("POST", "/v2/concurrency_limits/decrement-with-lease",
+                         {{"lease_id", lease_id}})
+      .has_value();
 }
 
 void RemoteClient::run_sender() {

@@ -65,6 +65,11 @@ class RemoteClient final : public OrchestrationClient {
   void flush() override;
   std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
   std::vector<std::string> mark_crashed_runs() override;
+  ConcurrencySlots acquire_concurrency_slots(const std::vector<std::string>& names, int slots,
+                                             double lease_seconds,
+                                             const std::string& holder) override;
+  bool renew_concurrency_lease(const std::string& lease_id, double lease_seconds) override;
+  bool release_concurrency_slots(const std::string& lease_id) override;
 
   // Sends a request and returns the parsed JSON body of a 2xx answer; throws the server's error
   // otherwise. `target` is relative to the API URL ("/flow_runs/filter"). For CLI commands that

@@ -37,6 +37,7 @@ Runtime::Runtime()
 Runtime::~Runtime() {
   watcher_.reset();
   default_runner_.reset();
+  lease_keeper_.reset();
   try {
     if (client_) client_->flush();
   } catch (...) {
@@ -60,6 +61,14 @@ Watchdog& Runtime::watchdog() {
   std::lock_guard lock(mutex_);
   if (!watchdog_) watchdog_ = std::make_unique<Watchdog>();
   return *watchdog_;
+}
+
+LeaseKeeper& Runtime::lease_keeper() {
+  std::lock_guard lock(mutex_);
+  if (!lease_keeper_)
+    lease_keeper_ =
+        std::make_unique<LeaseKeeper>([this]() -> OrchestrationClient& { return client(); });
+  return *lease_keeper_;
 }
 
 ThreadPool& Runtime::default_runner() {

@@ -19,6 +19,7 @@
 #include "core/cancellation.h"
 #include "core/cancellation_watcher.h"
 #include "core/result_store.h"
+#include "core/tag_slots.h"
 #include "core/thread_pool.h"
 
 namespace baton::core {
@@ -34,6 +35,8 @@ class Runtime {
   Watchdog& watchdog();
   ThreadPool& default_runner();
   CancellationWatcher& cancellation_watcher();
+  // Renews the task-run tag-limit leases this process holds (started on first use).
+  LeaseKeeper& lease_keeper();
 
   // The lowest log level kept (BATON_LOGGING_LEVEL), and whether to echo logs to stderr
   // (BATON_LOGGING_QUIET=1 turns the echo off).
@@ -59,6 +62,7 @@ class Runtime {
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<ThreadPool> default_runner_;
   std::unique_ptr<CancellationWatcher> watcher_;
+  std::unique_ptr<LeaseKeeper> lease_keeper_;
   int log_level_ = 20;
   bool echo_logs_ = true;
 };

@@ -8,6 +8,7 @@
 #include "core/names.h"
 #include "core/result_store.h"
 #include "core/runtime.h"
+#include "core/tag_slots.h"
 #include "model/ids.h"
 
 namespace baton::core {
@@ -228,6 +229,40 @@ void TaskRunImpl::run_to_completion() {
 
   std::exception_ptr error;
   for (;;) {
+    // Tag concurrency limits: one slot of every "tag:<tag>" limit before entering Running.
+    if (!record_.tags.empty()) {
+      TagSlots slots;
+      try {
+        slots = acquire_tag_slots(
+            client, record_.tags, record_.id, flow_ ? flow_->cancel().get() : nullptr,
+            [this](const std::string& why) {
+              State waiting = State::pending("AwaitingConcurrencySlot");
+              waiting.message = why;
+              propose_task_state(record_, has_state_, std::move(waiting), std::nullopt, &mutex_);
+            });
+      } catch (...) {
+        slots.status = TagSlots::Status::kAborted;
+        slots.reason =
+            "Could not take a tag concurrency slot: " + exception_message(std::current_exception());
+      }
+      if (slots.status == TagSlots::Status::kCancelled) {
+        propose_task_state(record_, has_state_, State::cancelled(slots.reason), std::nullopt,
+                           &mutex_);
+        finish(std::make_exception_ptr(CancelledError(label() + " was " + slots.reason)));
+        return;
+      }
+      if (slots.status == TagSlots::Status::kAborted) {
+        State failed = State::failed(slots.reason);
+        failed.retriable = false;
+        propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
+        emit_log(40, record_.flow_run_id, record_.id, label(),
+                 "Finished in state Failed: " + slots.reason);
+        finish(std::make_exception_ptr(std::runtime_error(slots.reason)));
+        return;
+      }
+      tag_lease_ = std::move(slots.lease_id);
+      if (!tag_lease_.empty()) Runtime::get().lease_keeper().hold(tag_lease_);
+    }
     State running = State::running();
     running.cache_key = cache_key;
     auto d =
@@ -334,6 +369,7 @@ void TaskRunImpl::run_to_completion() {
     }
     auto fd = propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
     if (fd.state.type == StateType::kScheduled && fd.state.scheduled_time) {
+      release_tag_slots();  // a run waiting to retry is not running
       emit_log(30, record_.flow_run_id, record_.id, label(),
                "Task run failed with exception: " + msg + " - " + fd.reason);
       if (sleep_until(*fd.state.scheduled_time)) continue;
@@ -350,7 +386,15 @@ void TaskRunImpl::run_to_completion() {
   }
 }
 
+void TaskRunImpl::release_tag_slots() {
+  if (tag_lease_.empty()) return;
+  Runtime::get().lease_keeper().release(tag_lease_);
+  tag_lease_.clear();
+}
+
 void TaskRunImpl::finish(std::exception_ptr error) {
+  // First: whatever happens next (hooks, the flow ending), the slots are free.
+  release_tag_slots();
   const auto& def = *def_;
   State final_state = state();
   const auto& hooks =

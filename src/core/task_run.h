@@ -63,6 +63,8 @@ class TaskRunImpl final : public engine::TaskRunHandle,
   void dependency_done();
   void finish(std::exception_ptr error);
   bool sleep_until(TimePoint at);
+  // Gives back the tag concurrency slots this run holds, if any (see core/tag_slots.h).
+  void release_tag_slots();
 
   std::shared_ptr<const engine::TaskDefinition> def_;
   engine::TaskCall* call_;
@@ -71,6 +73,7 @@ class TaskRunImpl final : public engine::TaskRunHandle,
   std::vector<engine::Dependency> deps_;
   TaskRunRecord record_;
   bool has_state_ = false;
+  std::string tag_lease_;  // the lease on this run's tag limits while an attempt runs
   ThreadPool* runner_ = nullptr;
   std::atomic<int> waiting_for_{0};
 

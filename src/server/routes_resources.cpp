@@ -3,9 +3,9 @@
 
 #include "baton/error.h"
 #include "server/artifact_store.h"
-#include "server/concurrency_limits.h"
 #include "server/server_context.h"
 #include "server/variable_store.h"
+#include "storage/concurrency_limits.h"
 
 namespace baton::server {
 
@@ -32,7 +32,7 @@ std::vector<std::string> tags_of(const json& j) {
                                                     : std::vector<std::string>{};
 }
 
-constexpr const char* kTagPrefix = "tag:";
+constexpr const char* kTagPrefix = storage::kTagLimitPrefix;
 }  // namespace
 
 void add_variable_routes(Router& router, VariableStore& store) {

@@ -1,4 +1,5 @@
 // Flows, flow runs, task runs, their state histories, and logs: Prefect's routes and shapes.
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -199,14 +200,72 @@ class FlowIdCache {
   std::unordered_map<std::string, std::string> ids_;
 };
 
-FlowRecord find_flow(OrchestrationClient& client, const std::string& id) {
-  for (int offset = 0;; offset += kMaxLimit) {
-    auto flows = client.list_flows(kMaxLimit, offset);
-    for (auto& f : flows)
-      if (f.id == id) return f;
-    if (static_cast<int>(flows.size()) < kMaxLimit) break;
-  }
+// The routes that need more than the OrchestrationClient interface (counts, flow by id, task-run
+// transitions and deletes) use the embedded client, which `baton server` always has.
+EmbeddedClient& embedded(ServerContext& ctx) {
+  if (!ctx.embedded) throw unavailable("this server has no embedded database");
+  return *ctx.embedded;
+}
+
+FlowRecord find_flow(ServerContext& ctx, const std::string& id) {
+  if (auto flow = embedded(ctx).read_flow(id)) return *flow;
   throw not_found("no flow with id " + id);
+}
+
+FlowRunFilter flow_run_filter_from(const json& b) {
+  FlowRunFilter f;
+  f.ids = strings_at(b, {"flow_runs", "id", "any_"});
+  f.flow_names = strings_at(b, {"flows", "name", "any_"});
+  f.state_types = state_types_at(b, {"flow_runs", "state", "type", "any_"});
+  f.state_names = strings_at(b, {"flow_runs", "state", "name", "any_"});
+  f.tags = strings_at(b, {"flow_runs", "tags", "all_"});
+  if (auto p = strings_at(b, {"flow_runs", "parent_task_run_id", "any_"}); !p.empty())
+    f.parent_task_run_id = p.front();
+  if (auto d = strings_at(b, {"flow_runs", "deployment_id", "any_"}); !d.empty())
+    f.deployment_id = d.front();
+  if (auto t = at(b, {"flow_runs", "start_time", "after_"}))
+    f.start_time_after = parse_time(t->get<std::string>(), "flow_runs.start_time.after_");
+  if (auto t = at(b, {"flow_runs", "start_time", "before_"}))
+    f.start_time_before = parse_time(t->get<std::string>(), "flow_runs.start_time.before_");
+  if (auto t = at(b, {"flow_runs", "expected_start_time", "after_"}))
+    f.expected_start_time_after =
+        parse_time(t->get<std::string>(), "flow_runs.expected_start_time.after_");
+  if (auto t = at(b, {"flow_runs", "expected_start_time", "before_"}))
+    f.expected_start_time_before =
+        parse_time(t->get<std::string>(), "flow_runs.expected_start_time.before_");
+  if (auto t = at(b, {"flow_runs", "next_scheduled_start_time", "before_"}))
+    f.next_scheduled_start_time_before =
+        parse_time(t->get<std::string>(), "flow_runs.next_scheduled_start_time.before_");
+  read_page(b, f.limit, f.offset, f.sort);
+  return f;
+}
+
+TaskRunFilter task_run_filter_from(const json& b) {
+  TaskRunFilter f;
+  f.ids = strings_at(b, {"task_runs", "id", "any_"});
+  auto flow_runs = strings_at(b, {"flow_runs", "id", "any_"});
+  if (flow_runs.size() > 1)
+    throw invalid_argument("filtering task runs by more than one flow run is not supported",
+                           "flow_runs.id.any_");
+  if (!flow_runs.empty()) f.flow_run_id = flow_runs.front();
+  f.state_types = state_types_at(b, {"task_runs", "state", "type", "any_"});
+  f.state_names = strings_at(b, {"task_runs", "state", "name", "any_"});
+  f.tags = strings_at(b, {"task_runs", "tags", "all_"});
+  read_page(b, f.limit, f.offset, f.sort);
+  return f;
+}
+
+// Prefect's set_state body: {"state": {...}, "force": bool}.
+bool force_of(const json& body) {
+  return body.value("force", json(false)).is_boolean() && body.value("force", false);
+}
+
+// Prefect's OrchestrationResult: 201 when the proposed state was accepted, 200 otherwise.
+Response orchestration_result(const SetStateResult& result) {
+  json body{{"status", std::string(to_string(result.status))},
+            {"state", result.state},
+            {"details", details(result)}};
+  return Response::json(std::move(body), result.status == SetStateStatus::kAccept ? 201 : 200);
 }
 }  // namespace
 
@@ -240,7 +299,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .summary = "Read a flow",
        .parameters = {id_param("the flow's id")},
        .response_schema = ref("Flow"),
-       .handler = [&client](Request& r) { return Response::json(find_flow(client, path_id(r))); }});
+       .handler = [&ctx](Request& r) { return Response::json(find_flow(ctx, path_id(r))); }});
   router.add({.method = "GET",
               .path = "/api/flows/name/{name}",
               .tag = "Flows",
@@ -308,7 +367,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 if (run.flow_id.empty()) {
                   run.flow_id = flow_ids->id_for(run.flow_name, ctx.client);
                 } else if (run.flow_name.empty()) {
-                  run.flow_name = find_flow(ctx.client, run.flow_id).name;
+                  run.flow_name = find_flow(ctx, run.flow_id).name;
                 }
                 if (!has_state) run.state = State::pending();
                 if (!ctx.embedded) {
@@ -370,41 +429,56 @@ void add_run_routes(Router& router, ServerContext& ctx) {
             {}, true))},
        {"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}},
       kFlowRunSorts);
-  router.add(
-      {.method = "POST",
-       .path = "/api/flow_runs/filter",
-       .tag = "Flow Runs",
-       .summary = "Filter flow runs, with pagination and sorting",
-       .request_schema = s::object(flow_run_filter, {}, true),
-       .response_schema = s::array(ref("FlowRun")),
-       .handler = [&client](Request& r) {
-         const json& b = r.json;
-         FlowRunFilter f;
-         f.ids = strings_at(b, {"flow_runs", "id", "any_"});
-         f.flow_names = strings_at(b, {"flows", "name", "any_"});
-         f.state_types = state_types_at(b, {"flow_runs", "state", "type", "any_"});
-         f.state_names = strings_at(b, {"flow_runs", "state", "name", "any_"});
-         f.tags = strings_at(b, {"flow_runs", "tags", "all_"});
-         if (auto p = strings_at(b, {"flow_runs", "parent_task_run_id", "any_"}); !p.empty())
-           f.parent_task_run_id = p.front();
-         if (auto d = strings_at(b, {"flow_runs", "deployment_id", "any_"}); !d.empty())
-           f.deployment_id = d.front();
-         if (auto t = at(b, {"flow_runs", "start_time", "after_"}))
-           f.start_time_after = parse_time(t->get<std::string>(), "flow_runs.start_time.after_");
-         if (auto t = at(b, {"flow_runs", "start_time", "before_"}))
-           f.start_time_before = parse_time(t->get<std::string>(), "flow_runs.start_time.before_");
-         if (auto t = at(b, {"flow_runs", "expected_start_time", "after_"}))
-           f.expected_start_time_after =
-               parse_time(t->get<std::string>(), "flow_runs.expected_start_time.after_");
-         if (auto t = at(b, {"flow_runs", "expected_start_time", "before_"}))
-           f.expected_start_time_before =
-               parse_time(t->get<std::string>(), "flow_runs.expected_start_time.before_");
-         if (auto t = at(b, {"flow_runs", "next_scheduled_start_time", "before_"}))
-           f.next_scheduled_start_time_before =
-               parse_time(t->get<std::string>(), "flow_runs.next_scheduled_start_time.before_");
-         read_page(b, f.limit, f.offset, f.sort);
-         return Response::json(client.filter_flow_runs(f));
-       }});
+  router.add({.method = "POST",
+              .path = "/api/flow_runs/filter",
+              .tag = "Flow Runs",
+              .summary = "Filter flow runs, with pagination and sorting",
+              .request_schema = s::object(flow_run_filter, {}, true),
+              .response_schema = s::array(ref("FlowRun")),
+              .handler = [&client](Request& r) {
+                return Response::json(client.filter_flow_runs(flow_run_filter_from(r.json)));
+              }});
+  router.add({.method = "POST",
+              .path = "/api/flow_runs/count",
+              .tag = "Flow Runs",
+              .summary = "Count the flow runs a filter matches (limit, offset and sort ignored)",
+              .request_schema = s::object(flow_run_filter, {}, true),
+              .response_schema = s::integer(0),
+              .handler = [&ctx](Request& r) {
+                return Response::json(embedded(ctx).count_flow_runs(flow_run_filter_from(r.json)));
+              }});
+  router.add({.method = "POST",
+              .path = "/api/flow_runs/paginate",
+              .tag = "Flow Runs",
+              .summary = "One page of the flow runs a filter matches, with the total count",
+              .request_schema =
+                  [&] {
+                    json props = flow_run_filter;
+                    props.erase("offset");
+                    props["page"] = s::integer(1);
+                    return s::object(props, {}, true);
+                  }(),
+              .response_schema = s::object({{"results", s::array(ref("FlowRun"))},
+                                            {"count", s::integer(0)},
+                                            {"limit", s::integer(0)},
+                                            {"pages", s::integer(0)},
+                                            {"page", s::integer(1)}}),
+              .handler =
+                  [&ctx](Request& r) {
+                    FlowRunFilter f = flow_run_filter_from(r.json);
+                    int page = r.json.value("page", 1);
+                    if (page > 1 && f.limit > 0 &&
+                        page - 1 > (std::numeric_limits<int>::max)() / f.limit)
+                      throw invalid_argument("page is too large for this limit", "page");
+                    f.offset = (page - 1) * f.limit;
+                    int64_t count = embedded(ctx).count_flow_runs(f);
+                    int64_t pages = f.limit > 0 ? (count + f.limit - 1) / f.limit : 0;
+                    return Response::json({{"results", ctx.client.filter_flow_runs(f)},
+                                           {"count", count},
+                                           {"limit", f.limit},
+                                           {"pages", pages},
+                                           {"page", page}});
+                  }});
   router.add(
       {.method = "POST",
        .path = "/api/flow_runs/{id}/set_state",
@@ -416,25 +490,17 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .blocking = false,
        .async_handler = [&ctx](Request& r, Respond respond) {
          State proposed = r.json["state"].get<State>();
-         bool force =
-             r.json.value("force", json(false)).is_boolean() && r.json.value("force", false);
+         bool force = force_of(r.json);
          std::string identity =
              r.json.contains("infrastructure_pid") && r.json["infrastructure_pid"].is_string()
                  ? r.json["infrastructure_pid"].get<std::string>()
                  : std::string();
-         auto answer = [](const SetStateResult& result) {
-           json body{{"status", std::string(to_string(result.status))},
-                     {"state", result.state},
-                     {"details", details(result)}};
-           return Response::json(std::move(body),
-                                 result.status == SetStateStatus::kAccept ? 201 : 200);
-         };
          std::string id = path_id(r);
          if (!ctx.embedded) {
            auto result = ctx.client.set_flow_run_state(id, proposed, force);
            if (result.status == SetStateStatus::kAccept)
              emit_state_event(ctx, "flow-run", id, "", result.state);
-           respond(answer(result));
+           respond(orchestration_result(result));
            return;
          }
          // An accepted transition and its event commit together (group commit); the event goes
@@ -449,10 +515,10 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                if (store) rows.push_back(event_row(*event));
                return rows;
              },
-             [&ctx, event, respond, answer](std::exception_ptr error, SetStateResult result) {
+             [&ctx, event, respond](std::exception_ptr error, SetStateResult result) {
                if (error) return respond(error_response(error));
                if (result.status == SetStateStatus::kAccept) publish_event(ctx, *event);
-               respond(answer(result));
+               respond(orchestration_result(result));
              });
        }});
   router.add(
@@ -577,20 +643,41 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .request_schema = s::object(task_run_filter, {}, true),
               .response_schema = s::array(ref("TaskRun")),
               .handler = [&client](Request& r) {
-                const json& b = r.json;
-                TaskRunFilter f;
-                f.ids = strings_at(b, {"task_runs", "id", "any_"});
-                auto flow_runs = strings_at(b, {"flow_runs", "id", "any_"});
-                if (flow_runs.size() > 1)
-                  throw invalid_argument(
-                      "filtering task runs by more than one flow run is not supported",
-                      "flow_runs.id.any_");
-                if (!flow_runs.empty()) f.flow_run_id = flow_runs.front();
-                f.state_types = state_types_at(b, {"task_runs", "state", "type", "any_"});
-                f.state_names = strings_at(b, {"task_runs", "state", "name", "any_"});
-                f.tags = strings_at(b, {"task_runs", "tags", "all_"});
-                read_page(b, f.limit, f.offset, f.sort);
-                return Response::json(client.filter_task_runs(f));
+                return Response::json(client.filter_task_runs(task_run_filter_from(r.json)));
+              }});
+  router.add({.method = "POST",
+              .path = "/api/task_runs/count",
+              .tag = "Task Runs",
+              .summary = "Count the task runs a filter matches (limit, offset and sort ignored)",
+              .request_schema = s::object(task_run_filter, {}, true),
+              .response_schema = s::integer(0),
+              .handler = [&ctx](Request& r) {
+                return Response::json(embedded(ctx).count_task_runs(task_run_filter_from(r.json)));
+              }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/task_runs/{id}/set_state",
+       .tag = "Task Runs",
+       .summary = "Propose a task-run state; the task policy decides (ACCEPT, REJECT, WAIT, ABORT)",
+       .parameters = {id_param("the task run's id")},
+       .request_schema = ref("SetState"),
+       .response_schema = ref("OrchestrationResult"),
+       .handler = [&ctx](Request& r) {
+         State proposed = r.json["state"].get<State>();
+         auto result = embedded(ctx).set_task_run_state(path_id(r), proposed, force_of(r.json));
+         if (result.recorded) emit_state_event(ctx, "task-run", path_id(r), "", result.state);
+         return orchestration_result(result);
+       }});
+  router.add({.method = "DELETE",
+              .path = "/api/task_runs/{id}",
+              .tag = "Task Runs",
+              .summary = "Delete a task run with its states and logs",
+              .parameters = {id_param("the task run's id")},
+              .success_status = 204,
+              .handler = [&ctx](Request& r) {
+                if (!embedded(ctx).delete_task_run(path_id(r)))
+                  throw not_found("no task run with id " + path_id(r));
+                return Response::no_content();
               }});
   router.add({.method = "GET",
               .path = "/api/task_run_states/",

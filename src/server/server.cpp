@@ -4,10 +4,10 @@
 
 #include "baton/error.h"
 #include "server/artifact_store.h"
-#include "server/concurrency_limits.h"
 #include "server/event_filter.h"
 #include "server/server_context.h"
 #include "server/variable_store.h"
+#include "storage/concurrency_limits.h"
 
 namespace baton::server {
 

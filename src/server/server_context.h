@@ -12,12 +12,16 @@
 #include "server/event_bus.h"
 #include "server/router.h"
 
+namespace baton::storage {
+class ConcurrencyLimits;
+}  // namespace baton::storage
+
 namespace baton::server {
 
 class EventStore;
 class VariableStore;
 class ArtifactStore;
-class ConcurrencyLimits;
+using storage::ConcurrencyLimits;
 
 struct ServerContext {
   OrchestrationClient& client;

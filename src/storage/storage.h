@@ -67,6 +67,8 @@ class Storage {
   virtual FlowRecord upsert_flow(const std::string& name, const std::vector<std::string>& tags) = 0;
   virtual std::vector<FlowRecord> list_flows(int limit, int offset) = 0;
   virtual std::optional<FlowRecord> read_flow_by_name(const std::string& name) = 0;
+  // One indexed lookup by primary key.
+  virtual std::optional<FlowRecord> read_flow(const std::string& id) = 0;
 
   // Inserts `run` (id, flow_id, timestamps filled by the caller) with run.state as its first
   // history entry. When run.idempotency_key is set and the flow already has a run with it,
@@ -129,6 +131,10 @@ class Storage {
 
   virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
   virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;
+  // How many task runs match (limit, offset and sort are ignored).
+  virtual int64_t count_task_runs(const TaskRunFilter& filter) = 0;
+  // Deletes the task run, its states and its logs. False if absent.
+  virtual bool delete_task_run(const std::string& id) = 0;
   virtual std::vector<LogRecord> read_logs(const LogFilter& filter) = 0;
 
   // The newest COMPLETED task-run state stored under cache_key, unexpired at `now`.

@@ -145,6 +145,81 @@ std::string ServerProcess::output() {
   return output_;
 }
 
+BatonChild::BatonChild(const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv{baton_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int out[2], err[2];
+  if (pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe failed");
+  pid_ = spawn(argv, env, out[1], err[1]);
+  close(out[1]);
+  close(err[1]);
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+}
+
+BatonChild::~BatonChild() {
+  if (pid_ > 0) stop(SIGTERM);
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+void BatonChild::read_available(int timeout_ms) {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  if (poll(fds, 2, timeout_ms) <= 0) return;
+  char buf[4096];
+  for (int i = 0; i < 2; ++i) {
+    if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+    ssize_t n = read(fds[i].fd, buf, sizeof buf);
+    if (n > 0) (i == 0 ? out_ : err_).append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool BatonChild::wait_for(const std::string& needle, bool on_stderr, int bound_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(bound_ms);
+  const std::string& text = on_stderr ? err_ : out_;
+  while (text.find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (pid_ > 0 && waitpid(pid_, &status_, WNOHANG) == pid_) {
+      status_ = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+      pid_ = -1;
+      read_available(100);
+      read_available(100);
+      return text.find(needle) != std::string::npos;
+    }
+    read_available(50);
+  }
+  return true;
+}
+
+int BatonChild::wait_exit(int bound_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(bound_ms);
+  while (pid_ > 0) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      pid_ = -1;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    read_available(20);
+  }
+  read_available(0);
+  return status_;
+}
+
+int BatonChild::stop(int signal) {
+  if (pid_ > 0) {
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    pid_ = -1;
+  }
+  read_available(0);
+  return status_;
+}
+
 CommandResult run_baton(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv{baton_binary()};

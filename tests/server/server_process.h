@@ -48,6 +48,33 @@ struct CommandResult {
   int exit_code = -1;
   std::string out, err;
 };
+// `baton args...` running in the background (e.g. `baton events stream`), its stdout and stderr
+// read through pipes. The destructor stops it (SIGTERM) if it still runs.
+class BatonChild {
+ public:
+  BatonChild(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
+  ~BatonChild();
+  BatonChild(const BatonChild&) = delete;
+  BatonChild& operator=(const BatonChild&) = delete;
+
+  // Reads until `needle` appears on stdout (or stderr), the child exits, or `bound_ms` passes.
+  bool wait_for(const std::string& needle, bool on_stderr, int bound_ms);
+  // Waits up to `bound_ms` for the child to exit by itself; its exit status, or -1 if it did not
+  // (it is then left running).
+  int wait_exit(int bound_ms);
+  // Sends `signal` and waits; the exit status (128 + signal when it died of it).
+  int stop(int signal);
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+ private:
+  void read_available(int timeout_ms);
+  pid_t pid_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
+  int status_ = -1;
+  std::string out_, err_;
+};
+
 // Runs `baton args...` with extra environment and returns its exit code and output.
 CommandResult run_baton(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env = {});

@@ -318,6 +318,19 @@ Where flow_run_where(const FlowRunFilter& f) {
   return w;
 }
 
+Where task_run_where(const TaskRunFilter& f) {
+  Where w;
+  w.in("r.id", f.ids);
+  if (!f.flow_run_id.empty()) {
+    w.add("r.flow_run_id = ?");
+    w.bind(f.flow_run_id);
+  }
+  w.state_types("r.state_type", f.state_types);
+  w.in("r.state_name", f.state_names);
+  w.tags("r.tags", f.tags);
+  return w;
+}
+
 // --- batch writes -------------------------------------------------------------------------------
 
 // One row write per task run per batch: the run's states of this batch are appended to its
@@ -669,6 +682,16 @@ std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
   return results;
 }
 
+std::optional<FlowRecord> SqliteStorage::read_flow(const std::string& id) {
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached("SELECT id, name, tags, created FROM flow WHERE id = ?");
+  q.bind(1, id);
+  std::optional<FlowRecord> out;
+  if (q.step()) out = FlowRecord{q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))};
+  q.reset();
+  return out;
+}
+
 std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id) {
   std::lock_guard lock(main_mutex_);
   return select_flow_run(main_, id);
@@ -805,15 +828,7 @@ std::optional<TaskRunRecord> SqliteStorage::read_task_run(const std::string& id)
 
 std::vector<TaskRunRecord> SqliteStorage::filter_task_runs(const TaskRunFilter& f) {
   check_page(f.limit, f.offset);
-  Where w;
-  w.in("r.id", f.ids);
-  if (!f.flow_run_id.empty()) {
-    w.add("r.flow_run_id = ?");
-    w.bind(f.flow_run_id);
-  }
-  w.state_types("r.state_type", f.state_types);
-  w.in("r.state_name", f.state_names);
-  w.tags("r.tags", f.tags);
+  Where w = task_run_where(f);
   std::string sql =
       std::string(kTaskRunSelect) + w.sql + task_run_order(f.sort) + " LIMIT ? OFFSET ?";
   std::lock_guard lock(main_mutex_);
@@ -823,6 +838,25 @@ std::vector<TaskRunRecord> SqliteStorage::filter_task_runs(const TaskRunFilter& 
   std::vector<TaskRunRecord> out;
   while (q->step()) out.push_back(read_task_run_row(*q));
   return out;
+}
+
+int64_t SqliteStorage::count_task_runs(const TaskRunFilter& f) {
+  Where w = task_run_where(f);
+  std::lock_guard lock(main_mutex_);
+  auto q = main_.prepare("SELECT COUNT(*) FROM task_run r" + w.sql);
+  w.apply(*q);
+  q->step();
+  return q->int64(0);
+}
+
+bool SqliteStorage::delete_task_run(const std::string& id) {
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&] {
+    main_.prepare_cached("DELETE FROM task_run WHERE id = ?").bind(1, id).run();
+    if (main_.changes() == 0) return false;
+    main_.prepare_cached("DELETE FROM log WHERE task_run_id = ?").bind(1, id).run();
+    return true;
+  });
 }
 
 std::vector<LogRecord> SqliteStorage::read_logs(const LogFilter& f) {

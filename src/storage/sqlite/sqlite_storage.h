@@ -26,6 +26,7 @@ class SqliteStorage final : public Storage {
   FlowRecord upsert_flow(const std::string& name, const std::vector<std::string>& tags) override;
   std::vector<FlowRecord> list_flows(int limit, int offset) override;
   std::optional<FlowRecord> read_flow_by_name(const std::string& name) override;
+  std::optional<FlowRecord> read_flow(const std::string& id) override;
   InsertResult insert_flow_run(const FlowRunRecord& run) override;
   bool update_flow_run(const std::string& id, const DecideFn& decide) override;
   std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates) override;
@@ -39,6 +40,8 @@ class SqliteStorage final : public Storage {
                    const std::vector<LogRecord>& logs) override;
   std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
   std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
+  int64_t count_task_runs(const TaskRunFilter& filter) override;
+  bool delete_task_run(const std::string& id) override;
   std::vector<LogRecord> read_logs(const LogFilter& filter) override;
   std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
   int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,

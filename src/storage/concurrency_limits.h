@@ -1,4 +1,8 @@
-// Global concurrency limits, rate limits and task-run tag limits, in the server's SQLite file.
+// Global concurrency limits, rate limits and task-run tag limits, in the SQLite database file.
+//
+// Storage logic shared by the server (the /api/v2/concurrency_limits routes) and the embedded
+// client (the SDK's task-run tag limits: a task run with tags takes one slot of every
+// "tag:<tag>" limit before it runs), so both enforce the same limits in the same tables.
 //
 // A limit has `limit` slots. acquire() takes `slots` of every named limit at once or none:
 //  - mode "concurrency": the slots are held by a lease that expires after `lease_seconds` unless
@@ -10,8 +14,10 @@
 // nothing is taken, its denied count grows, and the caller is told how long to wait (from the
 // earliest lease expiry or the decay rate).
 //
-// Every acquisition is one write transaction (BEGIN IMMEDIATE): concurrent callers, in this
-// process or another, never over-commit a limit.
+// Every acquisition that may take a slot is one write transaction (BEGIN IMMEDIATE): concurrent
+// callers, in this process or another, never over-commit a limit. Names none of which has an
+// active limit are answered from a read, without a write transaction (the common case of a
+// tagged task run whose tags carry no limit).
 //
 // Records: {"id", "name", "limit", "active", "active_slots", "denied_slots",
 // "slot_decay_per_second", "created", "updated"}.
@@ -31,7 +37,11 @@ namespace baton::sqlite {
 class Connection;
 }
 
-namespace baton::server {
+namespace baton::storage {
+
+// The prefix of the global limits that act as task-run tag limits: "tag:db" limits the task
+// runs tagged "db".
+inline constexpr const char* kTagLimitPrefix = "tag:";
 
 class ConcurrencyLimits {
  public:
@@ -54,6 +64,9 @@ class ConcurrencyLimits {
     std::string blocking_limit;  // when not granted: the first limit without room
     std::vector<nlohmann::json> limits;
   };
+  // Throws invalid_argument naming "slots" when a limit has fewer slots than asked for in total
+  // (a tag limit of 0 can never admit a run), and naming "mode" for a rate acquisition of a
+  // limit without decay.
   Acquired acquire(const std::vector<std::string>& names, int slots, const std::string& mode,
                    double lease_seconds, const std::string& holder);
   // False when the lease is unknown or already expired.
@@ -66,4 +79,4 @@ class ConcurrencyLimits {
   std::mutex mutex_;
 };
 
-}  // namespace baton::server
+}  // namespace baton::storage

@@ -1,0 +1,228 @@
+// Task-run tag concurrency limits, enforced by the SDK against both transports: a task run with
+// tags takes one slot of every "tag:<tag>" limit before it runs, waits (AwaitingConcurrencySlot)
+// while one is full, and gives the slots back however it ends.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "client/embedded_client.h"
+#include "client/remote_client.h"
+#include "model/ids.h"
+#include "sdk_fixture.h"
+#include "storage/concurrency_limits.h"
+#include "storage/sqlite/sqlite_storage.h"
+
+namespace baton::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// A bound for waits that should end at once; reaching it fails the test rather than hanging it.
+constexpr auto kBound = 20s;
+
+class SdkTagLimits : public SdkTest {
+ protected:
+  // Tags unique to the test: the database (and the remote server) outlive a single test.
+  std::string tag(const std::string& base) { return base + "-" + new_id().substr(24); }
+
+  // Sets the tag limit the way a user does: on the server, or in the embedded database.
+  void set_tag_limit(const std::string& tag, int limit) {
+    if (auto* remote = dynamic_cast<RemoteClient*>(&client())) {
+      remote->call("POST", "/concurrency_limits/", {{"tag", tag}, {"concurrency_limit", limit}});
+    } else {
+      limits().upsert(std::string(storage::kTagLimitPrefix) + tag, limit);
+    }
+  }
+  int active_slots(const std::string& tag) {
+    std::string name = std::string(storage::kTagLimitPrefix) + tag;
+    if (auto* remote = dynamic_cast<RemoteClient*>(&client()))
+      return remote->call("GET", "/v2/concurrency_limits/" + name)["active_slots"].get<int>();
+    return limits().read(name)["active_slots"].get<int>();
+  }
+  storage::ConcurrencyLimits& limits() {
+    if (!limits_) {
+      auto& embedded = dynamic_cast<EmbeddedClient&>(client());
+      limits_ = std::make_unique<storage::ConcurrencyLimits>(
+          dynamic_cast<storage::SqliteStorage&>(embedded.storage()).path());
+    }
+    return *limits_;
+  }
+
+  std::unique_ptr<storage::ConcurrencyLimits> limits_;
+};
+
+// A gate a task body waits at until the test opens it (bounded).
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool wait() {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kBound, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+template <class Pred>
+bool eventually(Pred pred) {
+  auto until = std::chrono::steady_clock::now() + kBound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+TEST_P(SdkTagLimits, ALimitOfOneNeverLetsTaggedRunsOverlap) {
+  std::string db = tag("db");
+  set_tag_limit(db, 1);
+  std::atomic<int> running{0}, most{0}, ran{0};
+  auto work = baton::task("db_work", [&](int i) {
+                int now = ++running;
+                int seen = most.load();
+                while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                }
+                // Give an overlapping run the chance to show itself; not an assertion on time.
+                std::this_thread::sleep_for(5ms);
+                ++ran;
+                --running;
+                return i;
+              }).tags({db, "other"});
+  std::string flow_run_id;
+  auto f = baton::flow("tag_limit_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    std::vector<int> inputs{0, 1, 2, 3, 4, 5, 6, 7};
+    return work.map(inputs).results();
+  });
+  EXPECT_EQ(f(), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(ran.load(), 8);
+  EXPECT_EQ(most.load(), 1);
+  EXPECT_EQ(active_slots(db), 0);
+  // The recorded Running intervals do not overlap either.
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 8u);
+  std::sort(runs.begin(), runs.end(),
+            [](const auto& a, const auto& b) { return *a.start_time < *b.start_time; });
+  for (size_t i = 1; i < runs.size(); ++i) {
+    ASSERT_TRUE(runs[i - 1].end_time && runs[i].start_time);
+    EXPECT_LE(*runs[i - 1].end_time, *runs[i].start_time) << runs[i].name;
+  }
+}
+
+TEST_P(SdkTagLimits, AFullLimitMakesTheNextRunWaitWhileOthersRun) {
+  std::string db = tag("db"), free_tag = tag("nolimit");
+  set_tag_limit(db, 1);
+  Gate gate;
+  std::atomic<bool> first_started{false}, second_started{false};
+  auto first = baton::task("holds_the_slot", [&] {
+                 first_started = true;
+                 return gate.wait();
+               }).tags({db});
+  auto second = baton::task("waits_for_the_slot", [&] {
+                  second_started = true;
+                  return 2;
+                }).tags({db});
+  auto untagged = baton::task("untagged", [] { return 3; });
+  auto unlimited = baton::task("tag_without_limit", [] { return 4; }).tags({free_tag});
+  auto f = baton::flow("tag_wait_flow", [&] {
+    auto a = first.submit();
+    EXPECT_TRUE(eventually([&] { return first_started.load(); }));
+    auto b = second.submit();
+    EXPECT_TRUE(eventually([&] { return b.state().name == "AwaitingConcurrencySlot"; }))
+        << b.state().name;
+    // While the slot is held, runs without that tag are not held back.
+    EXPECT_EQ(untagged(), 3);
+    EXPECT_EQ(unlimited(), 4);
+    EXPECT_FALSE(second_started.load());
+    EXPECT_EQ(b.state().type, StateType::kPending);
+    gate.open();
+    EXPECT_TRUE(a.result());
+    EXPECT_EQ(b.result(), 2);
+    return b.task_run_id();
+  });
+  std::string waited = f();
+  auto history = state_names(waited);
+  EXPECT_EQ(history, (std::vector<std::string>{"Pending", "AwaitingConcurrencySlot", "Running",
+                                               "Completed"}));
+  EXPECT_EQ(active_slots(db), 0);
+}
+
+TEST_P(SdkTagLimits, SlotsAreGivenBackHoweverTheRunEnds) {
+  std::string db = tag("db");
+  set_tag_limit(db, 1);
+  auto fails = baton::task("fails", []() -> int { throw std::runtime_error("no"); }).tags({db});
+  auto times_out = baton::task("times_out",
+                               [] {
+                                 auto token = baton::cancellation_token();
+                                 for (int i = 0; i < 2000 && !token.cancelled(); ++i)
+                                   std::this_thread::sleep_for(5ms);
+                                 token.throw_if_cancelled();
+                                 return 0;
+                               })
+                       .tags({db})
+                       .timeout(50ms);
+  auto retries = baton::task("fails_then_succeeds",
+                             [n = std::make_shared<int>(0)] {
+                               if ((*n)++ == 0) throw std::runtime_error("first try fails");
+                               return 1;
+                             })
+                     .tags({db})
+                     .retries(1);
+  auto ok = baton::task("after", [] { return 5; }).tags({db});
+  auto f = baton::flow("tag_release_flow", [&] {
+    EXPECT_THROW(fails(), std::runtime_error);
+    EXPECT_EQ(active_slots(db), 0);
+    EXPECT_THROW(times_out(), TimeoutError);
+    EXPECT_EQ(active_slots(db), 0);
+    EXPECT_EQ(retries(), 1);
+    EXPECT_EQ(active_slots(db), 0);
+    return ok();
+  });
+  EXPECT_EQ(f(), 5);
+  EXPECT_EQ(active_slots(db), 0);
+}
+
+TEST_P(SdkTagLimits, ALimitOfZeroFailsTheRunWithoutRunningIt) {
+  std::string never = tag("never");
+  set_tag_limit(never, 0);
+  std::atomic<bool> ran{false};
+  auto t = baton::task("blocked", [&] {
+             ran = true;
+             return 1;
+           }).tags({never});
+  std::string task_run_id;
+  auto f = baton::flow("tag_zero_flow", [&] {
+    auto fut = t.submit();
+    fut.wait();
+    task_run_id = fut.task_run_id();
+    try {
+      fut.result();
+      ADD_FAILURE() << "expected the run to fail";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("tag:" + never), std::string::npos) << e.what();
+    }
+    return 0;
+  });
+  f();
+  EXPECT_FALSE(ran.load());
+  EXPECT_EQ(task_run(task_run_id).state.type, StateType::kFailed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, SdkTagLimits, ::testing::ValuesIn(sdk_transports()),
+                         transport_name);
+
+}  // namespace
+}  // namespace baton::testing
