@@ -1,4 +1,5 @@
 // Flows, flow runs, task runs, their state histories, and logs: Prefect's routes and shapes.
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -344,6 +345,32 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 }
                 return Response::json(out);
               }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/flows/count",
+       .tag = "Flows",
+       .summary = "Count the flows a filter matches",
+       .request_schema = s::object(
+           {{"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}}, {},
+           true),
+       .response_schema = s::integer(0),
+       .handler = [&ctx](Request& r) {
+         auto names = strings_at(r.json, {"flows", "name", "any_"});
+         int64_t count = 0;
+         if (!names.empty()) {
+           std::sort(names.begin(), names.end());
+           names.erase(std::unique(names.begin(), names.end()), names.end());
+           for (const auto& name : names)
+             if (embedded(ctx).storage().read_flow_by_name(name)) ++count;
+           return Response::json(count);
+         }
+         for (int offset = 0;; offset += kMaxLimit) {
+           auto page = ctx.client.list_flows(kMaxLimit, offset).size();
+           count += static_cast<int64_t>(page);
+           if (static_cast<int>(page) < kMaxLimit) break;
+         }
+         return Response::json(count);
+       }});
 
   // ---- flow runs --------------------------------------------------------------------------------
   // Flows are never deleted, so a name's id, once known, saves the upsert (a write transaction)

@@ -211,6 +211,14 @@ TEST_F(ServerRunsApi, FlowIsReadById) {
   ASSERT_EQ(read.status, 200);
   EXPECT_EQ(read.body["name"], "etl");
   EXPECT_EQ(read.body["tags"], json({"a"}));
+  for (const auto& [filter, expected] : std::vector<std::pair<json, int>>{
+           {json::object(), 2},
+           {{{"flows", {{"name", {{"any_", {"etl", "etl", "nope"}}}}}}}, 1},
+           {{{"flows", {{"name", {{"any_", {"etl", "other"}}}}}}}, 2}}) {
+    auto n = call(http_, "POST", "/flows/count", filter);
+    EXPECT_EQ(n.status, 200);
+    EXPECT_EQ(n.body, expected) << filter.dump();
+  }
   // A flow run created with flow_id alone takes the flow's name from the same lookup.
   auto run = call(http_, "POST", "/flow_runs/", {{"flow_id", created.body["id"]}});
   EXPECT_EQ(run.body["flow_name"], "etl");
@@ -225,7 +233,8 @@ TEST_F(ServerRunsApi, OpenApiDescribesTheNewRoutes) {
                                                         {"/api/task_runs/count", "post"},
                                                         {"/api/flow_runs/count", "post"},
                                                         {"/api/flow_runs/paginate", "post"},
-                                                        {"/api/flows/{id}", "get"}})
+                                                        {"/api/flows/{id}", "get"},
+                                                        {"/api/flows/count", "post"}})
     EXPECT_TRUE(doc.body["paths"].contains(path) && doc.body["paths"][path].contains(method))
         << method << " " << path;
 }
@@ -296,7 +305,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "page"},
         BadInput{"flow_unknown", "GET", "/flows/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e", "", 404,
                  nullptr},
-        BadInput{"flow_bad_id", "GET", "/flows/etl", "", 422, "id"}),
+        BadInput{"flow_bad_id", "GET", "/flows/etl", "", 422, "id"},
+        BadInput{"flow_count_bad_names", "POST", "/flows/count",
+                 R"({"flows": {"name": {"any_": "etl"}}})", 422, "flows.name.any_"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

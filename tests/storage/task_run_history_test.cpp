@@ -193,6 +193,55 @@ TEST(TaskRunHistory, LateSnapshotEntersHistoryButDoesNotBecomeCurrent) {
   EXPECT_FALSE(storage.find_cached_state("key-late", now()).has_value());
 }
 
+// Batches of more runs than one multi-row upsert takes (16): every run lands once with its own
+// fields, in new rows and in rows written by an earlier batch, late snapshots included.
+TEST(TaskRunHistory, LargeBatchesWriteEveryRunWithItsOwnFields) {
+  SqliteStorage storage(fresh_db());
+  constexpr int kRuns = 41;
+  std::vector<std::string> ids;
+  std::vector<TaskRunRecord> first;
+  TimePoint t0 = now();
+  for (int i = 0; i < kRuns; ++i) {
+    ids.push_back(new_id());
+    State pending = State::pending();
+    pending.timestamp = t0 + std::chrono::microseconds(i);
+    auto t = task_run(ids.back(), pending);
+    t.name = "run-" + std::to_string(i);
+    if (i % 3 == 0) t.tags = {"tag-" + std::to_string(i)};
+    first.push_back(t);
+  }
+  storage.write_batch(first, {});
+  std::vector<TaskRunRecord> second;
+  for (int i = 0; i < kRuns; ++i) {
+    State next = State::completed(i);
+    // Every fifth run gets a late snapshot: older than its stored Pending.
+    next.timestamp = i % 5 == 0 ? t0 - 1s : t0 + 1s + std::chrono::microseconds(i);
+    auto t = first[i];  // same tags
+    t.state = next;
+    t.name = "run-" + std::to_string(i) + (i % 5 == 0 ? "-late" : "-done");
+    t.run_count = 1;
+    second.push_back(t);
+  }
+  storage.write_batch(second, {});
+  for (int i = 0; i < kRuns; ++i) {
+    auto run = storage.read_task_run(ids[i]);
+    ASSERT_TRUE(run.has_value()) << i;
+    bool late = i % 5 == 0;
+    EXPECT_EQ(run->name, "run-" + std::to_string(i) + (late ? "" : "-done")) << i;
+    EXPECT_EQ(run->state.type, late ? StateType::kPending : StateType::kCompleted) << i;
+    if (!late) {
+      EXPECT_EQ(run->state.result, i) << i;
+    }
+    EXPECT_EQ(run->tags.size(), i % 3 == 0 ? 1u : 0u) << i;
+    auto states = storage.read_states(ids[i]);
+    ASSERT_EQ(states.size(), 2u) << i;
+    EXPECT_EQ(states[late ? 0 : 1].state.type, StateType::kCompleted) << i;
+  }
+  TaskRunFilter all;
+  all.limit = 1000;
+  EXPECT_EQ(storage.filter_task_runs(all).size(), static_cast<size_t>(kRuns));
+}
+
 TEST(TaskRunHistory, CacheLookupTakesNewestUnexpiredCompletedRunThroughItsIndex) {
   auto path = fresh_db();
   SqliteStorage storage(path);

@@ -337,75 +337,80 @@ Where task_run_where(const TaskRunFilter& f) {
 // history whatever their age, but the current-state columns (and the other mutable fields) take
 // the snapshot's values only when it is not older than the stored one, so a late batch from
 // another writer cannot overwrite a newer state. (SET expressions all read the stored row.)
-const std::string& upsert_task_run_sql() {
-  static const std::string sql = [] {
-    std::string out =
-        "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
-        "cache_expiration, task_inputs, tags, empirical_policy, state_id, state_type, state_name, "
-        "state_timestamp, run_count, created, updated, expected_start_time, start_time, end_time, "
-        "total_run_time, history) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET history = task_run.history || excluded.history";
-    for (std::string_view column :
-         {"name", "cache_key", "cache_expiration", "task_inputs", "tags", "empirical_policy",
-          "state_id", "state_type", "state_name", "state_timestamp", "run_count", "updated",
-          "expected_start_time", "start_time", "end_time", "total_run_time"}) {
-      std::string c(column);
-      out += ", " + c +
-             " = CASE WHEN task_run.state_timestamp IS NULL OR "
-             "excluded.state_timestamp >= task_run.state_timestamp THEN excluded." +
-             c + " ELSE task_run." + c + " END";
-    }
-    return out;
-  }();
-  return sql;
+// `rows` runs per statement: a multi-row VALUES list pays the statement's fixed cost (start,
+// bindings reset, statement journal) once for all of them.
+constexpr int kUpsertColumns = 22;
+constexpr int kUpsertRows = 16;
+std::string upsert_task_run_sql(int rows) {
+  std::string out =
+      "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
+      "cache_expiration, task_inputs, tags, empirical_policy, state_id, state_type, state_name, "
+      "state_timestamp, run_count, created, updated, expected_start_time, start_time, end_time, "
+      "total_run_time, history) VALUES ";
+  for (int r = 0; r < rows; ++r) {
+    out += r ? ", (" : "(";
+    for (int c = 0; c < kUpsertColumns; ++c) out += c ? ", ?" : "?";
+    out += ')';
+  }
+  out += " ON CONFLICT (id) DO UPDATE SET history = task_run.history || excluded.history";
+  for (std::string_view column :
+       {"name", "cache_key", "cache_expiration", "task_inputs", "tags", "empirical_policy",
+        "state_id", "state_type", "state_name", "state_timestamp", "run_count", "updated",
+        "expected_start_time", "start_time", "end_time", "total_run_time"}) {
+    std::string c(column);
+    out += ", " + c +
+           " = CASE WHEN task_run.state_timestamp IS NULL OR "
+           "excluded.state_timestamp >= task_run.state_timestamp THEN excluded." +
+           c + " ELSE task_run." + c + " END";
+  }
+  return out;
 }
 
-// `state_id` is the id of r.state, `history` the lines of this batch's states of the run.
-void upsert_task_run(Statement& s, const TaskRunRecord& r, std::string_view state_id,
-                     std::string_view history, int64_t now_us) {
-  s.bind_view(1, r.id);
-  s.bind_view_or_null(2, r.flow_run_id);
-  s.bind_view(3, r.task_key);
-  s.bind_view(4, r.name);
-  s.bind_view(5, r.dynamic_key);
+// Binds one row of the upsert at parameters base+1..base+kUpsertColumns. `state_id` is the id
+// of r.state, `history` the lines of this batch's states of the run; both must outlive the step.
+void bind_task_run(Statement& s, int base, const TaskRunRecord& r, std::string_view state_id,
+                   std::string_view history, int64_t now_us) {
+  s.bind_view(base + 1, r.id);
+  s.bind_view_or_null(base + 2, r.flow_run_id);
+  s.bind_view(base + 3, r.task_key);
+  s.bind_view(base + 4, r.name);
+  s.bind_view(base + 5, r.dynamic_key);
   // The row's cache key is its current state's (CacheRetrieval looks runs up by it), else the
   // run's own.
   if (!r.state.cache_key.empty()) {
-    s.bind_view(6, r.state.cache_key);
-    s.bind(7, micros(r.state.cache_expiration));
+    s.bind_view(base + 6, r.state.cache_key);
+    s.bind(base + 7, micros(r.state.cache_expiration));
   } else {
-    s.bind_view_or_null(6, r.cache_key);
-    s.bind(7, micros(r.cache_expiration));
+    s.bind_view_or_null(base + 6, r.cache_key);
+    s.bind(base + 7, micros(r.cache_expiration));
   }
   // Defaults are bound as literals: most task runs have no inputs, tags or retry policy.
   if (r.task_inputs.is_null() || r.task_inputs.empty())
-    s.bind_view(8, "{}");
+    s.bind_view(base + 8, "{}");
   else
-    s.bind(8, r.task_inputs.dump());
+    s.bind(base + 8, r.task_inputs.dump());
   if (r.tags.empty())
-    s.bind_view(9, "[]");
+    s.bind_view(base + 9, "[]");
   else
-    s.bind(9, json(r.tags).dump());
+    s.bind(base + 9, json(r.tags).dump());
   const auto& p = r.empirical_policy;
   if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0)
-    s.bind_view(10, "{}");
+    s.bind_view(base + 10, "{}");
   else
-    s.bind(10, json(p).dump());
-  s.bind_view(11, state_id);
-  s.bind_view(12, to_string(r.state.type));
-  s.bind_view(13,
+    s.bind(base + 10, json(p).dump());
+  s.bind_view(base + 11, state_id);
+  s.bind_view(base + 12, to_string(r.state.type));
+  s.bind_view(base + 13,
               r.state.name.empty() ? default_name(r.state.type) : std::string_view(r.state.name));
-  s.bind(14, micros(r.state.timestamp));
-  s.bind(15, r.run_count);
-  s.bind(16, r.created == TimePoint{} ? now_us : micros(r.created));
-  s.bind(17, r.updated == TimePoint{} ? now_us : micros(r.updated));
-  s.bind(18, micros(r.expected_start_time));
-  s.bind(19, micros(r.start_time));
-  s.bind(20, micros(r.end_time));
-  s.bind(21, r.total_run_time_s);
-  s.bind_view(22, history);
-  s.run();
+  s.bind(base + 14, micros(r.state.timestamp));
+  s.bind(base + 15, r.run_count);
+  s.bind(base + 16, r.created == TimePoint{} ? now_us : micros(r.created));
+  s.bind(base + 17, r.updated == TimePoint{} ? now_us : micros(r.updated));
+  s.bind(base + 18, micros(r.expected_start_time));
+  s.bind(base + 19, micros(r.start_time));
+  s.bind(base + 20, micros(r.end_time));
+  s.bind(base + 21, r.total_run_time_s);
+  s.bind_view(base + 22, history);
 }
 
 }  // namespace
@@ -786,19 +791,42 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
 
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
-    std::string state_id;
-    auto& upsert = batch_.prepare_cached(upsert_task_run_sql());
+    static const std::string kUpsertMany = upsert_task_run_sql(kUpsertRows);
+    static const std::string kUpsertOne = upsert_task_run_sql(1);
+    auto& upsert_many = batch_.prepare_cached(kUpsertMany);
+    auto& upsert_one = batch_.prepare_cached(kUpsertOne);
+    // Runs are written kUpsertRows at a time; their histories are built first (into history_,
+    // which must not grow while its views are bound), then bound and stepped.
+    pending_rows_.resize(kUpsertRows);
+    size_t pending = 0;
+    auto write_pending = [&] {
+      bool many = pending == kUpsertRows;
+      Statement& s = many ? upsert_many : upsert_one;
+      for (size_t k = 0; k < pending; ++k) {
+        const PendingRow& row = pending_rows_[k];
+        std::string_view history(history_.data() + row.history_begin,
+                                 row.history_end - row.history_begin);
+        bind_task_run(s, many ? static_cast<int>(k) * kUpsertColumns : 0, task_runs[row.last],
+                      row.state_id, history, now_us);
+        if (!many) s.run();
+      }
+      if (many) s.run();
+      pending = 0;
+      history_.clear();
+    };
     for (size_t i = 0; i < n; ++i) {
       if (last_of_run_[i] == kNotFirst) continue;  // written with the run's first snapshot
-      history_.clear();
-      size_t last = i;
+      PendingRow& row = pending_rows_[pending++];
+      row.history_begin = history_.size();
       for (size_t j = i + 1; j != 0; j = next_snapshot_[j - 1]) {
-        last = j - 1;
-        state_id = new_id();
-        append_history_entry(history_, state_id, task_runs[last].state);
+        row.last = j - 1;
+        row.state_id = new_id();
+        append_history_entry(history_, row.state_id, task_runs[row.last].state);
       }
-      upsert_task_run(upsert, task_runs[last], state_id, history_, now_us);
+      row.history_end = history_.size();
+      if (pending == kUpsertRows) write_pending();
     }
+    if (pending) write_pending();
     auto& insert_log = batch_.prepare_cached(
         "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)");

@@ -71,6 +71,15 @@ class SqliteStorage final : public Storage {
   std::vector<uint32_t> first_snapshot_;
   std::vector<uint32_t> next_snapshot_;
   std::vector<uint32_t> last_of_run_;
+  // Runs waiting for the next multi-row upsert: their last snapshot, its state id and their
+  // history lines (history_[history_begin, history_end)).
+  struct PendingRow {
+    size_t last = 0;
+    std::string state_id;
+    size_t history_begin = 0;
+    size_t history_end = 0;
+  };
+  std::vector<PendingRow> pending_rows_;
   std::string history_;
   // Flow-run commits (the server's requests) hand WAL checkpoints to a thread with a connection
   // of its own: a PASSIVE checkpoint runs beside writers, so no commit waits for one.
