@@ -256,6 +256,17 @@ TaskRunFilter task_run_filter_from(const json& b) {
   return f;
 }
 
+// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 // Prefect's set_state body: {"state": {...}, "force": bool}.
 bool force_of(const json& body) {
   return body.value("force", json(false)).is_boolean() && body.value("force", false);
@@ -573,6 +584,34 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 if (!client.delete_flow_run(path_id(r)))
                   throw not_found("no flow run with id " + path_id(r));
                 return Response::no_content();
+              }});
+  router.add({.method = "GET",
+              .path = "/api/flow_runs/{id}/logs/download",
+              .tag = "Flow Runs",
+              .summary = "All of a flow run's log lines as CSV (timestamp, level, flow_run_id, "
+                         "task_run_id, name, message), oldest first",
+              .parameters = {id_param("the flow run's id")},
+              .response_schema = s::string("text/csv"),
+              .handler = [&client](Request& r) {
+                const std::string id = path_id(r);
+                if (!client.read_flow_run(id)) throw not_found("no flow run with id " + id);
+                std::string csv = "timestamp,level,flow_run_id,task_run_id,name,message\r\n";
+                LogFilter f;
+                f.flow_run_id = id;
+                f.limit = kMaxLimit;
+                for (;; f.offset += kMaxLimit) {
+                  auto lines = client.read_logs(f);
+                  for (const auto& l : lines)
+                    csv += format_time(l.timestamp) + "," + std::to_string(l.level) + "," +
+                           l.flow_run_id + "," + l.task_run_id + "," + csv_field(l.name) + "," +
+                           csv_field(l.message) + "\r\n";
+                  if (static_cast<int>(lines.size()) < kMaxLimit) break;
+                }
+                Response out;
+                out.raw_body = std::move(csv);
+                out.content_type = "text/csv";
+                out.headers["Content-Disposition"] = "attachment; filename=\"" + id + "-logs.csv\"";
+                return out;
               }});
   router.add({.method = "GET",
               .path = "/api/flow_run_states/",
