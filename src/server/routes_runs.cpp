@@ -1,4 +1,5 @@
 // Flows, flow runs, task runs, their state histories, and logs: Prefect's routes and shapes.
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -255,6 +256,17 @@ TaskRunFilter task_run_filter_from(const json& b) {
   return f;
 }
 
+// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 // Prefect's set_state body: {"state": {...}, "force": bool}.
 bool force_of(const json& body) {
   return body.value("force", json(false)).is_boolean() && body.value("force", false);
@@ -344,6 +356,32 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 }
                 return Response::json(out);
               }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/flows/count",
+       .tag = "Flows",
+       .summary = "Count the flows a filter matches",
+       .request_schema = s::object(
+           {{"flows", s::nullable(s::object({{"name", any_filter(s::string())}}, {}, true))}}, {},
+           true),
+       .response_schema = s::integer(0),
+       .handler = [&ctx](Request& r) {
+         auto names = strings_at(r.json, {"flows", "name", "any_"});
+         int64_t count = 0;
+         if (!names.empty()) {
+           std::sort(names.begin(), names.end());
+           names.erase(std::unique(names.begin(), names.end()), names.end());
+           for (const auto& name : names)
+             if (embedded(ctx).storage().read_flow_by_name(name)) ++count;
+           return Response::json(count);
+         }
+         for (int offset = 0;; offset += kMaxLimit) {
+           auto page = ctx.client.list_flows(kMaxLimit, offset).size();
+           count += static_cast<int64_t>(page);
+           if (static_cast<int>(page) < kMaxLimit) break;
+         }
+         return Response::json(count);
+       }});
 
   // ---- flow runs --------------------------------------------------------------------------------
   // Flows are never deleted, so a name's id, once known, saves the upsert (a write transaction)
@@ -505,6 +543,34 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 if (!client.delete_flow_run(path_id(r)))
                   throw not_found("no flow run with id " + path_id(r));
                 return Response::no_content();
+              }});
+  router.add({.method = "GET",
+              .path = "/api/flow_runs/{id}/logs/download",
+              .tag = "Flow Runs",
+              .summary = "All of a flow run's log lines as CSV (timestamp, level, flow_run_id, "
+                         "task_run_id, name, message), oldest first",
+              .parameters = {id_param("the flow run's id")},
+              .response_schema = s::string("text/csv"),
+              .handler = [&client](Request& r) {
+                const std::string id = path_id(r);
+                if (!client.read_flow_run(id)) throw not_found("no flow run with id " + id);
+                std::string csv = "timestamp,level,flow_run_id,task_run_id,name,message\r\n";
+                LogFilter f;
+                f.flow_run_id = id;
+                f.limit = kMaxLimit;
+                for (;; f.offset += kMaxLimit) {
+                  auto lines = client.read_logs(f);
+                  for (const auto& l : lines)
+                    csv += format_time(l.timestamp) + "," + std::to_string(l.level) + "," +
+                           l.flow_run_id + "," + l.task_run_id + "," + csv_field(l.name) + "," +
+                           csv_field(l.message) + "\r\n";
+                  if (static_cast<int>(lines.size()) < kMaxLimit) break;
+                }
+                Response out;
+                out.raw_body = std::move(csv);
+                out.content_type = "text/csv";
+                out.headers["Content-Disposition"] = "attachment; filename=\"" + id + "-logs.csv\"";
+                return out;
               }});
   router.add({.method = "GET",
               .path = "/api/flow_run_states/",

@@ -6,6 +6,7 @@
 #include "baton/error.h"
 #include "baton/state.h"
 #include "model/ids.h"
+#include "storage/migrations.h"
 #include "storage/sqlite/connection.h"
 
 namespace baton::storage {
@@ -80,7 +81,9 @@ void check_name(const std::string& name) {
 }  // namespace
 
 ConcurrencyLimits::ConcurrencyLimits(const std::string& path)
-    : db_(std::make_unique<sqlite::Connection>(path)) {}
+    : db_(std::make_unique<sqlite::Connection>(path)) {
+  migrate_sqlite(*db_);  // a no-op read when the file's owner (SqliteStorage) has migrated it
+}
 ConcurrencyLimits::~ConcurrencyLimits() = default;
 
 json ConcurrencyLimits::create(const std::string& name, int limit, bool active, double decay) {

@@ -45,6 +45,7 @@ inline constexpr const char* kTagLimitPrefix = "tag:";
 
 class ConcurrencyLimits {
  public:
+  // Opens its own connection to the SQLite file at `path`, migrating it when needed.
   explicit ConcurrencyLimits(const std::string& path);
   ~ConcurrencyLimits();
 

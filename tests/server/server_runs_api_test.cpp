@@ -211,21 +211,63 @@ TEST_F(ServerRunsApi, FlowIsReadById) {
   ASSERT_EQ(read.status, 200);
   EXPECT_EQ(read.body["name"], "etl");
   EXPECT_EQ(read.body["tags"], json({"a"}));
+  for (const auto& [filter, expected] : std::vector<std::pair<json, int>>{
+           {json::object(), 2},
+           {{{"flows", {{"name", {{"any_", {"etl", "etl", "nope"}}}}}}}, 1},
+           {{{"flows", {{"name", {{"any_", {"etl", "other"}}}}}}}, 2}}) {
+    auto n = call(http_, "POST", "/flows/count", filter);
+    EXPECT_EQ(n.status, 200);
+    EXPECT_EQ(n.body, expected) << filter.dump();
+  }
   // A flow run created with flow_id alone takes the flow's name from the same lookup.
   auto run = call(http_, "POST", "/flow_runs/", {{"flow_id", created.body["id"]}});
   EXPECT_EQ(run.body["flow_name"], "etl");
 }
 
+TEST_F(ServerRunsApi, FlowRunLogsDownloadAsCsv) {
+  std::string fr = flow_run();
+  std::string other = flow_run();
+  json lines = json::array({{{"flow_run_id", fr},
+                             {"level", 20},
+                             {"message", "plain"},
+                             {"timestamp", "2024-03-31T08:00:00Z"}},
+                            {{"flow_run_id", fr},
+                             {"task_run_id", "0190a6e2-7c3f-7b41-8d2e-000000000031"},
+                             {"level", 40},
+                             {"name", "task"},
+                             {"message", "a \"quoted\", comma\nand a new line"},
+                             {"timestamp", "2024-03-31T08:00:01Z"}},
+                            {{"flow_run_id", other}, {"level", 20}, {"message", "not mine"}}});
+  ASSERT_EQ(call(http_, "POST", "/logs/", lines).status, 201);
+  auto r = http_.request("GET", "/flow_runs/" + fr + "/logs/download", "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            "timestamp,level,flow_run_id,task_run_id,name,message\r\n"
+            "2024-03-31T08:00:00Z,20," +
+                fr +
+                ",,,plain\r\n"
+                "2024-03-31T08:00:01Z,40," +
+                fr +
+                ",0190a6e2-7c3f-7b41-8d2e-000000000031,task,"
+                "\"a \"\"quoted\"\", comma\nand a new line\"\r\n");
+  auto missing =
+      call(http_, "GET", "/flow_runs/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e/logs/download");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body["error"]["code"], "not_found");
+}
+
 TEST_F(ServerRunsApi, OpenApiDescribesTheNewRoutes) {
   auto doc = call(http_, "GET", "/openapi.json");
   ASSERT_EQ(doc.status, 200);
-  for (const auto& [path, method] :
-       std::vector<std::pair<std::string, std::string>>{{"/api/task_runs/{id}/set_state", "post"},
-                                                        {"/api/task_runs/{id}", "delete"},
-                                                        {"/api/task_runs/count", "post"},
-                                                        {"/api/flow_runs/count", "post"},
-                                                        {"/api/flow_runs/paginate", "post"},
-                                                        {"/api/flows/{id}", "get"}})
+  for (const auto& [path, method] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/task_runs/{id}/set_state", "post"},
+           {"/api/task_runs/{id}", "delete"},
+           {"/api/task_runs/count", "post"},
+           {"/api/flow_runs/count", "post"},
+           {"/api/flow_runs/paginate", "post"},
+           {"/api/flows/{id}", "get"},
+           {"/api/flows/count", "post"},
+           {"/api/flow_runs/{id}/logs/download", "get"}})
     EXPECT_TRUE(doc.body["paths"].contains(path) && doc.body["paths"][path].contains(method))
         << method << " " << path;
 }
@@ -296,7 +338,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "page"},
         BadInput{"flow_unknown", "GET", "/flows/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e", "", 404,
                  nullptr},
-        BadInput{"flow_bad_id", "GET", "/flows/etl", "", 422, "id"}),
+        BadInput{"flow_bad_id", "GET", "/flows/etl", "", 422, "id"},
+        BadInput{"flow_count_bad_names", "POST", "/flows/count",
+                 R"({"flows": {"name": {"any_": "etl"}}})", 422, "flows.name.any_"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
