@@ -138,21 +138,21 @@ TEST_P(SdkTagLimits, AFullLimitMakesTheNextRunWaitWhileOthersRun) {
   auto untagged = baton::task("untagged", [] { return 3; });
   auto unlimited = baton::task("tag_without_limit", [] { return 4; }).tags({free_tag});
   auto f = baton::flow("tag_wait_flow", [&] {
-    auto a = first.submit();
-    EXPECT_TRUE(eventually([&] { return first_started.load(); }));
-    auto b = second.submit();
-    EXPECT_TRUE(eventually([&] { return b.state().name == "AwaitingConcurrencySlot"; }))
-        << b.state().name;
-    // While the slot is held, runs without that tag are not held back.
-    EXPECT_EQ(untagged(), 3);
-    EXPECT_EQ(unlimited(), 4);
-    EXPECT_FALSE(second_started.load());
-    EXPECT_EQ(b.state().type, StateType::kPending);
-    gate.open();
-    EXPECT_TRUE(a.result());
-    EXPECT_EQ(b.result(), 2);
-    return b.task_run_id();
-  });
+             auto a = first.submit();
+             EXPECT_TRUE(eventually([&] { return first_started.load(); }));
+             auto b = second.submit();
+             EXPECT_TRUE(eventually([&] { return b.state().name == "AwaitingConcurrencySlot"; }))
+                 << b.state().name;
+             // While the slot is held, runs without that tag are not held back.
+             EXPECT_EQ(untagged(), 3);
+             EXPECT_EQ(unlimited(), 4);
+             EXPECT_FALSE(second_started.load());
+             EXPECT_EQ(b.state().type, StateType::kPending);
+             gate.open();
+             EXPECT_TRUE(a.result());
+             EXPECT_EQ(b.result(), 2);
+             return b.task_run_id();
+           }).task_runner({.max_workers = 4});  // room for the holder and the waiter on any machine
   std::string waited = f();
   auto history = state_names(waited);
   EXPECT_EQ(history, (std::vector<std::string>{"Pending", "AwaitingConcurrencySlot", "Running",
@@ -219,6 +219,37 @@ TEST_P(SdkTagLimits, ALimitOfZeroFailsTheRunWithoutRunningIt) {
   f();
   EXPECT_FALSE(ran.load());
   EXPECT_EQ(task_run(task_run_id).state.type, StateType::kFailed);
+}
+
+TEST_P(SdkTagLimits, ASlotHeldElsewhereHoldsTheRunUntilItsFlowIsCancelled) {
+  std::string db = tag("db");
+  set_tag_limit(db, 1);
+  // Another program holds the only slot (and keeps it: its lease outlives the test).
+  auto elsewhere = client().acquire_concurrency_slots({"tag:" + db}, 1, 600, "another-program");
+  ASSERT_EQ(elsewhere.status, ConcurrencySlots::Status::kGranted);
+  ASSERT_FALSE(elsewhere.lease_id.empty());
+  std::atomic<bool> ran{false};
+  auto t = baton::task("starved", [&] {
+             ran = true;
+             return 1;
+           }).tags({db});
+  std::string task_run_id;
+  auto f = baton::flow("tag_cancel_flow", [&] {
+             auto fut = t.submit();
+             task_run_id = fut.task_run_id();
+             fut.wait();  // ends when the flow's timeout cancels the wait
+             return fut.state().name;
+           }).timeout(300ms);
+  EXPECT_THROW(f(), TimeoutError);
+  EXPECT_FALSE(ran.load());
+  auto run = task_run(task_run_id);
+  EXPECT_EQ(run.state.type, StateType::kCancelled);
+  EXPECT_EQ(state_names(task_run_id),
+            (std::vector<std::string>{"Pending", "AwaitingConcurrencySlot", "Cancelled"}));
+  // The run took nothing: only the other program's slot is held until it gives it back.
+  EXPECT_EQ(active_slots(db), 1);
+  EXPECT_TRUE(client().release_concurrency_slots(elsewhere.lease_id));
+  EXPECT_EQ(active_slots(db), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, SdkTagLimits, ::testing::ValuesIn(sdk_transports()),
