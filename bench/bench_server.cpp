@@ -204,10 +204,17 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-int main() {
+// `bench_server` runs everything; `bench_server w3` (or w6, ing) runs only the sections named.
+int main(int argc, char** argv) {
+  auto wanted = [&](const char* section) {
+    if (argc < 2) return true;
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]) == section) return true;
+    return false;
+  };
   // W6: start-up.
   std::vector<double> starts, versions;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < (wanted("w6") ? 5 : 1); ++i) {
     starts.push_back(start_seconds(nullptr, nullptr));
     versions.push_back(version_seconds());
   }
@@ -226,6 +233,7 @@ int main() {
 
   // W3.
   for (int clients : {1, 8, 64}) {
+    if (!wanted("w3")) break;
     LoadResult base = health_load(server->url(), clients);
     LoadResult w3 = w3_load(server->url(), clients);
     std::printf(
@@ -236,6 +244,7 @@ int main() {
         base.p99_ms, w3.per_second / base.per_second);
   }
 
+  if (!wanted("ing")) return server->stop();
   // Batched task-state ingestion, then memory after 100,000 recorded task runs.
   HttpClient http(server->url(), "");
   std::string flow_run_id = json::parse(
