@@ -216,71 +216,68 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-// `bench_server` runs every section; `bench_server ING` (or W3, W6) only the ones named, which
-// is what profiling one of them needs.
+// `bench_server` runs everything; `bench_server w3` (or w6, ing) runs only the sections named.
 int main(int argc, char** argv) {
-  std::vector<std::string> only(argv + 1, argv + argc);
   auto wanted = [&](const char* section) {
-    return only.empty() || std::find(only.begin(), only.end(), section) != only.end();
+    if (argc < 2) return true;
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]) == section) return true;
+    return false;
   };
-  if (wanted("W6")) {
-    std::vector<double> starts, versions;
-    for (int i = 0; i < 5; ++i) {
-      starts.push_back(start_seconds(nullptr, nullptr));
-      versions.push_back(version_seconds());
-    }
-    double start_ms = median(starts) * 1000, version_ms = median(versions) * 1000;
-    std::printf(
-        "W6 start-up until /api/health answers: %.1f ms   baseline `baton version`: %.1f ms   "
-        "ratio %.2f\n",
-        start_ms, version_ms, start_ms / version_ms);
+  // W6: start-up.
+  std::vector<double> starts, versions;
+  for (int i = 0; i < (wanted("w6") ? 5 : 1); ++i) {
+    starts.push_back(start_seconds(nullptr, nullptr));
+    versions.push_back(version_seconds());
   }
+  double start_ms = median(starts) * 1000, version_ms = median(versions) * 1000;
+  std::printf(
+      "W6 start-up until /api/health answers: %.1f ms   baseline `baton version`: %.1f ms   ratio "
+      "%.2f\n",
+      start_ms, version_ms, start_ms / version_ms);
 
   pid_t pid = -1;
   std::unique_ptr<ServerProcess> server;
   start_seconds(&pid, &server);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   long idle_kb = rss_kb(pid);
-  if (wanted("W6")) std::printf("W6 idle resident memory: %.1f MB\n", idle_kb / 1024.0);
+  std::printf("W6 idle resident memory: %.1f MB\n", idle_kb / 1024.0);
 
-  if (wanted("W3")) {
-    for (int clients : {1, 8, 64}) {
-      LoadResult base = health_load(server->url(), clients);
-      LoadResult w3 = w3_load(server->url(), clients);
-      std::printf(
-          "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures "
-          "%ld)\n"
-          "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n",
-          clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms,
-          base.p99_ms, w3.per_second / base.per_second);
-    }
-  }
-
-  // Batched task-state ingestion, then memory after 100,000 recorded task runs.
-  if (wanted("ING") || wanted("W6")) {
-    HttpClient http(server->url(), "");
-    std::string flow_run_id = json::parse(
-        http.request("POST", "/flow_runs/", R"({"flow_name": "bench-ingest"})").body)["id"];
-    constexpr int kTotal = 100'000;
-    if (const char* wait = std::getenv("BENCH_SERVER_PID_FILE")) {
-      // For `perf record -p`: the server's pid, then a moment to attach before the load.
-      std::ofstream(wait) << pid << "\n";
-      std::this_thread::sleep_for(std::chrono::seconds(2));
-    }
-    double http_rate = ingest_http(server->url(), flow_run_id, 4, kTotal, 1000);
-    long after_kb = rss_kb(pid);
-    std::string other_db = baton::testing::fresh_dir("bench-embedded") + "/baton.db";
-    double embedded_rate = ingest_embedded(other_db, kTotal);
+  // W3.
+  for (int clients : {1, 8, 64}) {
+    if (!wanted("w3")) break;
+    LoadResult base = health_load(server->url(), clients);
+    LoadResult w3 = w3_load(server->url(), clients);
     std::printf(
-        "ING task-run states via POST /api/task_runs/batch (4 clients x 1000/batch): %8.0f "
-        "states/s\n"
-        "    baseline embedded group-commit writer, same states in-process:      %8.0f states/s   "
-        "ratio %.2f\n",
-        http_rate, embedded_rate, http_rate / embedded_rate);
-    if (wanted("W6"))
-      std::printf("W6 resident memory after %d recorded task runs: %.1f MB (idle %.1f MB)\n",
-                  kTotal, after_kb / 1024.0, idle_kb / 1024.0);
+        "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures "
+        "%ld)\n"
+        "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n",
+        clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms,
+        base.p99_ms, w3.per_second / base.per_second);
   }
+
+  if (!wanted("ing")) return server->stop();
+  // Batched task-state ingestion, then memory after 100,000 recorded task runs.
+  HttpClient http(server->url(), "");
+  std::string flow_run_id = json::parse(
+      http.request("POST", "/flow_runs/", R"({"flow_name": "bench-ingest"})").body)["id"];
+  constexpr int kTotal = 100'000;
+  if (const char* file = std::getenv("BENCH_SERVER_PID_FILE")) {
+    // For `perf record -p`: the server's pid, then a moment to attach before the load.
+    std::ofstream(file) << pid << "\n";
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  double http_rate = ingest_http(server->url(), flow_run_id, 4, kTotal, 1000);
+  long after_kb = rss_kb(pid);
+  std::string other_db = baton::testing::fresh_dir("bench-embedded") + "/baton.db";
+  double embedded_rate = ingest_embedded(other_db, kTotal);
+  std::printf(
+      "ING task-run states via POST /api/task_runs/batch (4 clients x 1000/batch): %8.0f states/s\n"
+      "    baseline embedded group-commit writer, same states in-process:      %8.0f states/s   "
+      "ratio %.2f\n",
+      http_rate, embedded_rate, http_rate / embedded_rate);
+  std::printf("W6 resident memory after %d recorded task runs: %.1f MB (idle %.1f MB)\n", kTotal,
+              after_kb / 1024.0, idle_kb / 1024.0);
   int status = server->stop();
   std::printf("server stopped with status %d\n", status);
   return status;

@@ -96,7 +96,7 @@ std::vector<FlowRecord> EmbeddedClient::list_flows(int limit, int offset) {
   return storage_->list_flows(limit, offset);
 }
 
-FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
+FlowRunRecord EmbeddedClient::prepare_flow_run(FlowRunRecord run) {
   if (run.flow_name.empty())
     throw invalid_argument("a flow run needs its flow's name", "flow_name");
   if (run.id.empty())
@@ -128,7 +128,66 @@ FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
   // A run created RUNNING is run by its creator: this process, or the remote one that said so.
   if (run.state.type == StateType::kRunning && run.infrastructure_pid.empty())
     run.infrastructure_pid = current_process_identity();
-  return storage_->insert_flow_run(run).run;
+  return run;
+}
+
+// One queued flow-run write: an insert (`run` is the new run) or a read-decide-write of `id`.
+struct EmbeddedClient::FlowRunJob {
+  storage::Storage::FlowRunOp op;
+  FlowRunRecord run;
+  storage::Storage::DecideFn decide;
+  orchestration::Decision decision;  // filled by `decide`
+  storage::Storage::FlowRunOpResult result;
+  std::exception_ptr error;
+  std::function<void(FlowRunJob&)> complete;
+};
+
+namespace {
+// Waits for a job submitted by a synchronous call; `done` runs on the committing thread.
+template <typename Result>
+class Completion {
+ public:
+  void set(std::exception_ptr error, Result result) {
+    std::lock_guard lock(mutex_);
+    error_ = std::move(error);
+    result_ = std::move(result);
+    done_ = true;
+    cv_.notify_all();
+  }
+  Result wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return done_; });
+    if (error_) std::rethrow_exception(error_);
+    return std::move(result_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  Result result_;
+};
+}  // namespace
+
+void EmbeddedClient::create_flow_run_async(FlowRunRecord run, EventsFn events, CreateDone done) {
+  auto job = std::make_unique<FlowRunJob>();
+  job->run = prepare_flow_run(std::move(run));
+  if (events) job->op.insert_events = events(job->run, job->run.state);
+  job->op.insert = &job->run;
+  job->complete = [done = std::move(done)](FlowRunJob& j) {
+    done(j.error, std::move(j.result.inserted));
+  };
+  submit(std::move(job));
+}
+
+FlowRunRecord EmbeddedClient::create_flow_run(FlowRunRecord run) {
+  Completion<storage::Storage::InsertResult> completion;
+  create_flow_run_async(std::move(run), nullptr,
+                        [&](std::exception_ptr e, storage::Storage::InsertResult r) {
+                          completion.set(std::move(e), std::move(r));
+                        });
+  return completion.wait().run;
 }
 
 SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id,
@@ -139,89 +198,112 @@ SetStateResult EmbeddedClient::set_flow_run_state(const std::string& flow_run_id
 SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_run_id,
                                                       const State& proposed, bool force,
                                                       const std::string& process_identity) {
-  orchestration::Decision decision;
-  bool found = commit_transition(flow_run_id,
-                                 [&](FlowRunRecord& run, const std::string& current_transition_id) {
-                                   orchestration::Transition t;
-                                   t.kind = orchestration::RunKind::kFlow;
-                                   t.current = run.state;
-                                   t.proposed = proposed;
-                                   t.policy = run.empirical_policy;
-                                   t.run = counters_of(run);
-                                   t.now = now();
-                                   t.force = force;
-                                   t.current_transition_id = current_transition_id;
-                                   t.has_infrastructure = !run.infrastructure_pid.empty();
-                                   t.has_deployment = !run.deployment_id.empty();
-                                   decision = orchestration::decide(t);
-                                   storage::FlowRunWrite write;
-                                   if (decision.write_state) {
-                                     apply_counters(decision.run, run);
-                                     if (decision.state.type == StateType::kRunning)
-                                       run.infrastructure_pid = process_identity;
-                                     write.state = decision.state;
-                                   }
-                                   return write;
-                                 });
-  if (!found) throw not_found("flow run '" + flow_run_id + "' not found");
-  SetStateResult result;
-  result.status = status_of(decision.outcome);
-  result.state = decision.state;
-  result.reason = reason_of(decision);
-  result.wait_s = decision.wait_s;
-  return result;
+  Completion<SetStateResult> completion;
+  set_flow_run_state_async(flow_run_id, proposed, force, process_identity, nullptr,
+                           [&](std::exception_ptr e, SetStateResult r) {
+                             completion.set(std::move(e), std::move(r));
+                           });
+  return completion.wait();
 }
 
-struct EmbeddedClient::Transition {
-  const std::string* flow_run_id;
-  const storage::Storage::DecideFn* decide;
-  bool found = false;
-  std::exception_ptr error;
-  bool done = false;
-};
+void EmbeddedClient::set_flow_run_state_async(std::string flow_run_id, State proposed, bool force,
+                                              std::string process_identity, EventsFn events,
+                                              SetStateDone done) {
+  if (process_identity.empty()) process_identity = current_process_identity();
+  auto job = std::make_unique<FlowRunJob>();
+  FlowRunJob* self = job.get();
+  job->decide = [self, proposed = std::move(proposed), force,
+                 identity = std::move(process_identity),
+                 events = std::move(events)](FlowRunRecord& run,
+                                             const std::string& current_transition_id) {
+    orchestration::Transition t;
+    t.kind = orchestration::RunKind::kFlow;
+    t.current = run.state;
+    t.proposed = proposed;
+    t.policy = run.empirical_policy;
+    t.run = counters_of(run);
+    t.now = now();
+    t.force = force;
+    t.current_transition_id = current_transition_id;
+    t.has_infrastructure = !run.infrastructure_pid.empty();
+    t.has_deployment = !run.deployment_id.empty();
+    self->decision = orchestration::decide(t);
+    const auto& decision = self->decision;
+    storage::FlowRunWrite write;
+    if (decision.write_state) {
+      apply_counters(decision.run, run);
+      if (decision.state.type == StateType::kRunning) run.infrastructure_pid = identity;
+      write.state = decision.state;
+      if (events) write.events = events(run, decision.state);
+    }
+    return write;
+  };
+  job->op.id = std::move(flow_run_id);
+  job->op.decide = &job->decide;
+  job->complete = [done = std::move(done)](FlowRunJob& j) {
+    if (!j.error && !j.result.found) {
+      try {
+        throw not_found("flow run '" + j.op.id + "' not found");
+      } catch (...) {
+        j.error = std::current_exception();
+      }
+    }
+    SetStateResult result;
+    if (!j.error) {
+      result.status = status_of(j.decision.outcome);
+      result.state = j.decision.state;
+      result.reason = reason_of(j.decision);
+      result.wait_s = j.decision.wait_s;
+      result.recorded = j.decision.write_state;
+    }
+    done(j.error, std::move(result));
+  };
+  submit(std::move(job));
+}
 
-bool EmbeddedClient::commit_transition(const std::string& flow_run_id,
-                                       const storage::Storage::DecideFn& decide) {
-  Transition mine{&flow_run_id, &decide};
-  std::unique_lock lock(transitions_mutex_);
-  queued_transitions_.push_back(&mine);
-  for (;;) {
-    transitions_cv_.wait(lock, [&] { return mine.done || !committing_; });
-    if (mine.done) break;
-    // No commit in progress and ours is still queued: lead one for everything queued so far.
-    committing_ = true;
-    std::vector<Transition*> batch = std::move(queued_transitions_);
-    queued_transitions_.clear();
+void EmbeddedClient::submit(std::unique_ptr<FlowRunJob> job) {
+  std::unique_lock lock(jobs_mutex_);
+  queued_jobs_.push_back(std::move(job));
+  if (committing_) return;  // the committing thread takes it into its next transaction
+  committing_ = true;
+  while (!queued_jobs_.empty()) {
+    std::vector<std::unique_ptr<FlowRunJob>> batch = std::move(queued_jobs_);
+    queued_jobs_.clear();
     lock.unlock();
     commit_batch(batch);
+    for (auto& j : batch) {
+      try {
+        j->complete(*j);
+      } catch (...) {
+        // A completion must not throw; one that does must not strand the rest of the batch.
+      }
+    }
+    batch.clear();
     lock.lock();
-    for (auto* t : batch) t->done = true;
-    committing_ = false;
-    transitions_cv_.notify_all();
   }
-  if (mine.error) std::rethrow_exception(mine.error);
-  return mine.found;
+  committing_ = false;
 }
 
-void EmbeddedClient::commit_batch(std::vector<Transition*>& batch) {
+void EmbeddedClient::commit_batch(std::vector<std::unique_ptr<FlowRunJob>>& batch) {
   if (batch.size() > 1) {
-    std::vector<storage::Storage::FlowRunUpdate> updates;
-    updates.reserve(batch.size());
-    for (auto* t : batch) updates.push_back({*t->flow_run_id, t->decide});
+    std::vector<storage::Storage::FlowRunOp> ops;
+    ops.reserve(batch.size());
+    for (auto& j : batch) ops.push_back(j->op);
     try {
-      auto found = storage_->update_flow_runs(updates);
-      for (size_t i = 0; i < batch.size(); ++i) batch[i]->found = found[i];
+      auto results = storage_->write_flow_runs(ops);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
       return;
     } catch (const std::exception&) {
-      // Nothing was written; one failing transition must not fail its neighbours, so each is
+      // Nothing was written; one failing write must not fail its neighbours, so each is
       // retried alone below and only the failing one reports its error.
     }
   }
-  for (auto* t : batch) {
+  for (auto& j : batch) {
     try {
-      t->found = storage_->update_flow_run(*t->flow_run_id, *t->decide);
+      auto results = storage_->write_flow_runs({j->op});
+      j->result = std::move(results.front());
     } catch (...) {
-      t->error = std::current_exception();
+      j->error = std::current_exception();
     }
   }
 }

@@ -19,6 +19,7 @@
 
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,6 +82,23 @@ class EmbeddedClient final : public OrchestrationClient {
   SetStateResult set_task_run_state(const std::string& task_run_id, const State& proposed,
                                     bool force = false);
 
+  // Asynchronous flow-run writes, for the server's network threads, which must not wait. The
+  // write joins the group commit: when no commit is in progress the calling thread commits
+  // everything queued so far (its own write included) before returning; otherwise it only queues
+  // and the committing thread takes it into its next transaction. `done` runs once the write is
+  // durable (or failed), on whichever thread committed it, and must not block. `events`, when
+  // set, returns the events recording the change; they are written in the same transaction
+  // (nothing for a rejected transition or an idempotent create that found an existing run).
+  // Arguments are checked before anything is queued: bad ones throw here and `done` never runs.
+  using EventsFn =
+      std::function<std::vector<storage::EventRow>(const FlowRunRecord& run, const State& state)>;
+  using CreateDone = std::function<void(std::exception_ptr error, storage::Storage::InsertResult)>;
+  using SetStateDone = std::function<void(std::exception_ptr error, SetStateResult)>;
+  void create_flow_run_async(FlowRunRecord run, EventsFn events, CreateDone done);
+  // `process_identity` empty: this process's identity (see set_flow_run_state_for).
+  void set_flow_run_state_async(std::string flow_run_id, State proposed, bool force,
+                                std::string process_identity, EventsFn events, SetStateDone done);
+
   storage::Storage& storage() noexcept { return *storage_; }
   storage::BatchWriter::Stats writer_stats() { return writer_->stats(); }
 
@@ -88,19 +106,21 @@ class EmbeddedClient final : public OrchestrationClient {
   // Flushes when the writer has anything pending: read-your-writes for this process.
   void sync_reads();
 
-  // Group commit of flow-run transitions across threads (the server's concurrent requests): a
-  // caller queues its read-decide-write; whoever finds no commit in progress becomes the leader
-  // and commits everything queued so far in one transaction (Storage::update_flow_runs) while the
-  // next batch accumulates. Each caller returns once its own transition is durable.
-  struct Transition;
-  bool commit_transition(const std::string& flow_run_id, const storage::Storage::DecideFn& decide);
-  void commit_batch(std::vector<Transition*>& batch);
+  // Group commit of flow-run creations and transitions across threads (the server's concurrent
+  // requests): a caller queues its insert or read-decide-write; whoever finds no commit in
+  // progress becomes the leader and commits everything queued so far in one transaction
+  // (Storage::write_flow_runs), again and again until the queue is empty, completing each job
+  // once its transaction is durable. Synchronous callers wait for their job's completion.
+  struct FlowRunJob;
+  void submit(std::unique_ptr<FlowRunJob> job);
+  void commit_batch(std::vector<std::unique_ptr<FlowRunJob>>& batch);
+  // Validates and decides a new run's first state (the caller's thread).
+  FlowRunRecord prepare_flow_run(FlowRunRecord run);
 
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<storage::BatchWriter> writer_;
-  std::mutex transitions_mutex_;
-  std::condition_variable transitions_cv_;
-  std::vector<Transition*> queued_transitions_;
+  std::mutex jobs_mutex_;
+  std::vector<std::unique_ptr<FlowRunJob>> queued_jobs_;
   bool committing_ = false;
   // COMPLETED states with a cache key recorded by this process and perhaps not committed yet,
   // with their writer sequence numbers: find_cached_state answers from here instead of

@@ -219,6 +219,21 @@ struct HttpServer::Impl {
       co_return plain_error(ErrorKind::kUnauthorized, "missing or invalid API key");
     if (!m.route) co_return std::move(*m.error);
     const Route& route = *m.route;
+    if (route.async_handler) {
+      // The handler queues its work and answers from whichever thread completes it; the answer
+      // is posted back to this connection's strand. This thread serves others meanwhile.
+      co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+          [&](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            router.execute_async(route, request, [shared](Response r) {
+              auto executor = asio::get_associated_executor(*shared);
+              asio::post(executor, [shared, r = std::move(r)]() mutable {
+                (*shared)(std::move(r));
+              });
+            });
+          },
+          asio::use_awaitable);
+    }
     if (!route.blocking) co_return router.execute(route, request);
     co_return co_await asio::co_spawn(
         workers, [&]() -> asio::awaitable<Response> { co_return router.execute(route, request); },

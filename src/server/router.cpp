@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <future>
+
 #include "baton/error.h"
 
 namespace baton::server {
@@ -69,6 +72,17 @@ Response error_response(const std::exception& e) {
   return Response::json(error_body("internal", "internal server error", ""), 500);
 }
 
+Response error_response(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(std::move(error));
+  } catch (const std::exception& e) {
+    return error_response(e);
+  } catch (...) {
+    spdlog::error("unexpected error of unknown type");
+    return Response::json(error_body("internal", "internal server error", ""), 500);
+  }
+}
+
 Router::Router(SchemaRegistry schemas) : schemas_(std::move(schemas)) {}
 
 void Router::add(Route route) {
@@ -113,36 +127,78 @@ Router::Match Router::match(Request& request) const {
               error_body("not_found", "no route " + request.method + " " + request.path, ""), 404)};
 }
 
+namespace {
+// Parses and validates the body and parameters against the route's declarations; throws.
+void validate(const SchemaRegistry& schemas, const Route& route, Request& request) {
+  for (const auto& p : route.parameters) {
+    if (p.in == "path") {
+      auto it = request.path_params.find(p.name);
+      if (it != request.path_params.end()) schemas.validate(it->second, p.schema, p.name);
+      continue;
+    }
+    auto value = request.query_param(p.name);
+    if (!value) {
+      if (p.required) throw invalid_argument("missing query parameter '" + p.name + "'", p.name);
+      continue;
+    }
+    schemas.validate(query_value(*value, p.schema, p.name), p.schema, p.name);
+  }
+  if (!route.request_schema.is_null() && !route.reads_raw_body) {
+    if (request.body.empty()) {
+      request.json = json::object();
+    } else {
+      request.json = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+      if (request.json.is_discarded())
+        throw Error(ErrorKind::kMalformed, "the request body is not valid JSON");
+    }
+    schemas.validate(request.json, route.request_schema);
+  }
+}
+
+Response with_success_status(const Route& route, Response r) {
+  if (r.status == 200 && route.success_status != 200) r.status = route.success_status;
+  return r;
+}
+}  // namespace
+
 Response Router::execute(const Route& route, Request& request) const {
+  if (route.async_handler) {
+    std::promise<Response> answer;
+    auto future = answer.get_future();
+    execute_async(route, request, [&answer](Response r) { answer.set_value(std::move(r)); });
+    return future.get();
+  }
   try {
-    for (const auto& p : route.parameters) {
-      if (p.in == "path") {
-        auto it = request.path_params.find(p.name);
-        if (it != request.path_params.end()) schemas_.validate(it->second, p.schema, p.name);
-        continue;
-      }
-      auto value = request.query_param(p.name);
-      if (!value) {
-        if (p.required) throw invalid_argument("missing query parameter '" + p.name + "'", p.name);
-        continue;
-      }
-      schemas_.validate(query_value(*value, p.schema, p.name), p.schema, p.name);
-    }
-    if (!route.request_schema.is_null() && !route.reads_raw_body) {
-      if (request.body.empty()) {
-        request.json = json::object();
-      } else {
-        request.json = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-        if (request.json.is_discarded())
-          throw Error(ErrorKind::kMalformed, "the request body is not valid JSON");
-      }
-      schemas_.validate(request.json, route.request_schema);
-    }
-    Response r = route.handler(request);
-    if (r.status == 200 && route.success_status != 200) r.status = route.success_status;
-    return r;
+    validate(schemas_, route, request);
+    return with_success_status(route, route.handler(request));
   } catch (const std::exception& e) {
     return error_response(e);
+  }
+}
+
+void Router::execute_async(const Route& route, Request& request, Respond respond) const {
+  if (!route.async_handler) {
+    respond(execute(route, request));
+    return;
+  }
+  // Shared so that the answer is given once whether the handler throws before or after
+  // handing `respond` on.
+  struct Once {
+    Respond respond;
+    std::atomic<bool> answered{false};
+    void answer(Response r) {
+      if (!answered.exchange(true)) respond(std::move(r));
+    }
+  };
+  auto once = std::make_shared<Once>();
+  once->respond = std::move(respond);
+  try {
+    validate(schemas_, route, request);
+    route.async_handler(request, [once, &route](Response r) {
+      once->answer(with_success_status(route, std::move(r)));
+    });
+  } catch (const std::exception& e) {
+    once->answer(error_response(e));
   }
 }
 

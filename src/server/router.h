@@ -27,6 +27,11 @@
 namespace baton::server {
 
 using Handler = std::function<Response(Request&)>;
+// A handler that answers later, from any thread, by calling `respond` exactly once (the HTTP
+// layer resumes the connection on its own thread). Used by routes whose work joins a group
+// commit: the network thread queues it and goes on serving other connections.
+using Respond = std::function<void(Response)>;
+using AsyncHandler = std::function<void(Request&, Respond respond)>;
 
 struct Parameter {
   std::string name;
@@ -51,6 +56,8 @@ struct Route {
   bool blocking = true;
   bool requires_auth = true;
   Handler handler;
+  // Set instead of `handler` (with blocking = false) by routes that answer asynchronously.
+  AsyncHandler async_handler;
 };
 
 class Router {
@@ -73,7 +80,11 @@ class Router {
 
   // Parses and validates the body and parameters, calls the handler and maps every exception to
   // the JSON error shape. Never throws.
+  // Waits for an asynchronous route's answer.
   Response execute(const Route& route, Request& request) const;
+  // As execute(), but answers through `respond`, called exactly once: at once for synchronous
+  // routes and invalid requests, later for asynchronous ones. Never throws.
+  void execute_async(const Route& route, Request& request, Respond respond) const;
 
   // The OpenAPI 3.1 document for this table.
   nlohmann::json openapi(const std::string& title, const std::string& version) const;
@@ -89,5 +100,7 @@ class Router {
 
 // Maps an exception (baton::Error or anything else) to the JSON error response.
 Response error_response(const std::exception& e);
+// The same for a captured exception (one reported by an asynchronous completion).
+Response error_response(std::exception_ptr error);
 
 }  // namespace baton::server

@@ -37,21 +37,39 @@ void record(ServerContext& ctx, const std::vector<json>& events) {
 }
 }  // namespace
 
-void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,
-                      const std::string& run_name, const State& state, const json& extra) {
+json state_event(const std::string& kind, const std::string& run_id, const std::string& run_name,
+                 const State& state, const json& extra) {
   json resource{{"baton.resource.id", "baton." + kind + "." + run_id},
                 {"baton.state-type", to_string(state.type)},
                 {"baton.state-name", state.name}};
   if (!run_name.empty()) resource["baton.resource.name"] = run_name;
   json payload{{"validated_state", state}};
   if (extra.is_object()) payload.update(extra);
-  json event{{"id", new_id()},
-             {"occurred", format_time(state.timestamp == TimePoint{} ? now() : state.timestamp)},
-             {"event", "baton." + kind + "." + state.name},
-             {"resource", std::move(resource)},
-             {"related", json::array()},
-             {"payload", std::move(payload)}};
-  record(ctx, {std::move(event)});
+  return json{{"id", new_id()},
+              {"occurred", format_time(state.timestamp == TimePoint{} ? now() : state.timestamp)},
+              {"event", "baton." + kind + "." + state.name},
+              {"resource", std::move(resource)},
+              {"related", json::array()},
+              {"payload", std::move(payload)}};
+}
+
+storage::EventRow event_row(const json& e) {
+  // The same columns SqliteEventStore writes, so both paths read back alike.
+  const json& resource = e.at("resource");
+  return {e.at("id").get<std::string>(),
+          parse_time(e.at("occurred").get<std::string>(), "occurred"),
+          e.at("event").get<std::string>(),
+          resource.value("baton.resource.id", std::string()),
+          resource.dump(),
+          e.value("related", json::array()).dump(),
+          e.value("payload", json::object()).dump()};
+}
+
+void publish_event(ServerContext& ctx, const json& event) { ctx.bus.publish(event); }
+
+void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,
+                      const std::string& run_name, const State& state, const json& extra) {
+  record(ctx, {state_event(kind, run_id, run_name, state, extra)});
 }
 
 void add_event_routes(Router& router, ServerContext& ctx) {

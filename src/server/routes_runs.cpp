@@ -397,7 +397,8 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .request_schema = ref("FlowRunCreate"),
               .response_schema = ref("FlowRun"),
               .success_status = 201,
-              .handler = [&ctx, flow_ids](Request& r) {
+              .blocking = false,
+              .async_handler = [&ctx, flow_ids](Request& r, Respond respond) {
                 const json& b = r.json;
                 FlowRunRecord run;
                 bool has_state = b.contains("state") && !b["state"].is_null();
@@ -410,9 +411,30 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                   run.flow_name = find_flow(ctx, run.flow_id).name;
                 }
                 if (!has_state) run.state = State::pending();
-                auto created = ctx.client.create_flow_run(std::move(run));
-                emit_state_event(ctx, "flow-run", created.id, created.name, created.state);
-                return Response::json(created, 201);
+                if (!ctx.embedded) {
+                  auto created = ctx.client.create_flow_run(std::move(run));
+                  emit_state_event(ctx, "flow-run", created.id, created.name, created.state);
+                  respond(Response::json(created, 201));
+                  return;
+                }
+                // The run and its event commit together (group commit); the event goes live
+                // once both are durable.
+                auto event = std::make_shared<json>();
+                bool store = ctx.events != nullptr;
+                ctx.embedded->create_flow_run_async(
+                    std::move(run),
+                    [event, store](const FlowRunRecord& created, const State& state) {
+                      *event = state_event("flow-run", created.id, created.name, state);
+                      std::vector<storage::EventRow> rows;
+                      if (store) rows.push_back(event_row(*event));
+                      return rows;
+                    },
+                    [&ctx, event, respond](std::exception_ptr error,
+                                           storage::Storage::InsertResult result) {
+                      if (error) return respond(error_response(error));
+                      if (result.inserted) publish_event(ctx, *event);
+                      respond(Response::json(result.run, 201));
+                    });
               }});
   router.add({.method = "GET",
               .path = "/api/flow_runs/{id}",
@@ -506,20 +528,39 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .parameters = {id_param("the flow run's id")},
        .request_schema = ref("SetState"),
        .response_schema = ref("OrchestrationResult"),
-       .handler = [&ctx](Request& r) {
+       .blocking = false,
+       .async_handler = [&ctx](Request& r, Respond respond) {
          State proposed = r.json["state"].get<State>();
          bool force = force_of(r.json);
          std::string identity =
              r.json.contains("infrastructure_pid") && r.json["infrastructure_pid"].is_string()
                  ? r.json["infrastructure_pid"].get<std::string>()
                  : std::string();
-         auto result =
-             ctx.embedded && !identity.empty()
-                 ? ctx.embedded->set_flow_run_state_for(path_id(r), proposed, force, identity)
-                 : ctx.client.set_flow_run_state(path_id(r), proposed, force);
-         if (result.status == SetStateStatus::kAccept)
-           emit_state_event(ctx, "flow-run", path_id(r), "", result.state);
-         return orchestration_result(result);
+         std::string id = path_id(r);
+         if (!ctx.embedded) {
+           auto result = ctx.client.set_flow_run_state(id, proposed, force);
+           if (result.recorded) emit_state_event(ctx, "flow-run", id, "", result.state);
+           respond(orchestration_result(result));
+           return;
+         }
+         // An accepted transition and its event commit together (group commit); the event goes
+         // live once both are durable.
+         auto event = std::make_shared<json>();
+         bool store = ctx.events != nullptr;
+         ctx.embedded->set_flow_run_state_async(
+             id, std::move(proposed), force, std::move(identity),
+             [event, store, id](const FlowRunRecord&, const State& state) {
+               *event = state_event("flow-run", id, "", state);
+               std::vector<storage::EventRow> rows;
+               if (store) rows.push_back(event_row(*event));
+               return rows;
+             },
+             [&ctx, event, respond](std::exception_ptr error, SetStateResult result) {
+               if (error) return respond(error_response(error));
+               // Accepted, or a substitute such as AwaitingRetry: recorded, so an event.
+               if (result.recorded) publish_event(ctx, *event);
+               respond(orchestration_result(result));
+             });
        }});
   router.add(
       {.method = "POST",

@@ -38,7 +38,17 @@ void add_variable_routes(Router& router, VariableStore& store);
 void add_artifact_routes(Router& router, ArtifactStore& store);
 void add_concurrency_routes(Router& router, ConcurrencyLimits& limits);
 
-// Emits the event for a run's state change: "baton.flow-run.Running", "baton.task-run.Completed".
+// The event for a run's state change: "baton.flow-run.Running", "baton.task-run.Completed".
+nlohmann::json state_event(const std::string& kind, const std::string& run_id,
+                           const std::string& run_name, const State& state,
+                           const nlohmann::json& extra = {});
+// The event table row for `event`, for storage to write in the same transaction as the change
+// it records (flow-run creation and transitions).
+storage::EventRow event_row(const nlohmann::json& event);
+// Sends an already stored event to the live stream's subscribers.
+void publish_event(ServerContext& ctx, const nlohmann::json& event);
+
+// Emits the event for a run's state change (state_event), stored and published.
 void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,
                       const std::string& run_name, const State& state,
                       const nlohmann::json& extra = {});

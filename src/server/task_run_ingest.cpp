@@ -28,7 +28,7 @@ struct TaskRunIngest::Pending {
     TimePoint occurred;
   };
   std::vector<Offsets> offsets;
-  std::vector<storage::EventRow> events;  // views into `text`, made once it stops growing
+  std::vector<storage::EventView> events;  // views into `text`, made once it stops growing
   bool done = false;
   std::exception_ptr error;
 
@@ -122,7 +122,7 @@ void TaskRunIngest::commit(Pending& batch) {
 }
 
 void TaskRunIngest::write(std::vector<Pending*>& batches) {
-  static const std::vector<storage::EventRow> kNoEvents;
+  static const std::vector<storage::EventView> kNoEvents;
   auto write_one = [&](Pending& b) {
     try {
       storage_.write_batch_with_events(*b.runs, *b.logs, store_events_ ? b.events : kNoEvents);
@@ -137,7 +137,7 @@ void TaskRunIngest::write(std::vector<Pending*>& batches) {
   // Several requests in one transaction: their records are moved into one batch and back.
   std::vector<TaskRunRecord> runs;
   std::vector<LogRecord> logs;
-  std::vector<storage::EventRow> events;
+  std::vector<storage::EventView> events;
   for (auto* b : batches) {
     std::move(b->runs->begin(), b->runs->end(), std::back_inserter(runs));
     logs.insert(logs.end(), b->logs->begin(), b->logs->end());

@@ -38,18 +38,32 @@ struct StateRow {
   std::string transition_id;
 };
 
-// What update_flow_run's `decide` returns: the state to append (nullopt = write nothing) and the
-// transition id to store with it. `run` is updated in place by `decide`.
+// A row of the event table (migration 0100) written in the same transaction as the flow-run change
+// it records, so the change and its event are durable together or not at all. The JSON members
+// (resource, related, payload) are serialised text; resource_id is resource["baton.resource.id"].
+struct EventRow {
+  std::string id;
+  TimePoint occurred;
+  std::string event;
+  std::string resource_id;
+  std::string resource;
+  std::string related;
+  std::string payload;
+};
+
+// What update_flow_run's `decide` returns: the state to append (nullopt = write nothing), the
+// transition id to store with it, and the events recording the change (written only with a
+// state). `run` is updated in place by `decide`.
 struct FlowRunWrite {
   std::optional<State> state;
   std::string transition_id;
+  std::vector<EventRow> events;
 };
 
-// A row of the event table (migration 0100) that must commit together with a batch: the server
-// records an event for every task-run state it ingests. The JSON members are serialised text.
-// Views, not strings: a batch of thousands of events is built in one buffer the caller owns,
-// which must outlive the write_batch_with_events call.
-struct EventRow {
+// EventRow's non-owning twin, for write_batch_with_events: the server records an event for every
+// task-run state it ingests, and builds a batch's thousands of events in one buffer it owns
+// (which must outlive the call) rather than in five strings each.
+struct EventView {
   std::string_view id;
   TimePoint occurred{};
   std::string_view event;        // "baton.task-run.Completed"
@@ -98,6 +112,23 @@ class Storage {
   };
   virtual std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates);
 
+  // Group commit of flow-run creations and transitions together (the server's concurrent
+  // requests): every op in ONE transaction, in order, all or nothing. An op with `insert` set is
+  // insert_flow_run, whose `insert_events` are written only when the run is inserted (not when an
+  // idempotency key finds an existing run); otherwise it is update_flow_run(id, *decide), with the
+  // events `decide` returns.
+  struct FlowRunOp {
+    const FlowRunRecord* insert = nullptr;
+    std::vector<EventRow> insert_events;
+    std::string id;
+    const DecideFn* decide = nullptr;
+  };
+  struct FlowRunOpResult {
+    bool found = false;     // an update: the run exists
+    InsertResult inserted;  // an insert: the run as stored
+  };
+  virtual std::vector<FlowRunOpResult> write_flow_runs(const std::vector<FlowRunOp>& ops) = 0;
+
   virtual std::optional<FlowRunRecord> read_flow_run(const std::string& id) = 0;
   virtual std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) = 0;
   virtual int64_t count_flow_runs(const FlowRunFilter& filter) = 0;
@@ -116,7 +147,7 @@ class Storage {
   // id is already stored are skipped. The default refuses events (kInternal) when there are any.
   virtual void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                        const std::vector<LogRecord>& logs,
-                                       const std::vector<EventRow>& events);
+                                       const std::vector<EventView>& events);
 
   virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
   virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;

@@ -539,6 +539,30 @@ TEST_F(ServerHttp, EventsArePostedStoredAndFiltered) {
   EXPECT_EQ(runs.body["events"].size(), 1u);
 }
 
+// A flow run's creation and each accepted transition are stored with their event before the
+// answer: the events are there, in order, as soon as the requests return; a refusal adds none.
+TEST_F(ServerHttp, TransitionEventsAreStoredWhenTheTransitionIsAnswered) {
+  json run = create_flow_run("evented", {{"state", {{"type", "SCHEDULED"}}}});
+  std::string id = run["id"];
+  for (const char* type : {"PENDING", "RUNNING"}) ASSERT_EQ(set_state(id, type).status, 201);
+  ASSERT_EQ(set_state(id, "COMPLETED", {{"data", 7}}).status, 201);
+  auto refused = set_state(id, "RUNNING");
+  ASSERT_EQ(refused.status, 200);
+  EXPECT_EQ(refused.body["status"], "REJECT");
+  auto found = call(http_, "POST", "/events/filter",
+                    {{"filter", {{"resource", {{"id", {"baton.flow-run." + id}}}}}}});
+  ASSERT_EQ(found.status, 200) << found.body.dump();
+  std::vector<std::string> names;
+  for (const auto& e : found.body["events"]) names.push_back(e["event"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"baton.flow-run.Scheduled", "baton.flow-run.Pending",
+                                             "baton.flow-run.Running",
+                                             "baton.flow-run.Completed"}));
+  const json& last = found.body["events"].back();
+  EXPECT_EQ(last["resource"]["baton.state-type"], "COMPLETED");
+  EXPECT_EQ(last["payload"]["validated_state"]["type"], "COMPLETED");
+  EXPECT_EQ(found.body["events"].front()["resource"]["baton.resource.name"], run["name"]);
+}
+
 TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
   std::string home = testing::fresh_dir("lifecycle");
   std::string id;

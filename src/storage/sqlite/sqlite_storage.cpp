@@ -333,24 +333,6 @@ Where task_run_where(const TaskRunFilter& f) {
 
 // --- batch writes -------------------------------------------------------------------------------
 
-// The server's events of a batch's state changes (table `event`, migration 0100).
-void insert_events(sqlite::Connection& db, const std::vector<EventRow>& events, int64_t now_us) {
-  auto& insert = db.prepare_cached(
-      "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, received) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
-  for (const auto& e : events) {
-    insert.bind_view(1, e.id)
-        .bind(2, micros(e.occurred))
-        .bind_view(3, e.event)
-        .bind_view(4, e.resource_id)
-        .bind_view(5, e.resource)
-        .bind_view(6, e.related)
-        .bind_view(7, e.payload)
-        .bind(8, now_us);
-    insert.run();
-  }
-}
-
 // One row write per task run per batch: the run's states of this batch are appended to its
 // history whatever their age, but the current-state columns (and the other mutable fields) take
 // the snapshot's values only when it is not older than the stored one, so a late batch from
@@ -466,7 +448,40 @@ void SqliteStorage::on_writer_idle() {
   if (batch_.wal_pages() > kCheckpointIdlePages) batch_.checkpoint();
 }
 
-SqliteStorage::~SqliteStorage() = default;
+void SqliteStorage::request_checkpoint() {
+  std::lock_guard lock(checkpoint_mutex_);
+  if (!checkpointer_.joinable()) {
+    checkpointer_db_ = std::make_unique<sqlite::Connection>(path_, manual_checkpoints({}, 0));
+    checkpointer_ = std::thread([this] { run_checkpointer(); });
+  }
+  checkpoint_wanted_ = true;
+  checkpoint_cv_.notify_one();
+}
+
+void SqliteStorage::run_checkpointer() {
+  std::unique_lock lock(checkpoint_mutex_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || checkpointer_stop_; });
+    if (checkpointer_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    checkpointer_db_->checkpoint();
+    lock.lock();
+    // At most one checkpoint per interval: under a steady stream of commits each one copies
+    // what the last left, instead of the thread spinning on a WAL that is always growing.
+    checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(20),
+                            [&] { return checkpointer_stop_; });
+  }
+}
+
+SqliteStorage::~SqliteStorage() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpointer_stop_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
 
 FlowRecord SqliteStorage::upsert_flow(const std::string& name,
                                       const std::vector<std::string>& tags) {
@@ -510,59 +525,88 @@ std::optional<FlowRecord> SqliteStorage::read_flow_by_name(const std::string& na
   return out;
 }
 
+namespace {
+// Writes `events` (EventRow or EventView) into the event table inside the caller's transaction on
+// `db`.
+template <typename Row>
+void insert_events(sqlite::Connection& db, const std::vector<Row>& events) {
+  if (events.empty()) return;
+  auto& insert = db.prepare_cached(
+      "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
+      "received) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
+  int64_t received = micros(now());
+  for (const auto& e : events) {
+    insert.bind_view(1, e.id)
+        .bind(2, micros(e.occurred))
+        .bind_view(3, e.event)
+        .bind_view(4, e.resource_id)
+        .bind_view(5, e.resource)
+        .bind_view(6, e.related)
+        .bind_view(7, e.payload)
+        .bind(8, received);
+    insert.run();
+  }
+}
+
+// insert_flow_run inside the caller's transaction on `db`; `events` are written with the run.
+Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRecord& run,
+                                         const std::vector<EventRow>& events) {
+  std::string state_id = new_id();
+  auto& s = db.prepare_cached(
+      "INSERT INTO flow_run (id, flow_id, flow_name, name, deployment_id, parent_task_run_id, "
+      "idempotency_key, parameters, tags, empirical_policy, state_id, state_type, state_name, "
+      "state_timestamp, run_count, created, updated, expected_start_time, "
+      "next_scheduled_start_time, start_time, end_time, total_run_time, infrastructure_pid) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (flow_id, idempotency_key) DO NOTHING");
+  s.bind(1, run.id);
+  s.bind(2, run.flow_id);
+  s.bind(3, run.flow_name);
+  s.bind(4, run.name);
+  s.bind_text_or_null(5, run.deployment_id);
+  s.bind_text_or_null(6, run.parent_task_run_id);
+  s.bind_text_or_null(7, run.idempotency_key);
+  s.bind(8, run.parameters.dump());
+  s.bind(9, json(run.tags).dump());
+  s.bind(10, json(run.empirical_policy).dump());
+  s.bind(11, state_id);
+  s.bind(12, to_string(run.state.type));
+  s.bind(13, run.state.name);
+  s.bind(14, micros(run.state.timestamp));
+  s.bind(15, run.run_count);
+  s.bind(16, micros(run.created));
+  s.bind(17, micros(run.updated));
+  s.bind(18, micros(run.expected_start_time));
+  if (run.state.type == StateType::kScheduled)
+    s.bind(19, micros(run.state.scheduled_time));
+  else
+    s.bind(19, nullptr);
+  s.bind(20, micros(run.start_time));
+  s.bind(21, micros(run.end_time));
+  s.bind(22, run.total_run_time_s);
+  s.bind_text_or_null(23, run.infrastructure_pid);
+  s.run();
+  if (db.changes() == 0) {
+    auto& q = db.prepare_cached(std::string(kFlowRunSelect) +
+                                   " WHERE r.flow_id = ? AND r.idempotency_key = ?");
+    q.bind(1, run.flow_id).bind(2, run.idempotency_key);
+    if (!q.step()) {
+      q.reset();
+      throw conflict("flow run '" + run.id + "' conflicts with an existing run");
+    }
+    auto existing = read_flow_run_row(q);
+    q.reset();
+    return {std::move(existing), false};
+  }
+  insert_flow_run_state(db, state_id, run.id, run.state, {});
+  insert_events(db, events);
+  return {run, true};
+}
+}  // namespace
+
 Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
   std::lock_guard lock(main_mutex_);
-  auto result = main_.write_transaction([&]() -> InsertResult {
-    std::string state_id = new_id();
-    auto& s = main_.prepare_cached(
-        "INSERT INTO flow_run (id, flow_id, flow_name, name, deployment_id, parent_task_run_id, "
-        "idempotency_key, parameters, tags, empirical_policy, state_id, state_type, state_name, "
-        "state_timestamp, run_count, created, updated, expected_start_time, "
-        "next_scheduled_start_time, start_time, end_time, total_run_time, infrastructure_pid) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (flow_id, idempotency_key) DO NOTHING");
-    s.bind(1, run.id);
-    s.bind(2, run.flow_id);
-    s.bind(3, run.flow_name);
-    s.bind(4, run.name);
-    s.bind_text_or_null(5, run.deployment_id);
-    s.bind_text_or_null(6, run.parent_task_run_id);
-    s.bind_text_or_null(7, run.idempotency_key);
-    s.bind(8, run.parameters.dump());
-    s.bind(9, json(run.tags).dump());
-    s.bind(10, json(run.empirical_policy).dump());
-    s.bind(11, state_id);
-    s.bind(12, to_string(run.state.type));
-    s.bind(13, run.state.name);
-    s.bind(14, micros(run.state.timestamp));
-    s.bind(15, run.run_count);
-    s.bind(16, micros(run.created));
-    s.bind(17, micros(run.updated));
-    s.bind(18, micros(run.expected_start_time));
-    if (run.state.type == StateType::kScheduled)
-      s.bind(19, micros(run.state.scheduled_time));
-    else
-      s.bind(19, nullptr);
-    s.bind(20, micros(run.start_time));
-    s.bind(21, micros(run.end_time));
-    s.bind(22, run.total_run_time_s);
-    s.bind_text_or_null(23, run.infrastructure_pid);
-    s.run();
-    if (main_.changes() == 0) {
-      auto& q = main_.prepare_cached(std::string(kFlowRunSelect) +
-                                     " WHERE r.flow_id = ? AND r.idempotency_key = ?");
-      q.bind(1, run.flow_id).bind(2, run.idempotency_key);
-      if (!q.step()) {
-        q.reset();
-        throw conflict("flow run '" + run.id + "' conflicts with an existing run");
-      }
-      auto existing = read_flow_run_row(q);
-      q.reset();
-      return {std::move(existing), false};
-    }
-    insert_flow_run_state(main_, state_id, run.id, run.state, {});
-    return {run, true};
-  });
+  auto result = main_.write_transaction([&] { return insert_flow_run_in(main_, run, {}); });
   checkpoint_if_large(main_);
   return result;
 }
@@ -601,6 +645,7 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
     u.bind_text_or_null(12, run->infrastructure_pid);
     u.bind(13, id);
     u.run();
+    insert_events(db, write.events);
     return true;
   }
 }
@@ -623,6 +668,25 @@ std::vector<bool> SqliteStorage::update_flow_runs(const std::vector<FlowRunUpdat
   });
   checkpoint_if_large(main_);
   return found;
+}
+
+std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
+    const std::vector<FlowRunOp>& ops) {
+  std::lock_guard lock(main_mutex_);
+  auto results = main_.write_transaction([&] {
+    std::vector<FlowRunOpResult> out(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const auto& op = ops[i];
+      if (op.insert)
+        out[i].inserted = insert_flow_run_in(main_, *op.insert, op.insert_events);
+      else
+        out[i].found = update_flow_run_in(main_, op.id, *op.decide);
+    }
+    return out;
+  });
+  if (main_.wal_pages() > kCheckpointIdlePages) request_checkpoint();
+  checkpoint_if_large(main_);
+  return results;
 }
 
 std::optional<FlowRecord> SqliteStorage::read_flow(const std::string& id) {
@@ -699,7 +763,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
 
 void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                             const std::vector<LogRecord>& logs,
-                                            const std::vector<EventRow>& events) {
+                                            const std::vector<EventView>& events) {
   if (task_runs.empty() && logs.empty() && events.empty()) return;
   // Several snapshots of one task run in a batch (Pending, Running, Completed of a quick task):
   // their states become lines of one history append and the last snapshot is the run row, so
@@ -784,7 +848,7 @@ void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& ta
       insert_log.bind(7, l.timestamp == TimePoint{} ? now_us : micros(l.timestamp));
       insert_log.run();
     }
-    if (!events.empty()) insert_events(batch_, events, now_us);
+    insert_events(batch_, events);
   });
   checkpoint_if_large(batch_);
 }

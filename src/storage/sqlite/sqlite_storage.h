@@ -7,7 +7,10 @@
 // Thread-safety: all methods are safe from any thread; each connection is guarded by its mutex.
 #pragma once
 
+#include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <thread>
 
 #include "storage/sqlite/connection.h"
 #include "storage/storage.h"
@@ -27,6 +30,7 @@ class SqliteStorage final : public Storage {
   InsertResult insert_flow_run(const FlowRunRecord& run) override;
   bool update_flow_run(const std::string& id, const DecideFn& decide) override;
   std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates) override;
+  std::vector<FlowRunOpResult> write_flow_runs(const std::vector<FlowRunOp>& ops) override;
   std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
   std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
   int64_t count_flow_runs(const FlowRunFilter& filter) override;
@@ -36,7 +40,7 @@ class SqliteStorage final : public Storage {
                    const std::vector<LogRecord>& logs) override;
   void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                const std::vector<LogRecord>& logs,
-                               const std::vector<EventRow>& events) override;
+                               const std::vector<EventView>& events) override;
   std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
   std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
   int64_t count_task_runs(const TaskRunFilter& filter) override;
@@ -50,6 +54,10 @@ class SqliteStorage final : public Storage {
   const std::string& path() const noexcept { return path_; }
 
  private:
+  // Wakes the checkpointer (started on first use); called with main_mutex_ held.
+  void request_checkpoint();
+  void run_checkpointer();
+
   std::string path_;
   // Held by write transactions on either connection (Connection::share_write_lock): flow-run
   // transitions wait for a group commit in progress instead of sleeping in the busy handler.
@@ -76,6 +84,13 @@ class SqliteStorage final : public Storage {
   };
   std::vector<PendingRow> pending_rows_;
   std::string history_;
+  // Flow-run commits (the server's requests) hand WAL checkpoints to a thread with a connection
+  // of its own: a PASSIVE checkpoint runs beside writers, so no commit waits for one.
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false, checkpointer_stop_ = false;
+  std::unique_ptr<sqlite::Connection> checkpointer_db_;
+  std::thread checkpointer_;
 };
 
 }  // namespace baton::storage
