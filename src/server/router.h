@@ -51,7 +51,7 @@ struct Route {
   // The handler reads request.body itself (a hot route with a dedicated reader that checks what
   // request_schema declares); request_schema then only documents the body in OpenAPI.
   bool reads_raw_body = false;
-  nlohmann::json response_schema;     // documentation of the 2xx body
+  nlohmann::json response_schema;  // documentation of the 2xx body
   int success_status = 200;
   bool blocking = true;
   bool requires_auth = true;

@@ -17,7 +17,7 @@ namespace {
 using nlohmann::json;
 namespace s = schema;
 
-constexpr int kMaxLimit = 10000;  // one page at most; keeps answers bounded
+constexpr int kMaxLimit = 10000;          // one page at most; keeps answers bounded
 constexpr size_t kMaxBatchItems = 10000;  // task runs or log lines in one request
 
 // Follows `keys` through nested objects of `body`; null when any is missing.
@@ -633,7 +633,8 @@ void add_run_routes(Router& router, ServerContext& ctx) {
   // committed with their events in one transaction per group of concurrent requests.
   std::shared_ptr<TaskRunIngest> ingest;
   if (ctx.embedded)
-    ingest = std::make_shared<TaskRunIngest>(ctx.embedded->storage(), ctx.bus, ctx.events != nullptr);
+    ingest =
+        std::make_shared<TaskRunIngest>(ctx.embedded->storage(), ctx.bus, ctx.events != nullptr);
   auto record_task_runs = [&ctx, ingest](std::vector<TaskRunRecord>& runs) {
     if (ingest) {
       ingest->record(runs, {});
@@ -661,25 +662,24 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 record_task_runs(runs);
                 return Response::json(runs.front(), 201);
               }});
-  router.add(
-      {.method = "POST",
-       .path = "/api/task_runs/batch",
-       .tag = "Task Runs",
-       .summary = "Record many task run snapshots in one durable batch (the SDK's background "
+  router.add({.method = "POST",
+              .path = "/api/task_runs/batch",
+              .tag = "Task Runs",
+              .summary =
+                  "Record many task run snapshots in one durable batch (the SDK's background "
                   "sender); all or nothing, each state also an event",
-       .request_schema = s::object({{"task_runs",
-                                     {{"type", "array"},
-                                      {"items", ref("TaskRun")},
-                                      {"maxItems", kMaxBatchItems}}}},
-                                   {"task_runs"}, true),
-       .reads_raw_body = true,
-       .response_schema = s::object({{"recorded", s::integer(0)}}),
-       .success_status = 201,
-       .handler = [record_task_runs](Request& r) {
-         auto runs = read_task_run_batch(r.body, kMaxBatchItems);
-         record_task_runs(runs);
-         return Response::json({{"recorded", runs.size()}}, 201);
-       }});
+              .request_schema = s::object(
+                  {{"task_runs",
+                    {{"type", "array"}, {"items", ref("TaskRun")}, {"maxItems", kMaxBatchItems}}}},
+                  {"task_runs"}, true),
+              .reads_raw_body = true,
+              .response_schema = s::object({{"recorded", s::integer(0)}}),
+              .success_status = 201,
+              .handler = [record_task_runs](Request& r) {
+                auto runs = read_task_run_batch(r.body, kMaxBatchItems);
+                record_task_runs(runs);
+                return Response::json({{"recorded", runs.size()}}, 201);
+              }});
   router.add(
       {.method = "POST",
        .path = "/api/task_runs/cached_state",
@@ -774,30 +774,31 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               }});
 
   // ---- logs -------------------------------------------------------------------------------------
-  router.add({.method = "POST",
-              .path = "/api/logs/",
-              .tag = "Logs",
-              .summary = "Write a batch of log lines; answered once durable",
-              .request_schema = {{"type", "array"}, {"items", ref("Log")}, {"maxItems", kMaxBatchItems}},
-              .success_status = 201,
-              .handler = [&client, ingest](Request& r) {
-                std::vector<LogRecord> logs;
-                logs.reserve(r.json.size());
-                TimePoint at = now();
-                for (const auto& item : r.json) {
-                  LogRecord log = item.get<LogRecord>();
-                  if (log.timestamp == TimePoint{}) log.timestamp = at;
-                  logs.push_back(std::move(log));
-                }
-                if (ingest) {
-                  std::vector<TaskRunRecord> no_runs;
-                  ingest->record(no_runs, logs);  // all or nothing, answered once durable
-                } else {
-                  client.write_logs(std::move(logs));
-                  client.flush();
-                }
-                return Response::json(nullptr, 201);
-              }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/logs/",
+       .tag = "Logs",
+       .summary = "Write a batch of log lines; answered once durable",
+       .request_schema = {{"type", "array"}, {"items", ref("Log")}, {"maxItems", kMaxBatchItems}},
+       .success_status = 201,
+       .handler = [&client, ingest](Request& r) {
+         std::vector<LogRecord> logs;
+         logs.reserve(r.json.size());
+         TimePoint at = now();
+         for (const auto& item : r.json) {
+           LogRecord log = item.get<LogRecord>();
+           if (log.timestamp == TimePoint{}) log.timestamp = at;
+           logs.push_back(std::move(log));
+         }
+         if (ingest) {
+           std::vector<TaskRunRecord> no_runs;
+           ingest->record(no_runs, logs);  // all or nothing, answered once durable
+         } else {
+           client.write_logs(std::move(logs));
+           client.flush();
+         }
+         return Response::json(nullptr, 201);
+       }});
   router.add(
       {.method = "POST",
        .path = "/api/logs/filter",

@@ -96,9 +96,12 @@ Field run_field(std::string_view k) {
 
 Field state_field(std::string_view k) {
   static constexpr std::pair<std::string_view, Field> kFields[] = {
-      {"type", Field::kStateType},           {"name", Field::kStateName},
-      {"message", Field::kStateMessage},     {"timestamp", Field::kStateTimestamp},
-      {"state_details", Field::kStateDetails}, {"data", Field::kStateData}};
+      {"type", Field::kStateType},
+      {"name", Field::kStateName},
+      {"message", Field::kStateMessage},
+      {"timestamp", Field::kStateTimestamp},
+      {"state_details", Field::kStateDetails},
+      {"data", Field::kStateData}};
   for (const auto& [name, field] : kFields)
     if (name == k) return field;
   return Field::kOther;
@@ -445,10 +448,9 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
 
   [[noreturn]] void fail(const std::string& expected, Kind got) const {
     std::string where = path();
-    throw invalid_argument(
-        (where.empty() ? std::string("the body") : "'" + where + "'") + " must be " + expected +
-            ", got " + kind_name(got),
-        where);
+    throw invalid_argument((where.empty() ? std::string("the body") : "'" + where + "'") +
+                               " must be " + expected + ", got " + kind_name(got),
+                           where);
   }
   [[noreturn]] bool wrong(Kind got) const {
     switch (mode_) {
@@ -506,7 +508,8 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
     }
   }
 
-  // --- items --------------------------------------------------------------------------------------
+  // --- items
+  // --------------------------------------------------------------------------------------
 
   void begin_item() {
     if (runs_.size() >= max_items_)
@@ -520,7 +523,10 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
     has_id_ = has_task_key_ = has_state_ = false;
   }
   void end_run() {
-    const char* missing = !has_id_ ? "id" : !has_task_key_ ? "task_key" : !has_state_ ? "state" : nullptr;
+    const char* missing = !has_id_         ? "id"
+                          : !has_task_key_ ? "task_key"
+                          : !has_state_    ? "state"
+                                           : nullptr;
     if (missing)
       throw invalid_argument("missing required member '" + std::string(missing) + "'",
                              join(run_path(), missing));
@@ -586,7 +592,8 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
     if (auto t = d.find("retriable"); t != d.end() && t->is_boolean()) s.retriable = t->get<bool>();
   }
 
-  // --- scalar members -------------------------------------------------------------------------------
+  // --- scalar members
+  // -------------------------------------------------------------------------------
 
   bool scalar(Kind k) {
     switch (mode_) {

@@ -365,9 +365,9 @@ TEST_F(ServerHttp, IngestedTaskRunStatesAreStoredAndStreamedAsEvents) {
   ws.send(R"({"type": "filter", "filter": {"event": {"prefix": ["baton.task-run."]}}})");
   ASSERT_FALSE(next_message(ws, "subscribed").is_null());
   std::string flow_run_id = create_flow_run()["id"];
-  json runs = json::array({task_run(flow_run_id, 1, "PENDING", 1),
-                           task_run(flow_run_id, 1, "RUNNING", 2),
-                           task_run(flow_run_id, 2, "FAILED", 3)});
+  json runs =
+      json::array({task_run(flow_run_id, 1, "PENDING", 1), task_run(flow_run_id, 1, "RUNNING", 2),
+                   task_run(flow_run_id, 2, "FAILED", 3)});
   ASSERT_EQ(call(http_, "POST", "/task_runs/batch", {{"task_runs", runs}}).status, 201);
   ASSERT_EQ(call(http_, "POST", "/task_runs/", task_run(flow_run_id, 1, "COMPLETED", 4)).status,
             201);
@@ -385,7 +385,8 @@ TEST_F(ServerHttp, IngestedTaskRunStatesAreStoredAndStreamedAsEvents) {
                           "baton.task-run.Pending " + one, "baton.task-run.Running " + one,
                           "baton.task-run.Failed " + two, "baton.task-run.Completed " + one}));
 
-  auto stored = call(http_, "POST", "/events/filter", {{"filter", {{"resource", {{"id", {one}}}}}}});
+  auto stored =
+      call(http_, "POST", "/events/filter", {{"filter", {{"resource", {{"id", {one}}}}}}});
   ASSERT_EQ(stored.status, 200) << stored.body.dump();
   ASSERT_EQ(stored.body["events"].size(), 3u);
   std::vector<std::string> names;
@@ -554,9 +555,9 @@ TEST_F(ServerHttp, TransitionEventsAreStoredWhenTheTransitionIsAnswered) {
   ASSERT_EQ(found.status, 200) << found.body.dump();
   std::vector<std::string> names;
   for (const auto& e : found.body["events"]) names.push_back(e["event"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"baton.flow-run.Scheduled", "baton.flow-run.Pending",
-                                             "baton.flow-run.Running",
-                                             "baton.flow-run.Completed"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"baton.flow-run.Scheduled", "baton.flow-run.Pending",
+                                      "baton.flow-run.Running", "baton.flow-run.Completed"}));
   const json& last = found.body["events"].back();
   EXPECT_EQ(last["resource"]["baton.state-type"], "COMPLETED");
   EXPECT_EQ(last["payload"]["validated_state"]["type"], "COMPLETED");

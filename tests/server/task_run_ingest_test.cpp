@@ -131,8 +131,7 @@ TEST_F(TaskRunIngestTest, SubscribersReceiveTheStoredEvents) {
   EXPECT_EQ(seen[0]["event"], "baton.task-run.Completed");
   EXPECT_EQ(seen[0]["resource"]["baton.resource.id"], "baton.task-run." + runs[0].id);
   EXPECT_EQ(seen[0]["payload"]["validated_state"]["data"]["rows"], 3);
-  EXPECT_EQ(count("SELECT count(*) FROM event WHERE id = ?", seen[0]["id"].get<std::string>()),
-            1);
+  EXPECT_EQ(count("SELECT count(*) FROM event WHERE id = ?", seen[0]["id"].get<std::string>()), 1);
 }
 
 TEST_F(TaskRunIngestTest, WithoutAnEventStoreEventsAreOnlyPublished) {

@@ -588,7 +588,7 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
   s.run();
   if (db.changes() == 0) {
     auto& q = db.prepare_cached(std::string(kFlowRunSelect) +
-                                   " WHERE r.flow_id = ? AND r.idempotency_key = ?");
+                                " WHERE r.flow_id = ? AND r.idempotency_key = ?");
     q.bind(1, run.flow_id).bind(2, run.idempotency_key);
     if (!q.step()) {
       q.reset();
