@@ -799,6 +799,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
     // which must not grow while its views are bound), then bound and stepped.
     pending_rows_.resize(kUpsertRows);
     size_t pending = 0;
+    history_.clear();  // a busy retry of this body starts afresh
     auto write_pending = [&] {
       bool many = pending == kUpsertRows;
       Statement& s = many ? upsert_many : upsert_one;
