@@ -155,6 +155,7 @@ SetStateResult RemoteClient::set_flow_run_state(const std::string& flow_run_id,
                : status == "WAIT"   ? SetStateStatus::kWait
                                     : SetStateStatus::kAbort;
   out.state = r.at("state").get<State>();
+  out.recorded = out.status == SetStateStatus::kAccept;
   if (auto d = r.find("details"); d != r.end() && d->is_object()) {
     if (auto reason = d->find("reason"); reason != d->end() && reason->is_string())
       out.reason = reason->get<std::string>();

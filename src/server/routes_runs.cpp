@@ -536,8 +536,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
          std::string id = path_id(r);
          if (!ctx.embedded) {
            auto result = ctx.client.set_flow_run_state(id, proposed, force);
-           if (result.status == SetStateStatus::kAccept)
-             emit_state_event(ctx, "flow-run", id, "", result.state);
+           if (result.recorded) emit_state_event(ctx, "flow-run", id, "", result.state);
            respond(orchestration_result(result));
            return;
          }
@@ -555,7 +554,8 @@ void add_run_routes(Router& router, ServerContext& ctx) {
              },
              [&ctx, event, respond](std::exception_ptr error, SetStateResult result) {
                if (error) return respond(error_response(error));
-               if (result.status == SetStateStatus::kAccept) publish_event(ctx, *event);
+               // Accepted, or a substitute such as AwaitingRetry: recorded, so an event.
+               if (result.recorded) publish_event(ctx, *event);
                respond(orchestration_result(result));
              });
        }});
