@@ -807,6 +807,7 @@ void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& ta
     // which must not grow while its views are bound), then bound and stepped.
     pending_rows_.resize(kUpsertRows);
     size_t pending = 0;
+    history_.clear();  // a busy retry of this body starts afresh
     auto write_pending = [&] {
       bool many = pending == kUpsertRows;
       Statement& s = many ? upsert_many : upsert_one;
