@@ -134,10 +134,11 @@ void TaskRunIngest::write(std::vector<Pending*>& batches) {
     write_one(*batches.front());
     return;
   }
-  // Several requests in one transaction: their records are moved into one batch and back.
-  std::vector<TaskRunRecord> runs;
-  std::vector<LogRecord> logs;
-  std::vector<storage::EventView> events;
+  // Several requests in one transaction: their records are moved into one batch and back. The
+  // vectors are the leader's, kept across commits so that their memory is not taken anew.
+  auto& runs = combined_runs_;
+  auto& logs = combined_logs_;
+  auto& events = combined_events_;
   for (auto* b : batches) {
     std::move(b->runs->begin(), b->runs->end(), std::back_inserter(runs));
     logs.insert(logs.end(), b->logs->begin(), b->logs->end());
@@ -153,6 +154,9 @@ void TaskRunIngest::write(std::vector<Pending*>& batches) {
   size_t next = 0;
   for (auto* b : batches)
     for (auto& r : *b->runs) r = std::move(runs[next++]);
+  runs.clear();
+  logs.clear();
+  events.clear();
   if (!failed) return;
   // Find the request(s) at fault: each alone is all or nothing.
   for (auto* b : batches) write_one(*b);

@@ -57,6 +57,10 @@ class TaskRunIngest {
   std::condition_variable done_cv_;
   std::vector<Pending*> queue_;
   bool committing_ = false;
+  // The leader's working vectors for a commit of several batches (see write()).
+  std::vector<TaskRunRecord> combined_runs_;
+  std::vector<LogRecord> combined_logs_;
+  std::vector<storage::EventView> combined_events_;
 };
 
 }  // namespace baton::server

@@ -1,5 +1,6 @@
 #include "server/task_run_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -193,6 +194,8 @@ class TaskRunSax final : public nlohmann::json_sax<json> {
   TaskRunSax(bool batch, size_t max_items) : batch_(batch), max_items_(max_items) {
     mode_ = Mode::kTop;
   }
+
+  void reserve(size_t n) { runs_.reserve(n); }
 
   std::vector<TaskRunRecord> take() {
     if (batch_ && !seen_items_)
@@ -795,6 +798,9 @@ std::vector<TaskRunRecord> read(std::string_view body, bool batch, size_t max_it
     throw invalid_argument("missing required member 'id'", "id");
   }
   TaskRunSax sax(batch, max_items);
+  // A snapshot takes 150-300 bytes of text: one allocation instead of a dozen doublings that
+  // each move every record read so far.
+  sax.reserve(std::min(max_items, body.size() / 160 + 1));
   try {
     json::sax_parse(body.begin(), body.end(), &sax);
     return sax.take();

@@ -527,24 +527,52 @@ std::optional<FlowRecord> SqliteStorage::read_flow_by_name(const std::string& na
 
 namespace {
 // Writes `events` (EventRow or EventView) into the event table inside the caller's transaction on
-// `db`.
+// `db`. Large batches (a task-run batch has an event per state) go kEventsPerStatement rows per
+// INSERT: one statement step per row cost as much as the row itself.
+constexpr size_t kEventsPerStatement = 16;
+
+const std::string& insert_events_sql(size_t rows) {
+  static const std::string one =
+      "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
+      "received) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING";
+  static const std::string many = [] {
+    std::string sql =
+        "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
+        "received) VALUES ";
+    for (size_t i = 0; i < kEventsPerStatement; ++i)
+      sql += i ? ", (?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?)";
+    return sql + " ON CONFLICT (id) DO NOTHING";
+  }();
+  return rows == 1 ? one : many;
+}
+
 template <typename Row>
 void insert_events(sqlite::Connection& db, const std::vector<Row>& events) {
   if (events.empty()) return;
-  auto& insert = db.prepare_cached(
-      "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
-      "received) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
   int64_t received = micros(now());
-  for (const auto& e : events) {
-    insert.bind_view(1, e.id)
-        .bind(2, micros(e.occurred))
-        .bind_view(3, e.event)
-        .bind_view(4, e.resource_id)
-        .bind_view(5, e.resource)
-        .bind_view(6, e.related)
-        .bind_view(7, e.payload)
-        .bind(8, received);
-    insert.run();
+  auto bind = [&](Statement& s, int first, const Row& e) {
+    s.bind_view(first, e.id)
+        .bind(first + 1, micros(e.occurred))
+        .bind_view(first + 2, e.event)
+        .bind_view(first + 3, e.resource_id)
+        .bind_view(first + 4, e.resource)
+        .bind_view(first + 5, e.related)
+        .bind_view(first + 6, e.payload)
+        .bind(first + 7, received);
+  };
+  size_t i = 0;
+  if (events.size() >= kEventsPerStatement) {
+    auto& many = db.prepare_cached(insert_events_sql(kEventsPerStatement));
+    for (; i + kEventsPerStatement <= events.size(); i += kEventsPerStatement) {
+      for (size_t k = 0; k < kEventsPerStatement; ++k)
+        bind(many, static_cast<int>(k * 8 + 1), events[i + k]);
+      many.run();
+    }
+  }
+  auto& one = db.prepare_cached(insert_events_sql(1));
+  for (; i < events.size(); ++i) {
+    bind(one, 1, events[i]);
+    one.run();
   }
 }
 
