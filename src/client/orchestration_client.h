@@ -38,8 +38,8 @@ struct SetStateResult {
   State state;         // the state the run is in after the call
   std::string reason;  // why, when not accepted (names the rule)
   double wait_s = 0;   // for kWait
-  // The call wrote a state: the accepted one, or a substitute (AwaitingRetry, Cached). Filled
-  // by the embedded client's set_task_run_state.
+  // The call wrote a state: the accepted one, or a substitute (AwaitingRetry, Cached). Exact in
+  // the embedded client; the remote client knows it only for accepted states.
   bool recorded = false;
 };
 

@@ -6,6 +6,7 @@
 
 #include "baton/error.h"
 #include "client/process_identity.h"
+#include "model/json_text.h"
 
 namespace baton {
 
@@ -155,6 +156,7 @@ SetStateResult RemoteClient::set_flow_run_state(const std::string& flow_run_id,
                : status == "WAIT"   ? SetStateStatus::kWait
                                     : SetStateStatus::kAbort;
   out.state = r.at("state").get<State>();
+  out.recorded = out.status == SetStateStatus::kAccept;
   if (auto d = r.find("details"); d != r.end() && d->is_object()) {
     if (auto reason = d->find("reason"); reason != d->end() && reason->is_string())
       out.reason = reason->get<std::string>();
@@ -347,10 +349,16 @@ void RemoteClient::run_sender() {
     std::exception_ptr failure;
     for (size_t i = 0; i < batch.task_runs.size(); i += options_.max_batch) {
       size_t end = std::min(batch.task_runs.size(), i + options_.max_batch);
-      json runs = json::array();
-      for (size_t k = i; k < end; ++k) runs.push_back(batch.task_runs[k]);
+      // Written as text directly: a tree per snapshot cost more than the request itself.
+      std::string body = "{\"task_runs\":[";
+      body.reserve((end - i) * 512);
+      for (size_t k = i; k < end; ++k) {
+        if (k != i) body += ',';
+        append_json(body, batch.task_runs[k]);
+      }
+      body += "]}";
       try {
-        send_with_retry("/task_runs/batch", {{"task_runs", std::move(runs)}}, end - i);
+        send_with_retry("/task_runs/batch", body, end - i);
       } catch (...) {
         if (!failure) failure = std::current_exception();
       }
@@ -360,7 +368,7 @@ void RemoteClient::run_sender() {
       json logs = json::array();
       for (size_t k = i; k < end; ++k) logs.push_back(batch.logs[k]);
       try {
-        send_with_retry("/logs/", logs, end - i);
+        send_with_retry("/logs/", logs.dump(), end - i);
       } catch (...) {
         if (!failure) failure = std::current_exception();
       }
@@ -372,8 +380,8 @@ void RemoteClient::run_sender() {
   }
 }
 
-void RemoteClient::send_with_retry(const std::string& target, const json& body, size_t records) {
-  const std::string text = body.dump();
+void RemoteClient::send_with_retry(const std::string& target, const std::string& text,
+                                   size_t records) {
   const auto started = std::chrono::steady_clock::now();
   auto delay = std::chrono::milliseconds(100);
   std::string last_error;

@@ -84,7 +84,8 @@ class RemoteClient final : public OrchestrationClient {
     std::vector<LogRecord> logs;
   };
   void run_sender();
-  void send_with_retry(const std::string& target, const nlohmann::json& body, size_t records);
+  // Posts `body` (JSON text), retrying with back-off while the server is unavailable.
+  void send_with_retry(const std::string& target, const std::string& body, size_t records);
   // The response of `call` when 404 should be a value, not an error.
   std::optional<nlohmann::json> call_or_missing(const std::string& method,
                                                 const std::string& target,

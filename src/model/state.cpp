@@ -38,16 +38,34 @@ State make(StateType type, std::string name, std::string message = {}) {
 }  // namespace
 
 std::string format_time(TimePoint t) {
-  auto secs = std::chrono::floor<std::chrono::seconds>(t);
-  auto micros = (t - secs).count();
-  std::string out = date::format("%Y-%m-%dT%H:%M:%S", secs);
-  if (micros != 0) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(micros));
-    out += buf;
+  auto days = std::chrono::floor<std::chrono::days>(t);
+  std::chrono::year_month_day ymd{days};
+  int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {  // outside ISO-8601's four digits: date's general formatter
+    auto secs = std::chrono::floor<std::chrono::seconds>(t);
+    return date::format("%Y-%m-%dT%H:%M:%S", secs) + "Z";
   }
-  out += 'Z';
-  return out;
+  // By hand rather than through date::format's ostream: every event and state carries a time,
+  // and the stream costs about a microsecond each.
+  int64_t us = (t - days).count();
+  auto put = [](char* at, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) at[i] = static_cast<char>('0' + value % 10);
+  };
+  char buf[32] = "0000-00-00T00:00:00";
+  put(buf, year, 4);
+  put(buf + 5, static_cast<unsigned>(ymd.month()), 2);
+  put(buf + 8, static_cast<unsigned>(ymd.day()), 2);
+  put(buf + 11, us / 3'600'000'000, 2);
+  put(buf + 14, us / 60'000'000 % 60, 2);
+  put(buf + 17, us / 1'000'000 % 60, 2);
+  size_t n = 19;
+  if (int64_t micros = us % 1'000'000; micros != 0) {
+    buf[n++] = '.';
+    put(buf + n, micros, 6);
+    n += 6;
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, n);
 }
 
 TimePoint parse_time(std::string_view text, std::string_view field) {

@@ -143,7 +143,7 @@ void validate(const SchemaRegistry& schemas, const Route& route, Request& reques
     }
     schemas.validate(query_value(*value, p.schema, p.name), p.schema, p.name);
   }
-  if (!route.request_schema.is_null()) {
+  if (!route.request_schema.is_null() && !route.reads_raw_body) {
     if (request.body.empty()) {
       request.json = json::object();
     } else {

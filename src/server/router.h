@@ -48,7 +48,10 @@ struct Route {
   std::string summary;
   std::vector<Parameter> parameters;  // path parameters are found from the template when omitted
   nlohmann::json request_schema;      // null: the route takes no body
-  nlohmann::json response_schema;     // documentation of the 2xx body
+  // The handler reads request.body itself (a hot route with a dedicated reader that checks what
+  // request_schema declares); request_schema then only documents the body in OpenAPI.
+  bool reads_raw_body = false;
+  nlohmann::json response_schema;  // documentation of the 2xx body
   int success_status = 200;
   bool blocking = true;
   bool requires_auth = true;

@@ -8,6 +8,8 @@
 #include "baton/error.h"
 #include "model/ids.h"
 #include "server/server_context.h"
+#include "server/task_run_ingest.h"
+#include "server/task_run_reader.h"
 
 namespace baton::server {
 
@@ -15,7 +17,8 @@ namespace {
 using nlohmann::json;
 namespace s = schema;
 
-constexpr int kMaxLimit = 10000;  // one page at most; keeps answers bounded
+constexpr int kMaxLimit = 10000;          // one page at most; keeps answers bounded
+constexpr size_t kMaxBatchItems = 10000;  // task runs or log lines in one request
 
 // Follows `keys` through nested objects of `body`; null when any is missing.
 const json* at(const json& body, std::initializer_list<const char*> keys) {
@@ -536,8 +539,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
          std::string id = path_id(r);
          if (!ctx.embedded) {
            auto result = ctx.client.set_flow_run_state(id, proposed, force);
-           if (result.status == SetStateStatus::kAccept)
-             emit_state_event(ctx, "flow-run", id, "", result.state);
+           if (result.recorded) emit_state_event(ctx, "flow-run", id, "", result.state);
            respond(orchestration_result(result));
            return;
          }
@@ -555,7 +557,8 @@ void add_run_routes(Router& router, ServerContext& ctx) {
              },
              [&ctx, event, respond](std::exception_ptr error, SetStateResult result) {
                if (error) return respond(error_response(error));
-               if (result.status == SetStateStatus::kAccept) publish_event(ctx, *event);
+               // Accepted, or a substitute such as AwaitingRetry: recorded, so an event.
+               if (result.recorded) publish_event(ctx, *event);
                respond(orchestration_result(result));
              });
        }});
@@ -626,10 +629,17 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               }});
 
   // ---- task runs --------------------------------------------------------------------------------
-  auto record_task_runs = [&ctx](const json& items) {
-    std::vector<TaskRunRecord> runs;
-    runs.reserve(items.size());
-    for (const auto& item : items) runs.push_back(item.get<TaskRunRecord>());
+  // Snapshots posted by clients (the SDK's background sender) are read without a JSON tree and
+  // committed with their events in one transaction per group of concurrent requests.
+  std::shared_ptr<TaskRunIngest> ingest;
+  if (ctx.embedded)
+    ingest =
+        std::make_shared<TaskRunIngest>(ctx.embedded->storage(), ctx.bus, ctx.events != nullptr);
+  auto record_task_runs = [&ctx, ingest](std::vector<TaskRunRecord>& runs) {
+    if (ingest) {
+      ingest->record(runs, {});
+      return;
+    }
     for (auto& run : runs) {
       if (run.created == TimePoint{}) run.created = now();
       run.updated = now();
@@ -637,33 +647,39 @@ void add_run_routes(Router& router, ServerContext& ctx) {
     }
     ctx.client.flush();  // answer only once the batch is durable
     for (const auto& run : runs) emit_state_event(ctx, "task-run", run.id, run.name, run.state);
-    return runs;
   };
   router.add({.method = "POST",
               .path = "/api/task_runs/",
               .tag = "Task Runs",
               .summary = "Record a task run snapshot (upsert) and append its state to the history",
               .request_schema = ref("TaskRun"),
+              .reads_raw_body = true,
               .response_schema = ref("TaskRun"),
               .success_status = 201,
               .handler = [record_task_runs](Request& r) {
-                return Response::json(record_task_runs(json::array({r.json})).front(), 201);
+                std::vector<TaskRunRecord> runs;
+                runs.push_back(read_task_run(r.body));
+                record_task_runs(runs);
+                return Response::json(runs.front(), 201);
               }});
-  router.add(
-      {.method = "POST",
-       .path = "/api/task_runs/batch",
-       .tag = "Task Runs",
-       .summary =
-           "Record many task run snapshots in one durable batch (the SDK's background sender)",
-       .request_schema = s::object(
-           {{"task_runs", {{"type", "array"}, {"items", ref("TaskRun")}, {"maxItems", 10000}}}},
-           {"task_runs"}, true),
-       .response_schema = s::object({{"recorded", s::integer(0)}}),
-       .success_status = 201,
-       .handler = [record_task_runs](Request& r) {
-         auto runs = record_task_runs(r.json["task_runs"]);
-         return Response::json({{"recorded", runs.size()}}, 201);
-       }});
+  router.add({.method = "POST",
+              .path = "/api/task_runs/batch",
+              .tag = "Task Runs",
+              .summary =
+                  "Record many task run snapshots in one durable batch (the SDK's background "
+                  "sender); all or nothing, each state also an event",
+              .request_schema = s::object(
+                  {{"task_runs",
+                    {{"type", "array"}, {"items", ref("TaskRun")}, {"maxItems", kMaxBatchItems}}}},
+                  {"task_runs"}, true),
+              .reads_raw_body = true,
+              .response_schema = s::object({{"recorded", s::integer(0)}}),
+              .success_status = 201,
+              .handler = [record_task_runs](Request& r) {
+                auto runs = read_task_run_batch(r.body, kMaxBatchItems);
+                record_task_runs(runs);
+                return Response::json({{"recorded", runs.size()}}, 201);
+              }});
   router.add(
       {.method = "POST",
        .path = "/api/task_runs/cached_state",
@@ -758,24 +774,31 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               }});
 
   // ---- logs -------------------------------------------------------------------------------------
-  router.add({.method = "POST",
-              .path = "/api/logs/",
-              .tag = "Logs",
-              .summary = "Write a batch of log lines; answered once durable",
-              .request_schema = {{"type", "array"}, {"items", ref("Log")}, {"maxItems", 10000}},
-              .success_status = 201,
-              .handler = [&client](Request& r) {
-                std::vector<LogRecord> logs;
-                logs.reserve(r.json.size());
-                for (const auto& item : r.json) {
-                  LogRecord log = item.get<LogRecord>();
-                  if (log.timestamp == TimePoint{}) log.timestamp = now();
-                  logs.push_back(std::move(log));
-                }
-                client.write_logs(std::move(logs));
-                client.flush();
-                return Response::json(nullptr, 201);
-              }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/logs/",
+       .tag = "Logs",
+       .summary = "Write a batch of log lines; answered once durable",
+       .request_schema = {{"type", "array"}, {"items", ref("Log")}, {"maxItems", kMaxBatchItems}},
+       .success_status = 201,
+       .handler = [&client, ingest](Request& r) {
+         std::vector<LogRecord> logs;
+         logs.reserve(r.json.size());
+         TimePoint at = now();
+         for (const auto& item : r.json) {
+           LogRecord log = item.get<LogRecord>();
+           if (log.timestamp == TimePoint{}) log.timestamp = at;
+           logs.push_back(std::move(log));
+         }
+         if (ingest) {
+           std::vector<TaskRunRecord> no_runs;
+           ingest->record(no_runs, logs);  // all or nothing, answered once durable
+         } else {
+           client.write_logs(std::move(logs));
+           client.flush();
+         }
+         return Response::json(nullptr, 201);
+       }});
   router.add(
       {.method = "POST",
        .path = "/api/logs/filter",

@@ -111,13 +111,15 @@ std::optional<StateRow> parse_line(std::string_view line) {
 
 void append_history_entry(std::string& out, std::string_view state_id, const State& state,
                           std::string_view transition_id) {
-  out += "{\"id\":";
-  append_string(out, state_id);
-  member(out, "type");
-  out += '"';
-  out += to_string(state.type);
-  out += '"';
-  member(out, "timestamp");
+  // Ids are UUID text (new_id()): nothing to escape.
+  constexpr std::string_view kId = "{\"id\":\"", kType = "\",\"type\":\"",
+                             kTimestamp = "\",\"timestamp\":";
+  std::string_view type = to_string(state.type);
+  out += kId;
+  out += state_id;
+  out += kType;
+  out += type;
+  out += kTimestamp;
   append_int(out, state.timestamp.time_since_epoch().count());
   if (!state.name.empty() && state.name != default_name(state.type)) {
     member(out, "name");

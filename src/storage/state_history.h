@@ -22,7 +22,8 @@ namespace baton::storage {
 
 struct StateRow;
 
-// Appends one history line for `state` with id `state_id` to `out`. Throws what
+// Appends one history line for `state` with id `state_id` (UUID text, as new_id() makes: it is
+// written unescaped) to `out`. Throws what
 // nlohmann::json::dump throws for a result that is not valid UTF-8.
 void append_history_entry(std::string& out, std::string_view state_id, const State& state,
                           std::string_view transition_id = {});

@@ -40,4 +40,12 @@ std::vector<bool> Storage::update_flow_runs(const std::vector<FlowRunUpdate>& up
   return found;
 }
 
+void Storage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
+                                      const std::vector<LogRecord>& logs,
+                                      const std::vector<EventView>& events) {
+  if (!events.empty())
+    throw Error(ErrorKind::kInternal, "this storage cannot write events with a batch");
+  write_batch(task_runs, logs);
+}
+
 }  // namespace baton::storage

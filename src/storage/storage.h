@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "baton/state.h"
@@ -57,6 +58,19 @@ struct FlowRunWrite {
   std::optional<State> state;
   std::string transition_id;
   std::vector<EventRow> events;
+};
+
+// EventRow's non-owning twin, for write_batch_with_events: the server records an event for every
+// task-run state it ingests, and builds a batch's thousands of events in one buffer it owns
+// (which must outlive the call) rather than in five strings each.
+struct EventView {
+  std::string_view id;
+  TimePoint occurred{};
+  std::string_view event;        // "baton.task-run.Completed"
+  std::string_view resource_id;  // "baton.task-run.<id>"
+  std::string_view resource;     // JSON object
+  std::string_view related;      // JSON array
+  std::string_view payload;      // JSON object
 };
 
 class Storage {
@@ -128,6 +142,12 @@ class Storage {
   // to its history (in order); logs are inserted. All or nothing.
   virtual void write_batch(const std::vector<TaskRunRecord>& task_runs,
                            const std::vector<LogRecord>& logs) = 0;
+  // write_batch, and `events` inserted in the same transaction: the events of the batch's state
+  // changes are durable exactly when the states are, and a failure writes neither. Events whose
+  // id is already stored are skipped. The default refuses events (kInternal) when there are any.
+  virtual void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
+                                       const std::vector<LogRecord>& logs,
+                                       const std::vector<EventView>& events);
 
   virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
   virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;

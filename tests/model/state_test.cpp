@@ -81,6 +81,14 @@ TEST(Time, ParsesOffsetsAndFormatsUtc) {
   EXPECT_EQ(format_time(parse_time("2024-03-31 08:00:00")), "2024-03-31T08:00:00Z");
 }
 
+TEST(Time, FormatsEveryFieldWithItsWidth) {
+  for (const char* text : {"1969-07-20T20:17:40Z", "1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z",
+                           "2000-02-29T23:59:59.999999Z", "2024-12-31T00:00:00.000001Z",
+                           "9999-12-31T23:59:59Z"})
+    EXPECT_EQ(format_time(parse_time(text)), text);
+  EXPECT_EQ(format_time(TimePoint(std::chrono::microseconds(-1))), "1969-12-31T23:59:59.999999Z");
+}
+
 TEST(Time, GarbledInputIsRejectedNotMisread) {
   // Found by the schedule fuzzer: date::parse alone misread some of these.
   for (const char* text : {"2024-01-01T09:0ca", "2024-01-01T09:00:0", "2024-03-31T08:00:00+25:00",

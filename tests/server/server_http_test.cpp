@@ -265,10 +265,29 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"task_batch_not_list", "POST", "/task_runs/batch", "{\"task_runs\": 3}", 422,
                  "task_runs"},
         BadInput{"task_batch_bad_item", "POST", "/task_runs/batch",
-                 "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", "
-                 "\"state\": {\"type\": "
+                 "{\"task_runs\": [{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", "
+                 "\"flow_run_id\": \"y\", \"task_key\": \"k\", \"state\": {\"type\": "
                  "\"RUNNING\"}}]}",
                  422, "task_runs.0.flow_run_id"},
+        BadInput{"task_batch_bad_id", "POST", "/task_runs/batch",
+                 "{\"task_runs\": [{\"id\": \"x\", \"flow_run_id\": \"y\", \"task_key\": \"k\", "
+                 "\"state\": {\"type\": \"RUNNING\"}}]}",
+                 422, "task_runs.0.id"},
+        BadInput{"task_batch_deep_wrong_type", "POST", "/task_runs/batch",
+                 "{\"task_runs\": [{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", "
+                 "\"task_key\": \"k\", \"state\": {\"type\": \"RUNNING\", "
+                 "\"state_details\": {\"scheduled_time\": \"soon\"}}}]}",
+                 422, "task_runs.0.state.state_details.scheduled_time"},
+        BadInput{"task_batch_malformed_item", "POST", "/task_runs/batch",
+                 "{\"task_runs\": [{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", "
+                 "\"task_key\": }]}",
+                 400, nullptr},
+        BadInput{"task_batch_unknown_member", "POST", "/task_runs/batch",
+                 "{\"task_runs\": [], \"runs\": []}", 422, "runs"},
+        BadInput{"task_run_single_bad_state", "POST", "/task_runs/",
+                 "{\"id\": \"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", \"task_key\": \"k\", "
+                 "\"state\": {\"type\": 7}}",
+                 422, "state.type"},
         BadInput{"task_filter_bad", "POST", "/task_runs/filter", "{\"offset\": \"zero\"}", 422,
                  "offset"},
         BadInput{"logs_not_list", "POST", "/logs/", "{\"message\": \"hi\"}", 422, nullptr},
@@ -290,7 +309,94 @@ TEST_F(ServerHttp, OversizedBodyIsRefusedWith413) {
   auto a = call_raw(http, "POST", "/logs/", big);
   EXPECT_EQ(a.status, 413);
   EXPECT_EQ(a.body["error"]["code"], "too_large");
+  auto b = call_raw(http, "POST", "/task_runs/batch",
+                    "{\"task_runs\": [" + std::string(4000, ' ') + "]}");
+  EXPECT_EQ(b.status, 413);
+  EXPECT_EQ(b.body["error"]["code"], "too_large");
   EXPECT_EQ(call(http, "GET", "/health").status, 200);
+}
+
+json next_message(WebSocketClient& ws, const std::string& type);
+
+// A task-run snapshot; `second` orders states in time when several are recorded at once.
+json task_run(const std::string& flow_run_id, int i, const std::string& type = "COMPLETED",
+              int second = 0) {
+  char id[40];
+  std::snprintf(id, sizeof id, "0190a6e2-7c3f-7b41-8d2e-%012d", i);
+  return {{"id", id},
+          {"flow_run_id", flow_run_id},
+          {"task_key", "k"},
+          {"name", "k-" + std::to_string(i)},
+          {"state",
+           {{"type", type}, {"timestamp", "2024-03-31T08:00:0" + std::to_string(second) + "Z"}}}};
+}
+
+TEST_F(ServerHttp, ATaskRunBatchIsAllOrNothing) {
+  std::string flow_run_id = create_flow_run()["id"];
+  json runs = json::array();
+  for (int i = 0; i < 1000; ++i) runs.push_back(task_run(flow_run_id, i));
+  runs[999]["state"]["type"] = "FINISHED";  // the last item is bad
+  auto a = call(http_, "POST", "/task_runs/batch", {{"task_runs", runs}});
+  EXPECT_EQ(a.status, 422) << a.body.dump();
+  EXPECT_EQ(a.body["error"]["field"], "task_runs.999.state.type");
+  auto listed = call(http_, "POST", "/task_runs/filter",
+                     {{"flow_runs", {{"id", {{"any_", {flow_run_id}}}}}}});
+  EXPECT_EQ(listed.body.size(), 0u) << "part of a refused batch was recorded";
+  auto events = call(http_, "POST", "/events/filter",
+                     {{"filter", {{"event", {{"prefix", {"baton.task-run."}}}}}}});
+  EXPECT_EQ(events.body["events"].size(), 0u);
+
+  // More items than a batch may hold: refused whole, naming the list.
+  json many = json::array();
+  for (int i = 0; i < 10001; ++i) many.push_back(task_run(flow_run_id, i));
+  auto b = call(http_, "POST", "/task_runs/batch", {{"task_runs", many}});
+  EXPECT_EQ(b.status, 422) << b.body.dump();
+  EXPECT_EQ(b.body["error"]["field"], "task_runs");
+  EXPECT_EQ(call(http_, "GET", "/task_runs/" + many[0]["id"].get<std::string>()).status, 404);
+
+  runs[999]["state"]["type"] = "COMPLETED";
+  auto c = call(http_, "POST", "/task_runs/batch", {{"task_runs", runs}});
+  EXPECT_EQ(c.status, 201) << c.body.dump();
+  EXPECT_EQ(c.body["recorded"], 1000);
+}
+
+TEST_F(ServerHttp, IngestedTaskRunStatesAreStoredAndStreamedAsEvents) {
+  WebSocketClient ws(server_.url(), "/events/out", "");
+  ws.send(R"({"type": "filter", "filter": {"event": {"prefix": ["baton.task-run."]}}})");
+  ASSERT_FALSE(next_message(ws, "subscribed").is_null());
+  std::string flow_run_id = create_flow_run()["id"];
+  json runs =
+      json::array({task_run(flow_run_id, 1, "PENDING", 1), task_run(flow_run_id, 1, "RUNNING", 2),
+                   task_run(flow_run_id, 2, "FAILED", 3)});
+  ASSERT_EQ(call(http_, "POST", "/task_runs/batch", {{"task_runs", runs}}).status, 201);
+  ASSERT_EQ(call(http_, "POST", "/task_runs/", task_run(flow_run_id, 1, "COMPLETED", 4)).status,
+            201);
+
+  std::vector<std::string> streamed;
+  for (int i = 0; i < 4; ++i) {
+    json m = next_message(ws, "event");
+    ASSERT_FALSE(m.is_null());
+    streamed.push_back(m["event"]["event"].get<std::string>() + " " +
+                       m["event"]["resource"]["baton.resource.id"].get<std::string>());
+  }
+  std::string one = "baton.task-run." + runs[0]["id"].get<std::string>();
+  std::string two = "baton.task-run." + runs[2]["id"].get<std::string>();
+  EXPECT_EQ(streamed, (std::vector<std::string>{
+                          "baton.task-run.Pending " + one, "baton.task-run.Running " + one,
+                          "baton.task-run.Failed " + two, "baton.task-run.Completed " + one}));
+
+  auto stored =
+      call(http_, "POST", "/events/filter", {{"filter", {{"resource", {{"id", {one}}}}}}});
+  ASSERT_EQ(stored.status, 200) << stored.body.dump();
+  ASSERT_EQ(stored.body["events"].size(), 3u);
+  std::vector<std::string> names;
+  for (const auto& e : stored.body["events"]) names.push_back(e["event"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"baton.task-run.Pending", "baton.task-run.Running",
+                                             "baton.task-run.Completed"}));
+  const json& last = stored.body["events"][2];
+  EXPECT_EQ(last["payload"]["validated_state"]["type"], "COMPLETED");
+  EXPECT_EQ(last["resource"]["baton.resource.name"], "k-1");
+  EXPECT_EQ(last["resource"]["baton.state-type"], "COMPLETED");
 }
 
 class ServerAuth : public ::testing::Test {
@@ -449,9 +555,9 @@ TEST_F(ServerHttp, TransitionEventsAreStoredWhenTheTransitionIsAnswered) {
   ASSERT_EQ(found.status, 200) << found.body.dump();
   std::vector<std::string> names;
   for (const auto& e : found.body["events"]) names.push_back(e["event"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"baton.flow-run.Scheduled", "baton.flow-run.Pending",
-                                             "baton.flow-run.Running",
-                                             "baton.flow-run.Completed"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"baton.flow-run.Scheduled", "baton.flow-run.Pending",
+                                      "baton.flow-run.Running", "baton.flow-run.Completed"}));
   const json& last = found.body["events"].back();
   EXPECT_EQ(last["resource"]["baton.state-type"], "COMPLETED");
   EXPECT_EQ(last["payload"]["validated_state"]["type"], "COMPLETED");

@@ -124,6 +124,24 @@ TEST_F(ServerRunsApi, TaskRunFailureWithRetriesLeftBecomesAwaitingRetry) {
   EXPECT_EQ(call(http_, "GET", "/task_runs/" + id).body["run_count"], 2);
 }
 
+TEST_F(ServerRunsApi, AFlowRunsRetrySubstituteIsAnEventToo) {
+  std::string id = flow_run("etl", {{"empirical_policy", {{"retries", 1}, {"retry_delay", 0}}}});
+  auto set = [&](const char* type) {
+    return call(http_, "POST", "/flow_runs/" + id + "/set_state",
+                {{"state", {{"type", type}, {"message", "boom"}}}});
+  };
+  ASSERT_EQ(set("RUNNING").body["status"], "ACCEPT");
+  auto failed = set("FAILED");
+  EXPECT_EQ(failed.body["status"], "REJECT");
+  EXPECT_EQ(failed.body["state"]["name"], "AwaitingRetry");
+  auto found = call(http_, "POST", "/events/filter",
+                    {{"filter", {{"resource", {{"id", {"baton.flow-run." + id}}}}}}});
+  std::vector<std::string> names;
+  for (const auto& e : found.body["events"]) names.push_back(e["event"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"baton.flow-run.Pending", "baton.flow-run.Running",
+                                             "baton.flow-run.AwaitingRetry"}));
+}
+
 TEST_F(ServerRunsApi, TaskRunDeleteTakesItsHistoryAndLogs) {
   std::string fr = flow_run();
   std::string id = task_run(fr, "0190a6e2-7c3f-7b41-8d2e-000000000003");

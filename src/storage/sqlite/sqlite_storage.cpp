@@ -526,8 +526,10 @@ std::optional<FlowRecord> SqliteStorage::read_flow_by_name(const std::string& na
 }
 
 namespace {
-// Writes `events` into the event table inside the caller's transaction on `db`.
-void insert_events(sqlite::Connection& db, const std::vector<EventRow>& events) {
+// Writes `events` (EventRow or EventView) into the event table inside the caller's transaction on
+// `db`.
+template <typename Row>
+void insert_events(sqlite::Connection& db, const std::vector<Row>& events) {
   if (events.empty()) return;
   auto& insert = db.prepare_cached(
       "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
@@ -586,7 +588,7 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
   s.run();
   if (db.changes() == 0) {
     auto& q = db.prepare_cached(std::string(kFlowRunSelect) +
-                                   " WHERE r.flow_id = ? AND r.idempotency_key = ?");
+                                " WHERE r.flow_id = ? AND r.idempotency_key = ?");
     q.bind(1, run.flow_id).bind(2, run.idempotency_key);
     if (!q.step()) {
       q.reset();
@@ -756,7 +758,13 @@ std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
 
 void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
                                 const std::vector<LogRecord>& logs) {
-  if (task_runs.empty() && logs.empty()) return;
+  write_batch_with_events(task_runs, logs, {});
+}
+
+void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
+                                            const std::vector<LogRecord>& logs,
+                                            const std::vector<EventView>& events) {
+  if (task_runs.empty() && logs.empty() && events.empty()) return;
   // Several snapshots of one task run in a batch (Pending, Running, Completed of a quick task):
   // their states become lines of one history append and the last snapshot is the run row, so
   // the run costs one row write. Snapshots are grouped by id in a linked list per run.
@@ -799,6 +807,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
     // which must not grow while its views are bound), then bound and stepped.
     pending_rows_.resize(kUpsertRows);
     size_t pending = 0;
+    history_.clear();  // a busy retry of this body starts afresh
     auto write_pending = [&] {
       bool many = pending == kUpsertRows;
       Statement& s = many ? upsert_many : upsert_one;
@@ -840,6 +849,7 @@ void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
       insert_log.bind(7, l.timestamp == TimePoint{} ? now_us : micros(l.timestamp));
       insert_log.run();
     }
+    insert_events(batch_, events);
   });
   checkpoint_if_large(batch_);
 }

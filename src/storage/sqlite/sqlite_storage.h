@@ -38,6 +38,9 @@ class SqliteStorage final : public Storage {
   std::vector<StateRow> read_states(const std::string& run_id) override;
   void write_batch(const std::vector<TaskRunRecord>& task_runs,
                    const std::vector<LogRecord>& logs) override;
+  void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
+                               const std::vector<LogRecord>& logs,
+                               const std::vector<EventView>& events) override;
   std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
   std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
   int64_t count_task_runs(const TaskRunFilter& filter) override;

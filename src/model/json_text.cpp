@@ -1,0 +1,164 @@
+#include "model/json_text.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace baton {
+
+namespace {
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";  // what nlohmann writes for them
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void append_number(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void append_time(std::string& out, TimePoint t) {
+  out += '"';
+  out += format_time(t);
+  out += '"';
+}
+
+void append_time(std::string& out, const std::optional<TimePoint>& t) {
+  if (t)
+    append_time(out, *t);
+  else
+    out += "null";
+}
+
+void append_string_or_null(std::string& out, const std::string& s) {
+  if (s.empty())
+    out += "null";
+  else
+    append_json_string(out, s);
+}
+
+// Appends `"name":` with the separator that precedes every member but the first.
+class Members {
+ public:
+  explicit Members(std::string& out) : out_(out) { out_ += '{'; }
+  std::string& operator()(std::string_view name) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += name;
+    out_ += "\":";
+    return out_;
+  }
+  void close() { out_ += '}'; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t clean = 0;  // start of the stretch that needs no escaping
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + clean, i - clean);
+    clean = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+    }
+  }
+  out.append(s.data() + clean, s.size() - clean);
+  out += '"';
+}
+
+void append_json(std::string& out, const State& s) {
+  Members m(out);
+  m("type") += '"';
+  out += to_string(s.type);
+  out += '"';
+  append_json_string(m("name"), s.name);
+  append_json_string(m("message"), s.message);
+  append_time(m("timestamp"), s.timestamp);
+  Members details(m("state_details"));
+  if (s.scheduled_time) append_time(details("scheduled_time"), *s.scheduled_time);
+  if (!s.cache_key.empty()) append_json_string(details("cache_key"), s.cache_key);
+  if (s.cache_expiration) append_time(details("cache_expiration"), *s.cache_expiration);
+  if (!s.retriable) details("retriable") += "false";
+  details.close();
+  if (s.result.is_null())
+    m("data") += "null";
+  else
+    m("data") += s.result.dump();
+  m.close();
+}
+
+void append_json(std::string& out, const TaskRunRecord& r) {
+  Members m(out);
+  append_json_string(m("id"), r.id);
+  append_json_string(m("flow_run_id"), r.flow_run_id);
+  append_json_string(m("task_key"), r.task_key);
+  append_json_string(m("name"), r.name);
+  append_json_string(m("dynamic_key"), r.dynamic_key);
+  append_string_or_null(m("cache_key"), r.cache_key);
+  append_time(m("cache_expiration"), r.cache_expiration);
+  m("task_inputs") += r.task_inputs.dump();
+  m("tags") += '[';
+  for (size_t i = 0; i < r.tags.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, r.tags[i]);
+  }
+  out += ']';
+  Members policy(m("empirical_policy"));
+  append_number(policy("retries"), static_cast<int64_t>(r.empirical_policy.retries));
+  policy("retry_delay") += '[';
+  for (size_t i = 0; i < r.empirical_policy.retry_delays_s.size(); ++i) {
+    if (i) out += ',';
+    append_number(out, r.empirical_policy.retry_delays_s[i]);
+  }
+  out += ']';
+  append_number(policy("retry_jitter_factor"), r.empirical_policy.retry_jitter_factor);
+  policy.close();
+  append_json(m("state"), r.state);
+  m("state_type") += '"';
+  out += to_string(r.state.type);
+  out += '"';
+  append_json_string(m("state_name"), r.state.name);
+  append_number(m("run_count"), static_cast<int64_t>(r.run_count));
+  append_time(m("created"), r.created);
+  append_time(m("updated"), r.updated);
+  append_time(m("expected_start_time"), r.expected_start_time);
+  append_time(m("start_time"), r.start_time);
+  append_time(m("end_time"), r.end_time);
+  append_number(m("total_run_time"), r.total_run_time_s);
+  m.close();
+}
+
+}  // namespace baton

@@ -1,0 +1,27 @@
+// Records as JSON text, written straight into a string without building a nlohmann tree.
+//
+// The hot paths that serialise thousands of records a second (the remote client's batch sender,
+// the server's events of ingested states) use these; they produce the same JSON values as the
+// to_json functions of records.h and state.h (member order aside), which the tests check.
+// Strings are written as given, escaping only quotes, backslashes and control characters: they
+// must be UTF-8, as everything that passed through a JSON parser or the SDK is.
+//
+// Thread-safety: plain functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "baton/state.h"
+#include "model/records.h"
+
+namespace baton {
+
+// `s` as a quoted JSON string.
+void append_json_string(std::string& out, std::string_view s);
+// to_json(State)'s value.
+void append_json(std::string& out, const State& s);
+// to_json(TaskRunRecord)'s value.
+void append_json(std::string& out, const TaskRunRecord& r);
+
+}  // namespace baton
