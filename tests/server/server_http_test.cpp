@@ -564,6 +564,52 @@ TEST_F(ServerHttp, TransitionEventsAreStoredWhenTheTransitionIsAnswered) {
   EXPECT_EQ(found.body["events"].front()["resource"]["baton.resource.name"], run["name"]);
 }
 
+// Concurrent clients through the group commit: every creation and transition is answered with
+// its own outcome, each run ends Completed with its whole history and its four events, and the
+// server is still up afterwards. Bounded: 8 clients x 10 runs x 4 requests.
+TEST_F(ServerHttp, ConcurrentRunsAreEachDecidedStoredAndEvented) {
+  constexpr int kClients = 8, kRunsEach = 10;
+  std::vector<std::vector<std::string>> ids(kClients);
+  std::vector<int> failures(kClients, 0);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      HttpClient http(server_.url(), "");
+      for (int i = 0; i < kRunsEach; ++i) {
+        auto created = call(http, "POST", "/flow_runs/",
+                            {{"flow_name", "crowd"}, {"state", {{"type", "SCHEDULED"}}}});
+        if (created.status != 201) {
+          ++failures[c];
+          continue;
+        }
+        std::string id = created.body["id"];
+        ids[c].push_back(id);
+        for (const char* type : {"PENDING", "RUNNING", "COMPLETED"}) {
+          auto r = call(http, "POST", "/flow_runs/" + id + "/set_state",
+                        {{"state", {{"type", type}}}});
+          if (r.status != 201 || r.body["status"] != "ACCEPT") ++failures[c];
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], 0) << "client " << c;
+  for (const auto& mine : ids) {
+    ASSERT_EQ(mine.size(), static_cast<size_t>(kRunsEach));
+    for (const auto& id : mine) {
+      auto run = call(http_, "GET", "/flow_runs/" + id);
+      ASSERT_EQ(run.status, 200);
+      EXPECT_EQ(run.body["state_type"], "COMPLETED");
+      auto history = call(http_, "GET", "/flow_run_states/?flow_run_id=" + id);
+      EXPECT_EQ(history.body.size(), 4u);
+      auto events = call(http_, "POST", "/events/filter",
+                         {{"filter", {{"resource", {{"id", {"baton.flow-run." + id}}}}}}});
+      EXPECT_EQ(events.body["events"].size(), 4u);
+    }
+  }
+  EXPECT_EQ(call(http_, "GET", "/health").status, 200);
+}
+
 TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
   std::string home = testing::fresh_dir("lifecycle");
   std::string id;
