@@ -36,7 +36,7 @@ struct TaskRunIngest::Pending {
   // "baton.task-run.<id>", payload {"validated_state": state}.
   void build_events() {
     offsets.reserve(runs->size());
-    text.reserve(runs->size() * 400);
+    text.reserve(runs->size() * 512);
     for (const auto& r : *runs) {
       Offsets o{};
       o.occurred = r.state.timestamp;

@@ -54,7 +54,7 @@ class SqliteStorage final : public Storage {
   const std::string& path() const noexcept { return path_; }
 
  private:
-  // Wakes the checkpointer (started on first use); called with main_mutex_ held.
+  // Wakes the checkpointer (started on first use); called with main_mutex_ or batch_mutex_ held.
   void request_checkpoint();
   void run_checkpointer();
 
