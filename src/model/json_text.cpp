@@ -1,5 +1,6 @@
 #include "model/json_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -65,6 +66,14 @@ class Members {
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
+  // Text that is not plain ASCII goes through nlohmann, which replaces invalid UTF-8 (a stray byte
+  // in an exception message, say) instead of writing JSON that cannot be read back.
+  if (std::any_of(s.begin(), s.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    out += nlohmann::json(std::string(s))
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t clean = 0;  // start of the stretch that needs no escaping

@@ -3,8 +3,9 @@
 // The hot paths that serialise thousands of records a second (the remote client's batch sender,
 // the server's events of ingested states) use these; they produce the same JSON values as the
 // to_json functions of records.h and state.h (member order aside), which the tests check.
-// Strings are written as given, escaping only quotes, backslashes and control characters: they
-// must be UTF-8, as everything that passed through a JSON parser or the SDK is.
+// ASCII strings are written as given, escaping only quotes, backslashes and control characters;
+// other text goes through nlohmann so that invalid UTF-8 is replaced (U+FFFD), never written as
+// JSON that cannot be parsed back.
 //
 // Thread-safety: plain functions.
 #pragma once

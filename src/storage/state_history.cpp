@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "model/json_text.h"
 #include "storage/storage.h"
 
 namespace baton::storage {
@@ -14,57 +15,6 @@ void append_int(std::string& out, int64_t value) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, end);
-}
-
-bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
-
-// JSON string literal. Ids, state names and most messages need no escaping and are appended
-// whole; other ASCII is escaped here; anything else goes through nlohmann so that invalid UTF-8
-// is replaced, never stored as a line that cannot be read back.
-void append_string(std::string& out, std::string_view s) {
-  size_t plain = 0;
-  while (plain < s.size() && !needs_escape(static_cast<unsigned char>(s[plain]))) ++plain;
-  if (plain == s.size()) {
-    out += '"';
-    out += s;
-    out += '"';
-    return;
-  }
-  if (std::any_of(s.begin() + plain, s.end(),
-                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
-    out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
-    return;
-  }
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 void member(std::string& out, std::string_view key) {
@@ -123,11 +73,11 @@ void append_history_entry(std::string& out, std::string_view state_id, const Sta
   append_int(out, state.timestamp.time_since_epoch().count());
   if (!state.name.empty() && state.name != default_name(state.type)) {
     member(out, "name");
-    append_string(out, state.name);
+    append_json_string(out, state.name);
   }
   if (!state.message.empty()) {
     member(out, "message");
-    append_string(out, state.message);
+    append_json_string(out, state.message);
   }
   if (state.scheduled_time) {
     member(out, "scheduled_time");
@@ -139,7 +89,7 @@ void append_history_entry(std::string& out, std::string_view state_id, const Sta
   }
   if (!state.cache_key.empty()) {
     member(out, "cache_key");
-    append_string(out, state.cache_key);
+    append_json_string(out, state.cache_key);
   }
   if (state.cache_expiration) {
     member(out, "cache_expiration");
@@ -148,7 +98,7 @@ void append_history_entry(std::string& out, std::string_view state_id, const Sta
   if (!state.retriable) out += ",\"retriable\":false";
   if (!transition_id.empty()) {
     member(out, "transition_id");
-    append_string(out, transition_id);
+    append_json_string(out, transition_id);
   }
   out += "}\n";
 }

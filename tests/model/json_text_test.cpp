@@ -66,5 +66,13 @@ TEST(JsonText, StringsRoundTrip) {
   }
 }
 
+// Bytes that are not UTF-8 (a stray byte in an exception message) are replaced by U+FFFD, so the
+// text written is always JSON that parses.
+TEST(JsonText, InvalidUtf8IsReplaced) {
+  std::string text;
+  append_json_string(text, std::string("bytes \xff\xfe \"end\""));
+  EXPECT_EQ(json::parse(text).get<std::string>(), "bytes \xef\xbf\xbd\xef\xbf\xbd \"end\"") << text;
+}
+
 }  // namespace
 }  // namespace baton

@@ -13,19 +13,9 @@
 namespace baton {
 namespace {
 using nlohmann::json;
+using testing::Answer;
+using testing::call;
 using testing::ServerProcess;
-
-struct Answer {
-  int status;
-  json body;
-};
-
-Answer call(HttpClient& http, const std::string& method, const std::string& target,
-            const json& body = nullptr) {
-  auto r = http.request(method, target, body.is_null() ? std::string() : body.dump());
-  json parsed = r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false);
-  return {r.status, parsed};
-}
 
 Answer call_raw(HttpClient& http, const std::string& method, const std::string& target,
                 const std::string& body) {
@@ -585,8 +575,8 @@ TEST_F(ServerHttp, ConcurrentRunsAreEachDecidedStoredAndEvented) {
         std::string id = created.body["id"];
         ids[c].push_back(id);
         for (const char* type : {"PENDING", "RUNNING", "COMPLETED"}) {
-          auto r = call(http, "POST", "/flow_runs/" + id + "/set_state",
-                        {{"state", {{"type", type}}}});
+          auto r =
+              call(http, "POST", "/flow_runs/" + id + "/set_state", {{"state", {{"type", type}}}});
           if (r.status != 201 || r.body["status"] != "ACCEPT") ++failures[c];
         }
       }

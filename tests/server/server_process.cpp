@@ -247,4 +247,11 @@ CommandResult run_baton(const std::vector<std::string>& args,
   return r;
 }
 
+Answer call(HttpClient& http, const std::string& method, const std::string& target,
+            const nlohmann::json& body) {
+  auto r = http.request(method, target, body.is_null() ? std::string() : body.dump());
+  return {r.status,
+          r.body.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(r.body, nullptr, false)};
+}
+
 }  // namespace baton::testing

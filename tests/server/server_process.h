@@ -6,8 +6,11 @@
 #include <sys/types.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "client/http_client.h"
 
 namespace baton::testing {
 
@@ -78,5 +81,14 @@ class BatonChild {
 // Runs `baton args...` with extra environment and returns its exit code and output.
 CommandResult run_baton(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env = {});
+
+// An HTTP answer with its body parsed (null when empty, discarded when not JSON).
+struct Answer {
+  int status;
+  nlohmann::json body;
+};
+// `method target` with `body` as JSON (none when null), through `http`.
+Answer call(HttpClient& http, const std::string& method, const std::string& target,
+            const nlohmann::json& body = nullptr);
 
 }  // namespace baton::testing

@@ -10,12 +10,8 @@
 namespace baton {
 namespace {
 using nlohmann::json;
+using testing::Answer;
 using testing::ServerProcess;
-
-struct Answer {
-  int status;
-  json body;
-};
 
 class Resources : public ::testing::Test {
  protected:
@@ -23,8 +19,7 @@ class Resources : public ::testing::Test {
   HttpClient http_{server_.url(), ""};
 
   Answer call(const std::string& method, const std::string& target, const json& body = nullptr) {
-    auto r = http_.request(method, target, body.is_null() ? std::string() : body.dump());
-    return {r.status, r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false)};
+    return testing::call(http_, method, target, body);
   }
 };
 

@@ -11,18 +11,9 @@
 namespace baton {
 namespace {
 using nlohmann::json;
+using testing::Answer;
+using testing::call;
 using testing::ServerProcess;
-
-struct Answer {
-  int status;
-  json body;
-};
-
-Answer call(HttpClient& http, const std::string& method, const std::string& target,
-            const json& body = nullptr) {
-  auto r = http.request(method, target, body.is_null() ? std::string() : body.dump());
-  return {r.status, r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false)};
-}
 
 class ServerRunsApi : public ::testing::Test {
  protected:

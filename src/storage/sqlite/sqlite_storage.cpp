@@ -226,6 +226,14 @@ struct Where {
   }
 };
 
+// COUNT(*) of the rows of `table` (aliased r, as the filters expect) that `w` selects.
+int64_t count_matching(sqlite::Connection& db, std::string_view table, const Where& w) {
+  auto q = db.prepare("SELECT COUNT(*) FROM " + std::string(table) + " r" + w.sql);
+  w.apply(*q);
+  q->step();
+  return q->int64(0);
+}
+
 void check_page(int limit, int offset) {
   if (limit < 0)
     throw invalid_argument("limit must be 0 or more, got " + std::to_string(limit), "limit");
@@ -749,10 +757,7 @@ std::vector<FlowRunRecord> SqliteStorage::filter_flow_runs(const FlowRunFilter& 
 int64_t SqliteStorage::count_flow_runs(const FlowRunFilter& f) {
   Where w = flow_run_where(f);
   std::lock_guard lock(main_mutex_);
-  auto q = main_.prepare("SELECT COUNT(*) FROM flow_run r" + w.sql);
-  w.apply(*q);
-  q->step();
-  return q->int64(0);
+  return count_matching(main_, "flow_run", w);
 }
 
 bool SqliteStorage::delete_flow_run(const std::string& id) {
@@ -912,10 +917,7 @@ std::vector<TaskRunRecord> SqliteStorage::filter_task_runs(const TaskRunFilter& 
 int64_t SqliteStorage::count_task_runs(const TaskRunFilter& f) {
   Where w = task_run_where(f);
   std::lock_guard lock(main_mutex_);
-  auto q = main_.prepare("SELECT COUNT(*) FROM task_run r" + w.sql);
-  w.apply(*q);
-  q->step();
-  return q->int64(0);
+  return count_matching(main_, "task_run", w);
 }
 
 bool SqliteStorage::delete_task_run(const std::string& id) {
