@@ -34,10 +34,11 @@ std::string start_ticks(long pid) {
 }  // namespace
 
 std::string current_process_identity() {
-  static const std::string identity = [] {
+  // Never destroyed: threads that outlive static destruction (a final flush at exit) may ask.
+  static const std::string& identity = *new std::string([] {
     long pid = static_cast<long>(getpid());
     return hostname() + ":" + std::to_string(pid) + ":" + start_ticks(pid);
-  }();
+  }());
   return identity;
 }
 

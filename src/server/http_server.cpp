@@ -172,6 +172,9 @@ struct HttpServer::Impl {
   const ApiKeyAuth& auth;
   std::vector<WebSocketRoute> ws_routes;
   asio::io_context ioc;
+  // The acceptor is used by accept_loop and closed by stop(); both run on this strand, since
+  // the io threads would otherwise race on it (found by TSan at shutdown).
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
   std::optional<tcp::acceptor> acceptor;
   asio::thread_pool workers;
   std::vector<std::thread> threads;
@@ -227,9 +230,8 @@ struct HttpServer::Impl {
             auto shared = std::make_shared<decltype(handler)>(std::move(handler));
             router.execute_async(route, request, [shared](Response r) {
               auto executor = asio::get_associated_executor(*shared);
-              asio::post(executor, [shared, r = std::move(r)]() mutable {
-                (*shared)(std::move(r));
-              });
+              asio::post(executor,
+                         [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
             });
           },
           asio::use_awaitable);
@@ -348,7 +350,7 @@ uint16_t HttpServer::start() {
   auto address = asio::ip::make_address(im.options.host, ec);
   if (ec) throw invalid_argument("'" + im.options.host + "' is not an IP address", "host");
   tcp::endpoint endpoint{address, im.options.port};
-  im.acceptor.emplace(im.ioc);
+  im.acceptor.emplace(im.accept_strand);
   im.acceptor->open(endpoint.protocol(), ec);
   if (!ec) im.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) im.acceptor->bind(endpoint, ec);
@@ -357,7 +359,7 @@ uint16_t HttpServer::start() {
     throw unavailable("cannot listen on " + im.options.host + ":" +
                       std::to_string(im.options.port) + ": " + ec.message());
   uint16_t port = im.acceptor->local_endpoint().port();
-  asio::co_spawn(im.ioc, im.accept_loop(), asio::detached);
+  asio::co_spawn(im.accept_strand, im.accept_loop(), asio::detached);
   for (int i = 0; i < std::max(1, im.options.io_threads); ++i)
     im.threads.emplace_back([&im] { im.ioc.run(); });
   return port;
@@ -369,7 +371,7 @@ void HttpServer::stop() {
   im.stopped = true;
   if (im.threads.empty()) return;
   im.stopping = true;
-  asio::post(im.ioc, [&im] {
+  asio::post(im.accept_strand, [&im] {
     beast::error_code ec;
     im.acceptor->close(ec);
   });

@@ -88,9 +88,11 @@ std::optional<State> read_state(const Statement& s, int first) {
 }
 
 Statement& insert_flow_run_state_statement(sqlite::Connection& db) {
-  static const std::string kInsertFlowRunState = "INSERT INTO flow_run_state (id, flow_run_id, " +
-                                                 std::string(kStateColumns) +
-                                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  // Never destroyed, as every SQL text built at first use here: the group-commit writer may
+  // still be committing a final flush while static destructors run at exit.
+  static const std::string& kInsertFlowRunState = *new std::string(
+      "INSERT INTO flow_run_state (id, flow_run_id, " + std::string(kStateColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   return db.prepare_cached(kInsertFlowRunState);
 }
 
@@ -540,17 +542,17 @@ namespace {
 constexpr size_t kEventsPerStatement = 16;
 
 const std::string& insert_events_sql(size_t rows) {
-  static const std::string one =
+  static const std::string& one = *new std::string(
       "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
-      "received) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING";
-  static const std::string many = [] {
+      "received) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
+  static const std::string& many = *new std::string([] {
     std::string sql =
         "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
         "received) VALUES ";
     for (size_t i = 0; i < kEventsPerStatement; ++i)
       sql += i ? ", (?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?)";
     return sql + " ON CONFLICT (id) DO NOTHING";
-  }();
+  }());
   return rows == 1 ? one : many;
 }
 
@@ -832,8 +834,8 @@ void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& ta
 
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
-    static const std::string kUpsertMany = upsert_task_run_sql(kUpsertRows);
-    static const std::string kUpsertOne = upsert_task_run_sql(1);
+    static const std::string& kUpsertMany = *new std::string(upsert_task_run_sql(kUpsertRows));
+    static const std::string& kUpsertOne = *new std::string(upsert_task_run_sql(1));
     auto& upsert_many = batch_.prepare_cached(kUpsertMany);
     auto& upsert_one = batch_.prepare_cached(kUpsertOne);
     // Runs are written kUpsertRows at a time; their histories are built first (into history_,
