@@ -44,6 +44,17 @@ void append_string_or_null(std::string& out, const std::string& s) {
     append_json_string(out, s);
 }
 
+// `values` as a JSON array, each element written by `append(out, element)`.
+template <typename T, typename Append>
+void append_array(std::string& out, const std::vector<T>& values, Append append) {
+  out += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    append(out, values[i]);
+  }
+  out += ']';
+}
+
 // Appends `"name":` with the separator that precedes every member but the first.
 class Members {
  public:
@@ -139,20 +150,12 @@ void append_json(std::string& out, const TaskRunRecord& r) {
   append_string_or_null(m("cache_key"), r.cache_key);
   append_time(m("cache_expiration"), r.cache_expiration);
   m("task_inputs") += r.task_inputs.dump();
-  m("tags") += '[';
-  for (size_t i = 0; i < r.tags.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, r.tags[i]);
-  }
-  out += ']';
+  append_array(m("tags"), r.tags,
+               [](std::string& o, const std::string& tag) { append_json_string(o, tag); });
   Members policy(m("empirical_policy"));
   append_number(policy("retries"), static_cast<int64_t>(r.empirical_policy.retries));
-  policy("retry_delay") += '[';
-  for (size_t i = 0; i < r.empirical_policy.retry_delays_s.size(); ++i) {
-    if (i) out += ',';
-    append_number(out, r.empirical_policy.retry_delays_s[i]);
-  }
-  out += ']';
+  append_array(policy("retry_delay"), r.empirical_policy.retry_delays_s,
+               [](std::string& o, double delay) { append_number(o, delay); });
   append_number(policy("retry_jitter_factor"), r.empirical_policy.retry_jitter_factor);
   policy.close();
   append_json(m("state"), r.state);

@@ -142,6 +142,18 @@ FlowRunRecord read_flow_run_row(const Statement& s) {
   return r;
 }
 
+// The flow whose `column` (id or name, both unique) equals `value`.
+std::optional<FlowRecord> select_flow(sqlite::Connection& db, std::string_view column,
+                                      const std::string& value) {
+  auto& q = db.prepare_cached("SELECT id, name, tags, created FROM flow WHERE " +
+                              std::string(column) + " = ?");
+  q.bind(1, value);
+  std::optional<FlowRecord> out;
+  if (q.step()) out = FlowRecord{q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))};
+  q.reset();
+  return out;
+}
+
 std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::string& id,
                                              std::string* transition_id = nullptr) {
   auto& q = db.prepare_cached(std::string(kFlowRunSelect) + " WHERE r.id = ?");
@@ -527,12 +539,7 @@ std::vector<FlowRecord> SqliteStorage::list_flows(int limit, int offset) {
 
 std::optional<FlowRecord> SqliteStorage::read_flow_by_name(const std::string& name) {
   std::lock_guard lock(main_mutex_);
-  auto& q = main_.prepare_cached("SELECT id, name, tags, created FROM flow WHERE name = ?");
-  q.bind(1, name);
-  std::optional<FlowRecord> out;
-  if (q.step()) out = FlowRecord{q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))};
-  q.reset();
-  return out;
+  return select_flow(main_, "name", name);
 }
 
 namespace {
@@ -729,12 +736,7 @@ std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
 
 std::optional<FlowRecord> SqliteStorage::read_flow(const std::string& id) {
   std::lock_guard lock(main_mutex_);
-  auto& q = main_.prepare_cached("SELECT id, name, tags, created FROM flow WHERE id = ?");
-  q.bind(1, id);
-  std::optional<FlowRecord> out;
-  if (q.step()) out = FlowRecord{q.text(0), q.text(1), parse_tags(q.text(2)), time_at(q.int64(3))};
-  q.reset();
-  return out;
+  return select_flow(main_, "id", id);
 }
 
 std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id) {
