@@ -18,17 +18,7 @@ namespace {
 
 using baton::testing::fresh_db;
 
-FlowRunRecord make_run(Storage& s) {
-  auto flow = s.upsert_flow("etl", {});
-  FlowRunRecord run;
-  run.id = new_id();
-  run.flow_id = flow.id;
-  run.flow_name = "etl";
-  run.name = "r";
-  run.state = State::pending();
-  run.created = run.updated = now();
-  return s.insert_flow_run(run).run;
-}
+FlowRunRecord make_run(Storage& s) { return testing::insert_test_flow_run(s, "etl"); }
 
 TEST(GroupCommit, LaterUpdatesOfTheSameRunSeeEarlierOnesInTheBatch) {
   SqliteStorage storage(fresh_db());
@@ -235,8 +225,10 @@ TEST(GroupCommit, AsynchronousWritesCompleteOnceWithTheirEvents) {
         client->create_flow_run_async(run, events,
                                       [&](std::exception_ptr e, Storage::InsertResult r) {
                                         completions++;
-                                        if (e) created.set_exception(e);
-                                        else created.set_value(r.run.id);
+                                        if (e)
+                                          created.set_exception(e);
+                                        else
+                                          created.set_value(r.run.id);
                                       });
         std::string id = created.get_future().get();
         {
@@ -250,8 +242,10 @@ TEST(GroupCommit, AsynchronousWritesCompleteOnceWithTheirEvents) {
           client->set_flow_run_state_async(id, state, false, "", events,
                                            [&](std::exception_ptr e, SetStateResult r) {
                                              completions++;
-                                             if (e) done.set_exception(e);
-                                             else done.set_value(r);
+                                             if (e)
+                                               done.set_exception(e);
+                                             else
+                                               done.set_value(r);
                                            });
           auto r = done.get_future().get();
           (r.status == SetStateStatus::kAccept ? accepted : rejected)++;
@@ -272,8 +266,9 @@ TEST(GroupCommit, AsynchronousWritesCompleteOnceWithTheirEvents) {
 TEST(GroupCommit, AsynchronousTransitionOfAnUnknownRunCompletesWithNotFound) {
   auto client = EmbeddedClient::open(fresh_db());
   std::promise<std::exception_ptr> done;
-  client->set_flow_run_state_async(new_id(), State::running(), false, "", nullptr,
-                                   [&](std::exception_ptr e, SetStateResult) { done.set_value(e); });
+  client->set_flow_run_state_async(
+      new_id(), State::running(), false, "", nullptr,
+      [&](std::exception_ptr e, SetStateResult) { done.set_value(e); });
   auto error = done.get_future().get();
   ASSERT_TRUE(error);
   try {

@@ -42,8 +42,7 @@ TEST(Migrations, ApplyOnceAndRecordEachVersion) {
   EXPECT_EQ(applied_migrations(db), sqlite_versions());
   migrate_sqlite(db);  // a second run changes nothing
   EXPECT_EQ(applied_migrations(db), sqlite_versions());
-  for (const char* table :
-       {"flow", "flow_run", "flow_run_state", "task_run", "log"}) {
+  for (const char* table : {"flow", "flow_run", "flow_run_state", "task_run", "log"}) {
     auto& q =
         db.prepare_cached("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
     q.bind(1, table);

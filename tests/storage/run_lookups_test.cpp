@@ -23,14 +23,7 @@ TaskRunRecord task(const std::string& flow_run_id, State state,
 }
 
 std::string flow_run(SqliteStorage& s, const std::string& flow) {
-  FlowRunRecord r;
-  r.id = new_id();
-  r.flow_id = s.upsert_flow(flow, {}).id;
-  r.flow_name = flow;
-  r.name = "r";
-  r.state = State::pending();
-  r.created = r.updated = now();
-  return s.insert_flow_run(r).run.id;
+  return testing::insert_test_flow_run(s, flow).id;
 }
 
 TEST(RunLookups, ReadFlowFindsExactlyTheFlowWithThatId) {

@@ -15,15 +15,7 @@ namespace {
 using baton::testing::fresh_db;
 
 FlowRunRecord flow_run(SqliteStorage& s, const std::string& flow) {
-  auto f = s.upsert_flow(flow, {});
-  FlowRunRecord r;
-  r.id = new_id();
-  r.flow_id = f.id;
-  r.flow_name = flow;
-  r.name = "r";
-  r.state = State::pending();
-  r.created = r.updated = now();
-  return s.insert_flow_run(r).run;
+  return testing::insert_test_flow_run(s, flow);
 }
 
 TEST(SqliteStorage, SeparateConnectionsWritingAtOnceLoseNothing) {

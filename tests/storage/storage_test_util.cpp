@@ -19,4 +19,15 @@ std::filesystem::path fresh_folder() {
 
 std::string fresh_db() { return (fresh_folder() / "baton.db").string(); }
 
+FlowRunRecord insert_test_flow_run(storage::Storage& s, const std::string& flow, State state) {
+  FlowRunRecord r;
+  r.id = new_id();
+  r.flow_id = s.upsert_flow(flow, {}).id;
+  r.flow_name = flow;
+  r.name = "r";
+  r.state = std::move(state);
+  r.created = r.updated = now();
+  return s.insert_flow_run(r).run;
+}
+
 }  // namespace baton::testing

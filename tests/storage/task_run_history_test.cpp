@@ -287,15 +287,7 @@ TEST(TaskRunHistory, CacheLookupTakesNewestUnexpiredCompletedRunThroughItsIndex)
 
 TEST(TaskRunHistory, MarkingTaskRunsAppendsToTheirHistory) {
   SqliteStorage storage(fresh_db());
-  auto f = storage.upsert_flow("f", {});
-  FlowRunRecord fr;
-  fr.id = new_id();
-  fr.flow_id = f.id;
-  fr.flow_name = "f";
-  fr.name = "r";
-  fr.state = State::running();
-  fr.created = fr.updated = now();
-  storage.insert_flow_run(fr);
+  auto fr = testing::insert_test_flow_run(storage, "f", State::running());
   auto t = task_run(new_id(), State::running());
   t.flow_run_id = fr.id;
   storage.write_batch({task_run(t.id, State::pending()), t}, {});
