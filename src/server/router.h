@@ -56,7 +56,7 @@ struct Route {
   bool blocking = true;
   bool requires_auth = true;
   Handler handler;
-  // Set instead of `handler` (with blocking = false) by routes that answer asynchronously.
+  // Set instead of `handler` by routes that answer asynchronously (`blocking` does not apply).
   AsyncHandler async_handler;
 };
 

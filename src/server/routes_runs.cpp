@@ -320,14 +320,10 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .tag = "Flows",
               .summary = "Read a flow by name",
               .response_schema = ref("Flow"),
-              .handler = [&client](Request& r) {
+              .handler = [&ctx](Request& r) {
                 const auto& name = r.path_params.at("name");
-                for (int offset = 0;; offset += kMaxLimit) {
-                  auto flows = client.list_flows(kMaxLimit, offset);
-                  for (auto& f : flows)
-                    if (f.name == name) return Response::json(f);
-                  if (static_cast<int>(flows.size()) < kMaxLimit) break;
-                }
+                if (auto f = embedded(ctx).storage().read_flow_by_name(name))
+                  return Response::json(*f);
                 throw not_found("no flow named '" + name + "'");
               }});
   router.add({.method = "POST",
@@ -397,7 +393,6 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .request_schema = ref("FlowRunCreate"),
               .response_schema = ref("FlowRun"),
               .success_status = 201,
-              .blocking = false,
               .async_handler = [&ctx, flow_ids](Request& r, Respond respond) {
                 const json& b = r.json;
                 FlowRunRecord run;
@@ -528,7 +523,6 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .parameters = {id_param("the flow run's id")},
        .request_schema = ref("SetState"),
        .response_schema = ref("OrchestrationResult"),
-       .blocking = false,
        .async_handler = [&ctx](Request& r, Respond respond) {
          State proposed = r.json["state"].get<State>();
          bool force = force_of(r.json);

@@ -34,18 +34,20 @@ std::unique_ptr<Storage> open_sqlite_storage(const std::string& path) {
 }
 
 std::vector<bool> Storage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {
+  std::vector<FlowRunOp> ops(updates.size());
+  for (size_t i = 0; i < updates.size(); ++i) {
+    ops[i].id = updates[i].id;
+    ops[i].decide = updates[i].decide;
+  }
   std::vector<bool> found;
   found.reserve(updates.size());
-  for (const auto& u : updates) found.push_back(update_flow_run(u.id, *u.decide));
+  for (const auto& result : write_flow_runs(ops)) found.push_back(result.found);
   return found;
 }
 
-void Storage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
-                                      const std::vector<LogRecord>& logs,
-                                      const std::vector<EventView>& events) {
-  if (!events.empty())
-    throw Error(ErrorKind::kInternal, "this storage cannot write events with a batch");
-  write_batch(task_runs, logs);
+void Storage::write_batch(const std::vector<TaskRunRecord>& task_runs,
+                          const std::vector<LogRecord>& logs) {
+  write_batch_with_events(task_runs, logs, {});
 }
 
 }  // namespace baton::storage

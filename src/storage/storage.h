@@ -104,13 +104,13 @@ class Storage {
 
   // Group commit of flow-run transitions: several read-decide-writes in ONE transaction, applied
   // in order (a later update of the same run sees the earlier one's write). Returns, per update,
-  // what update_flow_run would. All or nothing: when it throws, nothing was written. The default
-  // runs them one transaction each; SqliteStorage commits them together.
+  // what update_flow_run would. All or nothing: when it throws, nothing was written. (It is
+  // write_flow_runs with transitions only.)
   struct FlowRunUpdate {
     std::string id;
     const DecideFn* decide = nullptr;
   };
-  virtual std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates);
+  std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates);
 
   // Group commit of flow-run creations and transitions together (the server's concurrent
   // requests): every op in ONE transaction, in order, all or nothing. An op with `insert` set is
@@ -139,15 +139,15 @@ class Storage {
   virtual std::vector<StateRow> read_states(const std::string& run_id) = 0;
 
   // Writes a batch in one transaction: each task run snapshot is upserted and its state appended
-  // to its history (in order); logs are inserted. All or nothing.
-  virtual void write_batch(const std::vector<TaskRunRecord>& task_runs,
-                           const std::vector<LogRecord>& logs) = 0;
+  // to its history (in order); logs are inserted. All or nothing. (write_batch_with_events
+  // without events.)
+  void write_batch(const std::vector<TaskRunRecord>& task_runs, const std::vector<LogRecord>& logs);
   // write_batch, and `events` inserted in the same transaction: the events of the batch's state
   // changes are durable exactly when the states are, and a failure writes neither. Events whose
-  // id is already stored are skipped. The default refuses events (kInternal) when there are any.
+  // id is already stored are skipped.
   virtual void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                        const std::vector<LogRecord>& logs,
-                                       const std::vector<EventView>& events);
+                                       const std::vector<EventView>& events) = 0;
 
   virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
   virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;

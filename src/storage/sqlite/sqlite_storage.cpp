@@ -703,18 +703,6 @@ bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decid
   return found;
 }
 
-std::vector<bool> SqliteStorage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {
-  std::lock_guard lock(main_mutex_);
-  auto found = main_.write_transaction([&] {
-    std::vector<bool> out;
-    out.reserve(updates.size());
-    for (const auto& u : updates) out.push_back(update_flow_run_in(main_, u.id, *u.decide));
-    return out;
-  });
-  checkpoint_if_large(main_);
-  return found;
-}
-
 std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
     const std::vector<FlowRunOp>& ops) {
   std::lock_guard lock(main_mutex_);
@@ -730,7 +718,6 @@ std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
     return out;
   });
   if (main_.wal_pages() > kCheckpointIdlePages) request_checkpoint();
-  checkpoint_if_large(main_);
   return results;
 }
 
@@ -791,11 +778,6 @@ std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
   if (h.step()) out = parse_history(h.text_view(0));
   h.reset();
   return out;
-}
-
-void SqliteStorage::write_batch(const std::vector<TaskRunRecord>& task_runs,
-                                const std::vector<LogRecord>& logs) {
-  write_batch_with_events(task_runs, logs, {});
 }
 
 void SqliteStorage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,

@@ -29,15 +29,12 @@ class SqliteStorage final : public Storage {
   std::optional<FlowRecord> read_flow(const std::string& id) override;
   InsertResult insert_flow_run(const FlowRunRecord& run) override;
   bool update_flow_run(const std::string& id, const DecideFn& decide) override;
-  std::vector<bool> update_flow_runs(const std::vector<FlowRunUpdate>& updates) override;
   std::vector<FlowRunOpResult> write_flow_runs(const std::vector<FlowRunOp>& ops) override;
   std::optional<FlowRunRecord> read_flow_run(const std::string& id) override;
   std::vector<FlowRunRecord> filter_flow_runs(const FlowRunFilter& filter) override;
   int64_t count_flow_runs(const FlowRunFilter& filter) override;
   bool delete_flow_run(const std::string& id) override;
   std::vector<StateRow> read_states(const std::string& run_id) override;
-  void write_batch(const std::vector<TaskRunRecord>& task_runs,
-                   const std::vector<LogRecord>& logs) override;
   void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                const std::vector<LogRecord>& logs,
                                const std::vector<EventView>& events) override;
