@@ -49,6 +49,12 @@ Generator& generator() {
 }  // namespace
 
 std::string new_id() {
+  std::string out(36, '-');
+  new_id_into(out.data());
+  return out;
+}
+
+void new_id_into(char* out) {
   uint64_t ms, a, b;
   generator().next(ms, a, b);
   uint8_t bytes[16];
@@ -58,16 +64,14 @@ std::string new_id() {
   bytes[8] = static_cast<uint8_t>(0x80 | ((b >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i) bytes[i] = static_cast<uint8_t>(b >> (8 * (15 - i)));
   static constexpr char kHex[] = "0123456789abcdef";
-  // Every task state takes a fresh id on the SDK hot path, so the text is written into a
-  // pre-sized string (dashes already in place) rather than appended a character at a time.
-  std::string out(36, '-');
-  char* p = out.data();
+  // Every task state takes a fresh id on the SDK hot path, so the text is written in place
+  // rather than appended a character at a time.
+  char* p = out;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) ++p;
+    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
     *p++ = kHex[bytes[i] >> 4];
     *p++ = kHex[bytes[i] & 0x0f];
   }
-  return out;
 }
 
 bool is_uuid(const std::string& text) noexcept {
