@@ -67,10 +67,12 @@ Error error_from_response(int status, const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
     const json& e = j["error"];
-    std::string field =
-        e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "";
-    return Error(kind_from_code(e.value("code", ""), status),
-                 e.value("message", "error " + std::to_string(status)), field);
+    // Any member of another type than expected reads as absent: a foreign body never throws here.
+    auto text = [&e](const char* key, std::string otherwise) {
+      return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : otherwise;
+    };
+    return Error(kind_from_code(text("code", ""), status),
+                 text("message", "error " + std::to_string(status)), text("field", ""));
   }
   return Error(kind_from_status(status),
                "the server answered HTTP " + std::to_string(status) +
@@ -306,7 +308,7 @@ ConcurrencySlots RemoteClient::acquire_concurrency_slots(const std::vector<std::
         answer.is_object() && answer.contains("retry_after") && answer["retry_after"].is_number()
             ? answer["retry_after"].get<double>()
             : 1.0;
-    out.reason = answer.is_object() ? answer["error"].value("message", "") : "";
+    out.reason = error_from_response(r.status, r.body).what();
     return out;
   }
   if (r.status == 422) {  // a limit has fewer slots than asked for: it can never admit this
