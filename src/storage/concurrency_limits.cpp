@@ -202,6 +202,23 @@ void ConcurrencyLimits::remove(const std::string& id_or_name) {
   });
 }
 
+json ConcurrencyLimits::reset(const std::string& id_or_name) {
+  std::lock_guard lock(mutex_);
+  return db_->write_transaction([&] {
+    auto row = select_row(*db_, id_or_name);
+    if (!row) throw not_found("no concurrency limit '" + id_or_name + "'");
+    row->decayed_slots = 0;
+    row->decayed_at = now_us();
+    db_->prepare_cached("DELETE FROM concurrency_lease WHERE limit_id = ?").bind(1, row->id).run();
+    db_->prepare_cached(
+           "UPDATE concurrency_limit SET decayed_slots = 0, decayed_at = ? WHERE id = ?")
+        .bind(1, row->decayed_at)
+        .bind(2, row->id)
+        .run();
+    return to_json(*db_, *row);
+  });
+}
+
 ConcurrencyLimits::Acquired ConcurrencyLimits::acquire(const std::vector<std::string>& names,
                                                        int slots, const std::string& mode,
                                                        double lease_seconds,
