@@ -1,6 +1,7 @@
 #include "client/embedded_client.h"
 
 #include <array>
+#include <limits>
 #include <random>
 
 #include "baton/error.h"
@@ -199,10 +200,9 @@ SetStateResult EmbeddedClient::set_flow_run_state_for(const std::string& flow_ru
                                                       const State& proposed, bool force,
                                                       const std::string& process_identity) {
   Completion<SetStateResult> completion;
-  set_flow_run_state_async(flow_run_id, proposed, force, process_identity, nullptr,
-                           [&](std::exception_ptr e, SetStateResult r) {
-                             completion.set(std::move(e), std::move(r));
-                           });
+  set_flow_run_state_async(
+      flow_run_id, proposed, force, process_identity, nullptr,
+      [&](std::exception_ptr e, SetStateResult r) { completion.set(std::move(e), std::move(r)); });
   return completion.wait();
 }
 
@@ -213,9 +213,8 @@ void EmbeddedClient::set_flow_run_state_async(std::string flow_run_id, State pro
   auto job = std::make_unique<FlowRunJob>();
   FlowRunJob* self = job.get();
   job->decide = [self, proposed = std::move(proposed), force,
-                 identity = std::move(process_identity),
-                 events = std::move(events)](FlowRunRecord& run,
-                                             const std::string& current_transition_id) {
+                 identity = std::move(process_identity), events = std::move(events)](
+                    FlowRunRecord& run, const std::string& current_transition_id) {
     orchestration::Transition t;
     t.kind = orchestration::RunKind::kFlow;
     t.current = run.state;
@@ -513,6 +512,44 @@ bool EmbeddedClient::renew_concurrency_lease(const std::string& lease_id, double
 
 bool EmbeddedClient::release_concurrency_slots(const std::string& lease_id) {
   return limits().release(lease_id);
+}
+
+using nlohmann::json;
+
+json EmbeddedClient::create_concurrency_limit(const std::string& name, int limit, bool active,
+                                              double slot_decay_per_second) {
+  return limits().create(name, limit, active, slot_decay_per_second);
+}
+
+json EmbeddedClient::set_concurrency_limit(const std::string& name, int limit) {
+  return limits().upsert(name, limit);
+}
+
+json EmbeddedClient::update_concurrency_limit(const std::string& id_or_name, const json& changes) {
+  return limits().update(id_or_name, changes);
+}
+
+std::optional<json> EmbeddedClient::read_concurrency_limit(const std::string& id_or_name) {
+  try {
+    return limits().read(id_or_name);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return std::nullopt;
+    throw;
+  }
+}
+
+std::vector<json> EmbeddedClient::list_concurrency_limits(const std::string& name_prefix) {
+  return limits().list(name_prefix, std::numeric_limits<int>::max(), 0);
+}
+
+bool EmbeddedClient::delete_concurrency_limit(const std::string& id_or_name) {
+  if (!read_concurrency_limit(id_or_name)) return false;
+  limits().remove(id_or_name);
+  return true;
+}
+
+json EmbeddedClient::reset_concurrency_limit(const std::string& id_or_name) {
+  return limits().reset(id_or_name);
 }
 
 }  // namespace baton

@@ -68,6 +68,15 @@ class EmbeddedClient final : public OrchestrationClient {
                                              const std::string& holder) override;
   bool renew_concurrency_lease(const std::string& lease_id, double lease_seconds) override;
   bool release_concurrency_slots(const std::string& lease_id) override;
+  nlohmann::json create_concurrency_limit(const std::string& name, int limit, bool active,
+                                          double slot_decay_per_second) override;
+  nlohmann::json set_concurrency_limit(const std::string& name, int limit) override;
+  nlohmann::json update_concurrency_limit(const std::string& id_or_name,
+                                          const nlohmann::json& changes) override;
+  std::optional<nlohmann::json> read_concurrency_limit(const std::string& id_or_name) override;
+  std::vector<nlohmann::json> list_concurrency_limits(const std::string& name_prefix) override;
+  bool delete_concurrency_limit(const std::string& id_or_name) override;
+  nlohmann::json reset_concurrency_limit(const std::string& id_or_name) override;
 
   // What the server needs beyond the interface (Prefect's routes for them):
   std::optional<FlowRecord> read_flow(const std::string& id);

@@ -120,6 +120,24 @@ class OrchestrationClient {
   virtual bool renew_concurrency_lease(const std::string& lease_id, double lease_seconds) = 0;
   // Gives back a lease's slots; false when it was unknown or already expired.
   virtual bool release_concurrency_slots(const std::string& lease_id) = 0;
+
+  // Administration of those limits (the CLI's `baton concurrency-limit` for tag limits and
+  // `baton global-concurrency-limit`). A limit is the API's ConcurrencyLimit object: id, name,
+  // limit, active, active_slots, denied_slots, slot_decay_per_second, created, updated.
+  // create: conflict when the name is taken. set: creates the limit or changes its size (how tag
+  // limits are set). update: `changes` holds any of name, limit, active, slot_decay_per_second.
+  // reset: frees every slot (drops its leases, clears a rate limit's decayed slots). update and
+  // reset throw not_found for an unknown limit; read and remove say so by their result.
+  virtual nlohmann::json create_concurrency_limit(const std::string& name, int limit, bool active,
+                                                  double slot_decay_per_second) = 0;
+  virtual nlohmann::json set_concurrency_limit(const std::string& name, int limit) = 0;
+  virtual nlohmann::json update_concurrency_limit(const std::string& id_or_name,
+                                                  const nlohmann::json& changes) = 0;
+  virtual std::optional<nlohmann::json> read_concurrency_limit(const std::string& id_or_name) = 0;
+  // The limits whose names start with `name_prefix` ("" for all), by name.
+  virtual std::vector<nlohmann::json> list_concurrency_limits(const std::string& name_prefix) = 0;
+  virtual bool delete_concurrency_limit(const std::string& id_or_name) = 0;
+  virtual nlohmann::json reset_concurrency_limit(const std::string& id_or_name) = 0;
 };
 
 // BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set). Otherwise

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "baton/error.h"
 #include "client/process_identity.h"
@@ -58,6 +60,11 @@ json state_filter(const std::vector<StateType>& types, const std::vector<std::st
   return state;
 }
 
+// The route of one global limit; the name is percent-encoded as one path segment.
+std::string limit_path(const std::string& id_or_name) {
+  return "/v2/concurrency_limits/" + boost::urls::encode(id_or_name, boost::urls::unreserved_chars);
+}
+
 std::string seconds_text(std::chrono::milliseconds d) {
   return std::to_string(d.count() / 1000) + "." + std::to_string(d.count() % 1000 / 100) + " s";
 }
@@ -67,10 +74,12 @@ Error error_from_response(int status, const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
     const json& e = j["error"];
-    std::string field =
-        e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "";
-    return Error(kind_from_code(e.value("code", ""), status),
-                 e.value("message", "error " + std::to_string(status)), field);
+    // Any member of another type than expected reads as absent: a foreign body never throws here.
+    auto text = [&e](const char* key, std::string otherwise) {
+      return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : otherwise;
+    };
+    return Error(kind_from_code(text("code", ""), status),
+                 text("message", "error " + std::to_string(status)), text("field", ""));
   }
   return Error(kind_from_status(status),
                "the server answered HTTP " + std::to_string(status) +
@@ -306,7 +315,7 @@ ConcurrencySlots RemoteClient::acquire_concurrency_slots(const std::vector<std::
         answer.is_object() && answer.contains("retry_after") && answer["retry_after"].is_number()
             ? answer["retry_after"].get<double>()
             : 1.0;
-    out.reason = answer.is_object() ? answer["error"].value("message", "") : "";
+    out.reason = error_from_response(r.status, r.body).what();
     return out;
   }
   if (r.status == 422) {  // a limit has fewer slots than asked for: it can never admit this
@@ -413,6 +422,56 @@ void RemoteClient::send_with_retry(const std::string& target, const std::string&
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(5000));
   }
+}
+
+json RemoteClient::create_concurrency_limit(const std::string& name, int limit, bool active,
+                                            double slot_decay_per_second) {
+  return call("POST", "/v2/concurrency_limits/",
+              {{"name", name},
+               {"limit", limit},
+               {"active", active},
+               {"slot_decay_per_second", slot_decay_per_second}});
+}
+
+json RemoteClient::set_concurrency_limit(const std::string& name, int limit) {
+  // Change it if it exists, else create it; a create that loses a race to another client's
+  // create changes the limit that client made.
+  if (auto changed = call_or_missing("PATCH", limit_path(name), {{"limit", limit}}))
+    return *changed;
+  try {
+    return create_concurrency_limit(name, limit, true, 0);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kConflict) throw;
+    return call("PATCH", limit_path(name), {{"limit", limit}});
+  }
+}
+
+json RemoteClient::update_concurrency_limit(const std::string& id_or_name, const json& changes) {
+  return call("PATCH", limit_path(id_or_name), changes);
+}
+
+std::optional<json> RemoteClient::read_concurrency_limit(const std::string& id_or_name) {
+  return call_or_missing("GET", limit_path(id_or_name));
+}
+
+std::vector<json> RemoteClient::list_concurrency_limits(const std::string& name_prefix) {
+  std::vector<json> out;
+  constexpr int kPage = 1000;
+  for (int offset = 0;; offset += kPage) {
+    json page =
+        call("POST", "/v2/concurrency_limits/filter", {{"limit", kPage}, {"offset", offset}});
+    for (auto& limit : page)
+      if (limit.value("name", "").starts_with(name_prefix)) out.push_back(std::move(limit));
+    if (page.size() < static_cast<size_t>(kPage)) return out;
+  }
+}
+
+bool RemoteClient::delete_concurrency_limit(const std::string& id_or_name) {
+  return call_or_missing("DELETE", limit_path(id_or_name)).has_value();
+}
+
+json RemoteClient::reset_concurrency_limit(const std::string& id_or_name) {
+  return call("POST", limit_path(id_or_name) + "/reset", json::object());
 }
 
 }  // namespace baton

@@ -9,6 +9,7 @@
 // Thread-safety: FlowRunContext's methods are safe from any thread; RunContext is thread-local.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -48,18 +49,20 @@ class FlowRunContext {
     std::lock_guard lock(counts_mutex_);
     return counts_[task_name]++;
   }
-  void add_outstanding() {
-    std::lock_guard lock(outstanding_mutex_);
-    ++outstanding_;
-  }
+  void add_outstanding() { outstanding_.fetch_add(1, std::memory_order_relaxed); }
   void remove_outstanding() {
+    // Above one, a lock-free decrement; the last one is taken under the mutex, so that drain()
+    // (which checks under it) cannot return, and the context go away, before this call is done.
+    int n = outstanding_.load(std::memory_order_relaxed);
+    while (n > 1)
+      if (outstanding_.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel)) return;
     std::lock_guard lock(outstanding_mutex_);
-    if (--outstanding_ == 0) idle_.notify_all();
+    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) idle_.notify_all();
   }
   // Blocks until every task run submitted in this flow run is final.
   void drain() {
     std::unique_lock lock(outstanding_mutex_);
-    idle_.wait(lock, [this] { return outstanding_ == 0; });
+    idle_.wait(lock, [this] { return outstanding_.load(std::memory_order_acquire) == 0; });
   }
 
  private:
@@ -73,7 +76,7 @@ class FlowRunContext {
   std::unordered_map<std::string, int> counts_;
   std::mutex outstanding_mutex_;
   std::condition_variable idle_;
-  int outstanding_ = 0;
+  std::atomic<int> outstanding_{0};  // submitted task runs not final yet
 };
 
 struct RunContext {

@@ -29,38 +29,63 @@ RunContext* current_context() { return tl_current; }
 ScopedContext::ScopedContext(RunContext* ctx) : previous_(tl_current) { tl_current = ctx; }
 ScopedContext::~ScopedContext() { tl_current = previous_; }
 
-orchestration::Decision propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
-                                           std::optional<State> cached, std::mutex* state_mutex) {
+namespace {
+// Makes `state` (decided with `run` as the counters afterwards) the run's current state and
+// hands the run's snapshot to the client, which batches it.
+void record_state(TaskRunRecord& record, bool& has_state, State&& state,
+                  const orchestration::RunCounters& run, std::mutex* state_mutex) {
+  record.run_count = run.run_count;
+  record.start_time = run.start_time;
+  record.end_time = run.end_time;
+  record.total_run_time_s = run.total_run_time_s;
+  record.expected_start_time = run.expected_start_time;
+  record.updated = state.timestamp;
+  if (state_mutex) {
+    std::lock_guard lock(*state_mutex);
+    record.state = std::move(state);
+  } else {
+    record.state = std::move(state);
+  }
+  has_state = true;
+  Runtime::get().client().record_task_run(record);
+}
+
+orchestration::RunCounters counters_of(const TaskRunRecord& record) {
+  orchestration::RunCounters run;
+  run.run_count = record.run_count;
+  run.start_time = record.start_time;
+  run.end_time = record.end_time;
+  run.total_run_time_s = record.total_run_time_s;
+  run.expected_start_time = record.expected_start_time;
+  return run;
+}
+}  // namespace
+
+Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
+                            std::optional<State> cached, std::mutex* state_mutex) {
+  const State* current = has_state ? &record.state : nullptr;
+  if (orchestration::is_plain_task_transition(current, proposed, record.run_count)) {
+    // No rule acts: only the global transforms, on the proposal as it is. Its factory already
+    // read the clock, so the clock is read here only for a state without a timestamp.
+    orchestration::RunCounters run = counters_of(record);
+    TimePoint at = proposed.timestamp == TimePoint{} ? now() : proposed.timestamp;
+    orchestration::apply_global_transforms(orchestration::RunKind::kTask, current, at, proposed,
+                                           run);
+    record_state(record, has_state, std::move(proposed), run, state_mutex);
+    return {};
+  }
   orchestration::Transition t;
   t.kind = orchestration::RunKind::kTask;
-  if (has_state) t.current = record.state;
+  if (current) t.current = *current;
   t.proposed = std::move(proposed);
   t.policy = record.empirical_policy;
-  t.run.run_count = record.run_count;
-  t.run.start_time = record.start_time;
-  t.run.end_time = record.end_time;
-  t.run.total_run_time_s = record.total_run_time_s;
-  t.run.expected_start_time = record.expected_start_time;
+  t.run = counters_of(record);
   t.now = now();
   t.cached = std::move(cached);
   orchestration::Decision d = orchestration::decide(t);
-  if (d.write_state) {
-    record.run_count = d.run.run_count;
-    record.start_time = d.run.start_time;
-    record.end_time = d.run.end_time;
-    record.total_run_time_s = d.run.total_run_time_s;
-    record.expected_start_time = d.run.expected_start_time;
-    record.updated = d.state.timestamp;
-    if (state_mutex) {
-      std::lock_guard lock(*state_mutex);
-      record.state = d.state;
-    } else {
-      record.state = d.state;
-    }
-    has_state = true;
-    Runtime::get().client().record_task_run(record);
-  }
-  return d;
+  Proposal out{d.outcome, d.wait_s, std::move(d.reason)};
+  if (d.write_state) record_state(record, has_state, std::move(d.state), d.run, state_mutex);
+  return out;
 }
 
 TaskRunImpl::TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
@@ -103,15 +128,24 @@ void TaskRunImpl::prepare() {
   int index = flow_ ? flow_->next_task_index(def.name) : g_unparented_index++;
   record_.dynamic_key = std::to_string(index);
   if (flow_) record_.flow_run_id = flow_->id();
-  record_.task_key = def.task_key();
-  record_.name.reserve(def.name.size() + 8);
-  record_.name = def.name;
-  record_.name += '-';
-  record_.name += record_.dynamic_key;
-  // A template needs the argument values; with futures among them they are not known yet, so such
-  // runs keep the default name.
-  if (!def.task_run_name.empty() && deps_.empty())
+  if (def.version.empty())
+    record_.task_key = def.name;
+  else
+    record_.task_key = def.task_key();
+  if (def.task_run_name.empty()) {
+    record_.name.reserve(def.name.size() + 1 + record_.dynamic_key.size());
+    record_.name = def.name;
+    record_.name += '-';
+    record_.name += record_.dynamic_key;
+  } else if (def.task_run_name.find('{') == std::string::npos) {
+    record_.name = def.task_run_name;  // no placeholders: the inputs are not needed
+  } else if (deps_.empty()) {
     record_.name = render_name(def.task_run_name, call_->inputs(), "task_run_name");
+  } else {
+    // A template needs the argument values; with futures among them they are not known yet, so
+    // such runs keep the default name.
+    record_.name = def.name + "-" + record_.dynamic_key;
+  }
   record_.tags = def.tags;
   if (def.retries > 0) {
     record_.empirical_policy.retries = def.retries;
@@ -126,8 +160,9 @@ void TaskRunImpl::prepare() {
     for (const auto& dep : deps_)
       record_.task_inputs[dep.input].push_back({{"input_type", "task_run"}, {"id", dep.run->id()}});
   }
-  record_.created = now();
-  propose_task_state(record_, has_state_, State::pending(), std::nullopt, &mutex_);
+  State pending = State::pending();
+  record_.created = pending.timestamp;  // one clock reading for both
+  propose_task_state(record_, has_state_, std::move(pending), std::nullopt, &mutex_);
 }
 
 void TaskRunImpl::run_here() {
@@ -139,10 +174,12 @@ void TaskRunImpl::schedule(ThreadPool& runner) {
   runner_ = &runner;
   if (flow_) flow_->add_outstanding();
   waiting_for_.store(static_cast<int>(deps_.size()) + 1);
-  auto self = shared_from_this();
-  for (const auto& dep : deps_) {
-    auto* upstream = static_cast<TaskRunImpl*>(dep.run.get());
-    if (!upstream->add_dependent(self)) dependency_done();
+  if (!deps_.empty()) {
+    auto self = shared_from_this();
+    for (const auto& dep : deps_) {
+      auto* upstream = static_cast<TaskRunImpl*>(dep.run.get());
+      if (!upstream->add_dependent(self)) dependency_done();
+    }
   }
   dependency_done();
 }
@@ -272,10 +309,11 @@ void TaskRunImpl::run_to_completion() {
       std::this_thread::sleep_for(Seconds(std::min(d.wait_s, 1.0)));
       continue;
     }
-    if (d.outcome == orchestration::Outcome::kReject && d.state.type == StateType::kCompleted) {
+    if (d.outcome == orchestration::Outcome::kReject &&
+        record_.state.type == StateType::kCompleted) {
       // CacheRetrieval: the body does not run.
       try {
-        const auto& ref = d.state.result;
+        const auto& ref = record_.state.result;
         if (ref.is_object() && ref.contains("storage_key")) {
           auto stored = Runtime::get().results().read(ref["storage_key"].get<std::string>(), now());
           if (!stored) throw unavailable("the cached result was removed from the result store");
@@ -368,11 +406,11 @@ void TaskRunImpl::run_to_completion() {
       }
     }
     auto fd = propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
-    if (fd.state.type == StateType::kScheduled && fd.state.scheduled_time) {
+    if (record_.state.type == StateType::kScheduled && record_.state.scheduled_time) {
       release_tag_slots();  // a run waiting to retry is not running
       emit_log(30, record_.flow_run_id, record_.id, label(),
                "Task run failed with exception: " + msg + " - " + fd.reason);
-      if (sleep_until(*fd.state.scheduled_time)) continue;
+      if (sleep_until(*record_.state.scheduled_time)) continue;
       State cancelled =
           State::cancelled("The flow run was cancelled while the task waited to retry");
       propose_task_state(record_, has_state_, std::move(cancelled), std::nullopt, &mutex_);
@@ -380,7 +418,7 @@ void TaskRunImpl::run_to_completion() {
       return;
     }
     emit_log(40, record_.flow_run_id, record_.id, label(),
-             "Finished in state " + fd.state.name + ": " + msg);
+             "Finished in state " + record_.state.name + ": " + msg);
     finish(error);
     return;
   }
@@ -396,7 +434,8 @@ void TaskRunImpl::finish(std::exception_ptr error) {
   // First: whatever happens next (hooks, the flow ending), the slots are free.
   release_tag_slots();
   const auto& def = *def_;
-  State final_state = state();
+  // Only this thread writes record_.state, so it reads it without the lock.
+  const State& final_state = record_.state;
   const auto& hooks =
       final_state.type == StateType::kCompleted ? def.on_completion : def.on_failure;
   if (!hooks.empty() &&

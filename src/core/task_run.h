@@ -25,12 +25,22 @@
 
 namespace baton::core {
 
+// What propose_task_state decided. The state current afterwards is record.state: the recorded
+// one, a substitute (AwaitingRetry, Cached), or the unchanged current state.
+struct Proposal {
+  orchestration::Outcome outcome = orchestration::Outcome::kAccept;
+  double wait_s = 0;   // kWait: try again after this many seconds
+  std::string reason;  // why it was not a plain accept; empty for one
+};
+
 // Proposes `proposed` for the task run `record` (whose current state is record.state when
 // `has_state`), records the decided state and updates the run's counters. `state_mutex`, when
-// given, guards the write of record.state against concurrent readers.
-orchestration::Decision propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
-                                           std::optional<State> cached = std::nullopt,
-                                           std::mutex* state_mutex = nullptr);
+// given, guards the write of record.state against concurrent readers. The plain Pending ->
+// Running -> Completed sequence takes orchestration::is_plain_task_transition's short way, which
+// decides what the full task policy decides.
+Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
+                            std::optional<State> cached = std::nullopt,
+                            std::mutex* state_mutex = nullptr);
 
 class TaskRunImpl final : public engine::TaskRunHandle,
                           public Runnable,

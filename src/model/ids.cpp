@@ -1,8 +1,10 @@
 #include "model/ids.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <random>
 
@@ -57,16 +59,28 @@ std::string new_id() {
   bytes[7] = static_cast<uint8_t>(a & 0xff);
   bytes[8] = static_cast<uint8_t>(0x80 | ((b >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i) bytes[i] = static_cast<uint8_t>(b >> (8 * (15 - i)));
-  static constexpr char kHex[] = "0123456789abcdef";
   // Every task state takes a fresh id on the SDK hot path, so the text is written into a
-  // pre-sized string (dashes already in place) rather than appended a character at a time.
+  // pre-sized string (dashes already in place), two hex digits per table lookup.
+  static constexpr auto kHexPairs = [] {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::array<char, 512> pairs{};
+    for (int i = 0; i < 256; ++i) {
+      pairs[2 * i] = kHex[i >> 4];
+      pairs[2 * i + 1] = kHex[i & 0x0f];
+    }
+    return pairs;
+  }();
   std::string out(36, '-');
   char* p = out.data();
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) ++p;
-    *p++ = kHex[bytes[i] >> 4];
-    *p++ = kHex[bytes[i] & 0x0f];
-  }
+  auto put = [&p](const uint8_t* from, int count) {
+    for (int i = 0; i < count; ++i, p += 2) std::memcpy(p, &kHexPairs[2 * from[i]], 2);
+    ++p;  // the dash after the group
+  };
+  put(bytes, 4);
+  put(bytes + 4, 2);
+  put(bytes + 6, 2);
+  put(bytes + 8, 2);
+  put(bytes + 10, 6);
   return out;
 }
 

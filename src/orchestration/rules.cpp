@@ -299,11 +299,13 @@ void run_policy(const std::array<const Rule*, N>& policy, Context& c) {
   }
 }
 
+}  // namespace
+
 // Prefect's global transforms, applied to whatever state gets recorded.
-void apply_global_transforms(const Transition& in, State& state, RunCounters& run) {
-  if (state.timestamp == TimePoint{}) state.timestamp = in.now;
+void apply_global_transforms(RunKind kind, const State* cur, TimePoint now, State& state,
+                             RunCounters& run) {
+  if (state.timestamp == TimePoint{}) state.timestamp = now;
   if (state.name.empty()) state.name = std::string(default_name(state.type));
-  const State* cur = in.current ? &*in.current : nullptr;
   // A run's history is ordered by time: a state proposed with a clock earlier than the current
   // state's (another machine, or a state object built before the previous transition) is
   // recorded just after it (Prefect's EnsureFlowRunStateTimestampIsUnique).
@@ -311,7 +313,7 @@ void apply_global_transforms(const Transition& in, State& state, RunCounters& ru
     state.timestamp = cur->timestamp + std::chrono::microseconds(1);
   bool was_running = cur && cur->type == StateType::kRunning;
   if (state.type == StateType::kRunning && !was_running) {
-    bool resuming = in.kind == RunKind::kFlow && cur && cur->type == StateType::kPaused;
+    bool resuming = kind == RunKind::kFlow && cur && cur->type == StateType::kPaused;
     if (!resuming) run.run_count += 1;
     if (!run.start_time) run.start_time = state.timestamp;
   }
@@ -334,7 +336,29 @@ void apply_global_transforms(const Transition& in, State& state, RunCounters& ru
     run.next_scheduled_start_time.reset();
 }
 
+namespace {
+void apply_transforms(const Transition& t, State& state, RunCounters& run) {
+  apply_global_transforms(t.kind, t.current ? &*t.current : nullptr, t.now, state, run);
+}
 }  // namespace
+
+// Mirrors the task policy rule by rule: each condition below is what keeps one rule from acting.
+// PreventDuplicateTransitions needs a transition id, which the caller does not give.
+bool is_plain_task_transition(const State* current, const State& proposed, int run_count) noexcept {
+  Mask to = bit(proposed.type);
+  // RetryFailedTasks acts on FAILED only; other targets (Scheduled, Cancelled, ...) stay with the
+  // full rules.
+  if (!(to & (kPending | kRunning | bit(StateType::kCompleted)))) return false;
+  // CacheRetrieval and CacheInsertion act only on a proposal with a cache key.
+  if (!proposed.cache_key.empty()) return false;
+  // RenameReruns renames a RUNNING proposal once the run has run.
+  if (proposed.type == StateType::kRunning && run_count > 0) return false;
+  if (!current) return true;  // the other rules need a current state
+  // HandleTaskTerminalStateTransitions acts from a terminal state, CopyScheduledTime from
+  // SCHEDULED; WaitForScheduledTime needs a scheduled time on the current state.
+  if (!(bit(current->type) & (kPending | kRunning))) return false;
+  return !current->scheduled_time.has_value();
+}
 
 Decision decide(const Transition& t) {
   Context c{t, t.proposed, t.run, std::nullopt, {}, false};
@@ -349,7 +373,7 @@ Decision decide(const Transition& t) {
     Decision d = std::move(*c.verdict);
     if (d.write_state) {
       d.run = c.run;
-      apply_global_transforms(t, d.state, d.run);
+      apply_transforms(t, d.state, d.run);
     }
     return d;
   }
@@ -360,7 +384,7 @@ Decision decide(const Transition& t) {
   d.rule = std::move(c.modified_by);
   d.run = c.run;
   d.insert_cache = c.insert_cache;
-  apply_global_transforms(t, d.state, d.run);
+  apply_transforms(t, d.state, d.run);
   return d;
 }
 

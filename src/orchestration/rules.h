@@ -105,6 +105,18 @@ struct Decision {
 // Applies the flow or task policy (by t.kind) and the global transforms.
 Decision decide(const Transition& t);
 
+// The task policy's common case, the plain Pending -> Running -> Completed of a run without a
+// cache key, a scheduled time or a rerun: true when no task rule acts on `proposed` from
+// `current` (nullptr: the run has no state yet) with the run at `run_count` and no transition id,
+// so that decide() would accept it as proposed and change it only by the global transforms. The
+// SDK then calls apply_global_transforms() alone (rules_test checks every row both ways).
+bool is_plain_task_transition(const State* current, const State& proposed, int run_count) noexcept;
+
+// The global transforms decide() applies to whatever state gets recorded (see above), for a run
+// of `kind` whose current state is `current` (nullptr: none), with the clock reading `now`.
+void apply_global_transforms(RunKind kind, const State* current, TimePoint now, State& state,
+                             RunCounters& run);
+
 // The delay before retry `attempt` (1 = first retry): delays[min(attempt-1, size-1)], 0 when the
 // list is empty, scaled by a factor in [1-jitter, 1+jitter] drawn from `random01`.
 double retry_delay_s(const RetryPolicy& policy, int attempt, double random01);

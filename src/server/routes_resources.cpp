@@ -285,6 +285,14 @@ void add_concurrency_routes(Router& router, ConcurrencyLimits& limits) {
                 return Response::no_content();
               }});
   router.add({.method = "POST",
+              .path = "/api/v2/concurrency_limits/{id_or_name}/reset",
+              .tag = "Concurrency Limits",
+              .summary = "Free every slot of a limit (its leases and decayed slots)",
+              .response_schema = ref,
+              .handler = [&limits](Request& r) {
+                return Response::json(limits.reset(r.path_params.at("id_or_name")));
+              }});
+  router.add({.method = "POST",
               .path = "/api/v2/concurrency_limits/filter",
               .tag = "Concurrency Limits",
               .summary = "List limits",
@@ -411,6 +419,14 @@ void add_concurrency_routes(Router& router, ConcurrencyLimits& limits) {
               .handler = [&limits](Request& r) {
                 limits.remove(kTagPrefix + r.path_params.at("tag"));
                 return Response::no_content();
+              }});
+  router.add({.method = "POST",
+              .path = "/api/concurrency_limits/tag/{tag}/reset",
+              .tag = "Concurrency Limits",
+              .summary = "Free every slot of a tag limit",
+              .response_schema = ref,
+              .handler = [&limits, tag_view](Request& r) {
+                return Response::json(tag_view(limits.reset(kTagPrefix + r.path_params.at("tag"))));
               }});
   router.add({.method = "POST",
               .path = "/api/concurrency_limits/filter",

@@ -32,12 +32,17 @@ constexpr const char* kSelect =
     "denied_slots, created, "
     "updated FROM concurrency_limit ";
 
+// Reads the current result row of a statement that selects kSelect's columns.
+Row read_row(sqlite::Statement& q) {
+  return Row{q.text(0), q.text(1),  static_cast<int>(q.int64(2)), q.int64(3) != 0, q.real(4),
+             q.real(5), q.int64(6), static_cast<int>(q.int64(7)), q.int64(8),      q.int64(9)};
+}
+
 std::optional<Row> select_row(sqlite::Connection& db, const std::string& id_or_name) {
   auto& q = db.prepare_cached(std::string(kSelect) + "WHERE id = ? OR name = ?");
   q.bind(1, id_or_name).bind(2, id_or_name);
   if (!q.step()) return std::nullopt;
-  Row r{q.text(0), q.text(1),  static_cast<int>(q.int64(2)), q.int64(3) != 0, q.real(4),
-        q.real(5), q.int64(6), static_cast<int>(q.int64(7)), q.int64(8),      q.int64(9)};
+  Row r = read_row(q);
   q.reset();
   return r;
 }
@@ -74,6 +79,25 @@ json to_json(sqlite::Connection& db, const Row& r) {
           {"updated", time_text(r.updated)}};
 }
 
+Row insert_row(sqlite::Connection& db, const std::string& name, int limit, bool active,
+               double decay) {
+  int64_t t = now_us();
+  Row r{new_id(), name, limit, active, decay, 0, t, 0, t, t};
+  db.prepare_cached(
+        "INSERT INTO concurrency_limit (id, name, slot_limit, active, slot_decay_per_second, "
+        "decayed_at, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, r.id)
+      .bind(2, name)
+      .bind(3, limit)
+      .bind(4, active)
+      .bind(5, decay)
+      .bind(6, t)
+      .bind(7, t)
+      .bind(8, t)
+      .run();
+  return r;
+}
+
 void check_name(const std::string& name) {
   if (name.empty() || name.size() > 255)
     throw invalid_argument("a limit name must have 1 to 255 characters", "name");
@@ -92,41 +116,26 @@ json ConcurrencyLimits::create(const std::string& name, int limit, bool active, 
   return db_->write_transaction([&] {
     if (select_row(*db_, name))
       throw conflict("a concurrency limit named '" + name + "' already exists");
-    int64_t t = now_us();
-    Row r{new_id(), name, limit, active, decay, 0, t, 0, t, t};
-    db_->prepare_cached(
-           "INSERT INTO concurrency_limit (id, name, slot_limit, active, slot_decay_per_second, "
-           "decayed_at, created, "
-           "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, r.id)
-        .bind(2, name)
-        .bind(3, limit)
-        .bind(4, active)
-        .bind(5, decay)
-        .bind(6, t)
-        .bind(7, t)
-        .bind(8, t)
-        .run();
-    return to_json(*db_, r);
+    return to_json(*db_, insert_row(*db_, name, limit, active, decay));
   });
 }
 
+// One write transaction, so two processes upserting the same new name cannot both insert it.
 json ConcurrencyLimits::upsert(const std::string& name, int limit) {
   check_name(name);
-  {
-    std::lock_guard lock(mutex_);
-    bool exists = db_->write_transaction([&] {
-      if (!select_row(*db_, name)) return false;
-      db_->prepare_cached("UPDATE concurrency_limit SET slot_limit = ?, updated = ? WHERE name = ?")
-          .bind(1, limit)
-          .bind(2, now_us())
-          .bind(3, name)
-          .run();
-      return true;
-    });
-    if (exists) return read_locked(name);
-  }
-  return create(name, limit, true, 0);
+  std::lock_guard lock(mutex_);
+  return db_->write_transaction([&] {
+    auto row = select_row(*db_, name);
+    if (!row) return to_json(*db_, insert_row(*db_, name, limit, true, 0));
+    row->limit = limit;
+    row->updated = now_us();
+    db_->prepare_cached("UPDATE concurrency_limit SET slot_limit = ?, updated = ? WHERE id = ?")
+        .bind(1, limit)
+        .bind(2, row->updated)
+        .bind(3, row->id)
+        .run();
+    return to_json(*db_, *row);
+  });
 }
 
 json ConcurrencyLimits::update(const std::string& id_or_name, const json& changes) {
@@ -177,10 +186,7 @@ std::vector<json> ConcurrencyLimits::list(const std::string& name_prefix, int li
                         "WHERE substr(name, 1, length(?)) = ? ORDER BY name LIMIT ? OFFSET ?");
   q->bind(1, name_prefix).bind(2, name_prefix).bind(3, limit).bind(4, offset);
   std::vector<Row> rows;
-  while (q->step())
-    rows.push_back({q->text(0), q->text(1), static_cast<int>(q->int64(2)), q->int64(3) != 0,
-                    q->real(4), q->real(5), q->int64(6), static_cast<int>(q->int64(7)), q->int64(8),
-                    q->int64(9)});
+  while (q->step()) rows.push_back(read_row(*q));
   std::vector<json> out;
   for (const auto& r : rows) out.push_back(to_json(*db_, r));
   return out;
@@ -193,6 +199,23 @@ void ConcurrencyLimits::remove(const std::string& id_or_name) {
     if (!row) throw not_found("no concurrency limit '" + id_or_name + "'");
     db_->prepare_cached("DELETE FROM concurrency_lease WHERE limit_id = ?").bind(1, row->id).run();
     db_->prepare_cached("DELETE FROM concurrency_limit WHERE id = ?").bind(1, row->id).run();
+  });
+}
+
+json ConcurrencyLimits::reset(const std::string& id_or_name) {
+  std::lock_guard lock(mutex_);
+  return db_->write_transaction([&] {
+    auto row = select_row(*db_, id_or_name);
+    if (!row) throw not_found("no concurrency limit '" + id_or_name + "'");
+    row->decayed_slots = 0;
+    row->decayed_at = now_us();
+    db_->prepare_cached("DELETE FROM concurrency_lease WHERE limit_id = ?").bind(1, row->id).run();
+    db_->prepare_cached(
+           "UPDATE concurrency_limit SET decayed_slots = 0, decayed_at = ? WHERE id = ?")
+        .bind(1, row->decayed_at)
+        .bind(2, row->id)
+        .run();
+    return to_json(*db_, *row);
   });
 }
 

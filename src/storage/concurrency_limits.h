@@ -57,6 +57,8 @@ class ConcurrencyLimits {
   nlohmann::json read(const std::string& id_or_name);
   std::vector<nlohmann::json> list(const std::string& name_prefix, int limit, int offset);
   void remove(const std::string& id_or_name);
+  // Frees every slot of the limit: drops its leases and clears its decayed (rate) slots.
+  nlohmann::json reset(const std::string& id_or_name);
 
   struct Acquired {
     bool granted = false;

@@ -4,16 +4,16 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
-#include "client/embedded_client.h"
-#include "client/remote_client.h"
+#include "core/cancellation.h"
+#include "core/tag_slots.h"
 #include "model/ids.h"
 #include "sdk_fixture.h"
 #include "storage/concurrency_limits.h"
-#include "storage/sqlite/sqlite_storage.h"
 
 namespace baton::testing {
 namespace {
@@ -29,30 +29,15 @@ class SdkTagLimits : public SdkTest {
   // Tags unique to the test: the database (and the remote server) outlive a single test.
   std::string tag(const std::string& base) { return base + "-" + new_id().substr(24); }
 
-  // Sets the tag limit the way a user does: on the server, or in the embedded database.
+  // Sets the tag limit the way a user does (`baton concurrency-limit create`), through the
+  // transport under test.
   void set_tag_limit(const std::string& tag, int limit) {
-    if (auto* remote = dynamic_cast<RemoteClient*>(&client())) {
-      remote->call("POST", "/concurrency_limits/", {{"tag", tag}, {"concurrency_limit", limit}});
-    } else {
-      limits().upsert(std::string(storage::kTagLimitPrefix) + tag, limit);
-    }
+    client().set_concurrency_limit(std::string(storage::kTagLimitPrefix) + tag, limit);
   }
   int active_slots(const std::string& tag) {
-    std::string name = std::string(storage::kTagLimitPrefix) + tag;
-    if (auto* remote = dynamic_cast<RemoteClient*>(&client()))
-      return remote->call("GET", "/v2/concurrency_limits/" + name)["active_slots"].get<int>();
-    return limits().read(name)["active_slots"].get<int>();
+    auto limit = client().read_concurrency_limit(std::string(storage::kTagLimitPrefix) + tag);
+    return limit ? limit->at("active_slots").get<int>() : -1;
   }
-  storage::ConcurrencyLimits& limits() {
-    if (!limits_) {
-      auto& embedded = dynamic_cast<EmbeddedClient&>(client());
-      limits_ = std::make_unique<storage::ConcurrencyLimits>(
-          dynamic_cast<storage::SqliteStorage&>(embedded.storage()).path());
-    }
-    return *limits_;
-  }
-
-  std::unique_ptr<storage::ConcurrencyLimits> limits_;
 };
 
 // A gate a task body waits at until the test opens it (bounded).
@@ -249,6 +234,37 @@ TEST_P(SdkTagLimits, ASlotHeldElsewhereHoldsTheRunUntilItsFlowIsCancelled) {
   // The run took nothing: only the other program's slot is held until it gives it back.
   EXPECT_EQ(active_slots(db), 1);
   EXPECT_TRUE(client().release_concurrency_slots(elsewhere.lease_id));
+  EXPECT_EQ(active_slots(db), 0);
+}
+
+// Waiters that only poll leave a freed slot idle until their next poll (Prefect's #23183: tasks
+// ran seconds apart under a limit). A release in this process wakes the waiters: with a backoff
+// of an hour, the waiting run can get the slot no other way.
+TEST_P(SdkTagLimits, AReleaseInThisProcessWakesTheWaitingRunAtOnce) {
+  std::string db = tag("db");
+  set_tag_limit(db, 1);
+  core::LeaseKeeper keeper([this]() -> OrchestrationClient& { return client(); });
+  auto first = core::acquire_tag_slots(client(), {db}, "first", nullptr, nullptr);
+  ASSERT_EQ(first.status, core::TagSlots::Status::kHeld);
+  keeper.hold(first.lease_id);
+
+  auto cancel = std::make_shared<detail::CancelState>();
+  std::promise<void> waiting;
+  auto second = std::async(std::launch::async, [&] {
+    return core::acquire_tag_slots(
+        client(), {db}, "second", cancel.get(), [&](const std::string&) { waiting.set_value(); },
+        core::TagSlotBackoff{std::chrono::hours(1), std::chrono::hours(1)});
+  });
+  bool was_waiting = waiting.get_future().wait_for(kBound) == std::future_status::ready;
+  keeper.release(first.lease_id);
+  // Bounded: without a wake-up the waiter is cancelled after kBound, failing the test.
+  if (second.wait_for(kBound) != std::future_status::ready)
+    cancel->cancel("no wake-up within the test's bound", false);
+  auto got = second.get();
+  EXPECT_TRUE(was_waiting);
+  ASSERT_EQ(got.status, core::TagSlots::Status::kHeld) << got.reason;
+  EXPECT_EQ(active_slots(db), 1);
+  keeper.release(got.lease_id);
   EXPECT_EQ(active_slots(db), 0);
 }
 

@@ -117,6 +117,20 @@ const Row kRows[] = {
     {"flow cancelled to pending aborts", F, ST::kCancelled, "", ST::kPending, "", {}, X, ST::kCancelled, "Cancelled", "PreventPendingTransitions"},
     {"task pending to pending allowed", T, ST::kPending, "", ST::kPending, "", {}, A, ST::kPending, "Pending", ""},
 
+    // Around the plain task path (is_plain_task_transition): rows on both sides of each condition.
+    {"new task run running", T, std::nullopt, "", ST::kRunning, "", {}, A, ST::kRunning, "Running", ""},
+    {"new task run completed", T, std::nullopt, "", ST::kCompleted, "", {}, A, ST::kCompleted, "Completed", ""},
+    {"task pending to completed", T, ST::kPending, "", ST::kCompleted, "", {}, A, ST::kCompleted, "Completed", ""},
+    {"task running to running reruns", T, ST::kRunning, "", ST::kRunning, "", {.run_count = 1}, A, ST::kRunning, "Rerunning", "RenameReruns"},
+    {"task running to pending allowed", T, ST::kRunning, "", ST::kPending, "", {.run_count = 1}, A, ST::kPending, "Pending", ""},
+    {"task pending with past scheduled time runs", T, ST::kPending, "", ST::kRunning, "", {.scheduled_past = true}, A, ST::kRunning, "Running", ""},
+    {"task pending with future scheduled time waits", T, ST::kPending, "", ST::kRunning, "", {.scheduled_future = true}, W, ST::kPending, "Pending", "WaitForScheduledTime"},
+    {"task running with scheduled time completes", T, ST::kRunning, "", ST::kCompleted, "", {.run_count = 1, .scheduled_past = true}, A, ST::kCompleted, "Completed", ""},
+    {"task scheduled to pending", T, ST::kScheduled, "", ST::kPending, "", {.scheduled_past = true}, A, ST::kPending, "Pending", "CopyScheduledTime"},
+    {"task completed without result reruns", T, ST::kCompleted, "", ST::kRunning, "", {.run_count = 1}, A, ST::kRunning, "Running", ""},
+    {"task running to failed without retries", T, ST::kRunning, "", ST::kFailed, "", {.run_count = 1}, A, ST::kFailed, "Failed", ""},
+    {"task running to cancelled", T, ST::kRunning, "", ST::kCancelled, "", {.run_count = 1}, A, ST::kCancelled, "Cancelled", ""},
+
     // EnsureOnlyScheduledFlowsMarkedLate.
     {"scheduled marked late", F, ST::kScheduled, "", ST::kScheduled, "Late", {}, A, ST::kScheduled, "Late", ""},
     {"pending cannot be marked late", F, ST::kPending, "", ST::kScheduled, "Late", {}, R, ST::kPending, "Pending", "EnsureOnlyScheduledFlowsMarkedLate"},
@@ -222,7 +236,83 @@ TEST_P(RulesTable, Decides) {
     EXPECT_EQ(d.state.result, 42);
   }
   EXPECT_EQ(d.insert_cache, std::string(row.rule) == "CacheInsertion");
+
+  // The plain task path (what the SDK takes for Pending -> Running -> Completed) must decide what
+  // the rules decide: when it claims a row, the row is a plain accept and the global transforms
+  // alone give the same state and counters.
+  if (row.kind == RunKind::kTask && !row.ctx.force && !row.ctx.duplicate &&
+      is_plain_task_transition(t.current ? &*t.current : nullptr, t.proposed, t.run.run_count)) {
+    EXPECT_EQ(to_string(d.outcome), to_string(Outcome::kAccept));
+    EXPECT_EQ(d.rule, "") << "a rule acted on a transition the plain path claims";
+    State plain = t.proposed;
+    RunCounters run = t.run;
+    apply_global_transforms(RunKind::kTask, t.current ? &*t.current : nullptr, t.now, plain, run);
+    EXPECT_EQ(plain.type, d.state.type);
+    EXPECT_EQ(plain.name, d.state.name);
+    EXPECT_EQ(plain.timestamp, d.state.timestamp);
+    EXPECT_EQ(plain.scheduled_time, d.state.scheduled_time);
+    EXPECT_EQ(run.run_count, d.run.run_count);
+    EXPECT_EQ(run.start_time, d.run.start_time);
+    EXPECT_EQ(run.end_time, d.run.end_time);
+    EXPECT_EQ(run.total_run_time_s, d.run.total_run_time_s);
+    EXPECT_EQ(run.expected_start_time, d.run.expected_start_time);
+  }
 }
+
+// Which task transitions the plain path claims: the SDK's common sequence, and nothing a rule
+// could act on.
+struct PlainRow {
+  const char* label;
+  std::optional<ST> from;
+  ST to;
+  int run_count;
+  bool scheduled;  // the current state has a scheduled time
+  bool cache_key;  // the proposal has a cache key
+  bool plain;
+};
+
+// clang-format off
+const PlainRow kPlainRows[] = {
+    {"new run pending", std::nullopt, ST::kPending, 0, false, false, true},
+    {"pending to running", ST::kPending, ST::kRunning, 0, false, false, true},
+    {"running to completed", ST::kRunning, ST::kCompleted, 1, false, false, true},
+    {"new run running", std::nullopt, ST::kRunning, 0, false, false, true},
+    {"rerun is renamed", ST::kPending, ST::kRunning, 1, false, false, false},
+    {"running with cache key looks up the cache", ST::kPending, ST::kRunning, 0, false, true, false},
+    {"completed with cache key is inserted", ST::kRunning, ST::kCompleted, 1, false, true, false},
+    {"scheduled time may make it wait", ST::kPending, ST::kRunning, 0, true, false, false},
+    {"from scheduled", ST::kScheduled, ST::kPending, 0, false, false, false},
+    {"from terminal", ST::kCompleted, ST::kRunning, 0, false, false, false},
+    {"failed may be retried", ST::kRunning, ST::kFailed, 1, false, false, false},
+    {"cancelled", ST::kRunning, ST::kCancelled, 1, false, false, false},
+};
+// clang-format on
+
+void PrintTo(const PlainRow& row, std::ostream* os) { *os << row.label; }
+
+class PlainTaskPath : public ::testing::TestWithParam<PlainRow> {};
+
+TEST_P(PlainTaskPath, ClaimsOnlyTransitionsNoRuleActsOn) {
+  const auto& row = GetParam();
+  std::optional<State> current;
+  if (row.from) {
+    current = make_state(*row.from);
+    if (row.scheduled) current->scheduled_time = kNow + 30s;
+  }
+  State proposed = make_state(row.to);
+  if (row.cache_key) proposed.cache_key = "key-1";
+  EXPECT_EQ(is_plain_task_transition(current ? &*current : nullptr, proposed, row.run_count),
+            row.plain);
+}
+
+std::string plain_row_name(const ::testing::TestParamInfo<PlainRow>& info) {
+  std::string out;
+  for (const char* p = info.param.label; *p; ++p)
+    out += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, PlainTaskPath, ::testing::ValuesIn(kPlainRows), plain_row_name);
 
 std::string row_name(const ::testing::TestParamInfo<Row>& info) {
   std::string out;
