@@ -105,5 +105,78 @@ TEST(Migrations, UpgradeFromVersionOneKeepsRows) {
   EXPECT_EQ(storage.read_states(task_id).size(), 1u);
 }
 
+// 0007 rebuilds flow_run to replace its table-level UNIQUE (flow_id, idempotency_key) by a
+// partial unique index: every row and column survives, keys still deduplicate, keyless runs still
+// coexist, and the old constraint's index is gone.
+TEST(Migrations, UpgradeToPartialIdempotencyIndexKeepsRunsAndKeys) {
+  auto path = fresh_db();
+  std::string keyed = new_id(), plain = new_id(), flow_id = new_id();
+  {
+    sqlite::Connection db(path);
+    applied_migrations(db);
+    for (const auto& m : embedded_migrations()) {
+      if (m.version > 6 || m.dialect == "postgres") continue;
+      db.exec(m.sql);
+      db.prepare_cached(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)")
+          .bind(1, m.version)
+          .bind(2, m.name)
+          .run();
+    }
+    db.prepare_cached("INSERT INTO flow (id, name, created, updated) VALUES (?, 'etl', 1, 1)")
+        .bind(1, flow_id)
+        .run();
+    auto& run = db.prepare_cached(
+        "INSERT INTO flow_run (id, flow_id, flow_name, name, idempotency_key, parameters, "
+        "state_type, state_name, state_timestamp, run_count, created, updated, "
+        "expected_start_time, start_time, infrastructure_pid, heartbeat) "
+        "VALUES (?, ?, 'etl', ?, ?, '{\"x\":1}', 'RUNNING', 'Running', 5, 2, 1, 2, 3, 4, "
+        "'h:1:2', 6)");
+    run.bind(1, keyed).bind(2, flow_id).bind(3, "keyed-run").bind(4, "key-1").run();
+    run.bind(1, plain).bind(2, flow_id).bind(3, "plain-run").bind(4, nullptr).run();
+  }
+  SqliteStorage storage(path);
+  for (const auto& [id, name] : {std::pair{keyed, "keyed-run"}, std::pair{plain, "plain-run"}}) {
+    auto r = storage.read_flow_run(id);
+    ASSERT_TRUE(r.has_value()) << name;
+    EXPECT_EQ(r->name, name);
+    EXPECT_EQ(r->parameters, nlohmann::json({{"x", 1}}));
+    EXPECT_EQ(r->run_count, 2);
+    EXPECT_EQ(r->start_time, TimePoint(std::chrono::microseconds(4)));
+    EXPECT_EQ(r->infrastructure_pid, "h:1:2");
+  }
+  EXPECT_EQ(storage.read_flow_run(keyed)->idempotency_key, "key-1");
+
+  FlowRunRecord again;
+  again.id = new_id();
+  again.flow_id = flow_id;
+  again.flow_name = "etl";
+  again.name = "again";
+  again.idempotency_key = "key-1";
+  again.created = again.updated = now();
+  auto found = storage.insert_flow_run(again);
+  EXPECT_FALSE(found.inserted);
+  EXPECT_EQ(found.run.id, keyed);
+  for (int i = 0; i < 2; ++i) {
+    FlowRunRecord keyless = again;
+    keyless.id = new_id();
+    keyless.idempotency_key.clear();
+    EXPECT_TRUE(storage.insert_flow_run(keyless).inserted) << i;
+  }
+  EXPECT_EQ(storage.count_flow_runs({}), 4);
+
+  sqlite::Connection db(path);
+  auto& q = db.prepare_cached("SELECT name FROM sqlite_master WHERE tbl_name = 'flow_run' ORDER BY 1");
+  std::set<std::string> indexes;
+  while (q.step()) indexes.insert(q.text(0));
+  q.reset();
+  EXPECT_TRUE(indexes.count("ux_flow_run_idempotency_key"));
+  EXPECT_FALSE(indexes.count("sqlite_autoindex_flow_run_2"));
+  for (const char* kept : {"ix_flow_run_flow_name", "ix_flow_run_expected_start_time",
+                           "ix_flow_run_start_time", "ix_flow_run_next_scheduled",
+                           "ix_flow_run_parent_task_run_id", "ix_flow_run_deployment_id"})
+    EXPECT_TRUE(indexes.count(kept)) << kept;
+}
+
 }  // namespace
 }  // namespace baton::storage

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "model/ids.h"
@@ -115,6 +116,91 @@ TEST(SqliteStorage, TransitionIdIsStoredWithTheState) {
   });
   EXPECT_EQ(seen, "tx-1");
   EXPECT_EQ(storage.read_states(run.id).back().transition_id, "tx-1");
+}
+
+// A transition writes the run columns `decide` changed and leaves the others as stored (the
+// UPDATE names only changed columns, so that unchanged indexed ones cost no index write).
+struct TransitionCase {
+  std::string label;
+  State state;
+  std::function<void(FlowRunRecord&)> change;
+  std::function<void(const FlowRunRecord&)> check;
+};
+
+TEST(SqliteStorage, TransitionsWriteTheColumnsTheyChangeAndKeepTheRest) {
+  SqliteStorage storage(fresh_db());
+  using std::chrono::seconds;
+  TimePoint t0 = now();
+  State scheduled = State::scheduled(t0 + seconds(60));
+  auto run = testing::insert_test_flow_run(storage, "etl", scheduled);
+  storage.update_flow_run(run.id, [&](FlowRunRecord& r, const std::string&) {
+    r.expected_start_time = t0 + seconds(60);
+    return FlowRunWrite{scheduled, ""};
+  });
+  const std::vector<TransitionCase> cases = {
+      {"rescheduled: next_scheduled_start_time follows the new state", State::scheduled(t0 + seconds(90)),
+       [](FlowRunRecord&) {},
+       [&](const FlowRunRecord& r) {
+         EXPECT_EQ(r.next_scheduled_start_time, t0 + seconds(90));
+         EXPECT_EQ(r.expected_start_time, t0 + seconds(60));
+       }},
+      {"pending: nothing but the state; next_scheduled_start_time cleared", State::pending(),
+       [](FlowRunRecord&) {},
+       [&](const FlowRunRecord& r) {
+         EXPECT_FALSE(r.next_scheduled_start_time.has_value());
+         EXPECT_EQ(r.expected_start_time, t0 + seconds(60));
+         EXPECT_EQ(r.run_count, 0);
+         EXPECT_FALSE(r.start_time.has_value());
+       }},
+      {"running: run_count, start_time, infrastructure_pid", State::running(),
+       [&](FlowRunRecord& r) {
+         r.run_count = 1;
+         r.start_time = t0 + seconds(61);
+         r.infrastructure_pid = "host:42:7";
+       },
+       [&](const FlowRunRecord& r) {
+         EXPECT_EQ(r.run_count, 1);
+         EXPECT_EQ(r.start_time, t0 + seconds(61));
+         EXPECT_EQ(r.infrastructure_pid, "host:42:7");
+         EXPECT_EQ(r.expected_start_time, t0 + seconds(60));
+       }},
+      {"completed: end_time and total_run_time; the rest kept", State::completed(nullptr),
+       [&](FlowRunRecord& r) {
+         r.end_time = t0 + seconds(70);
+         r.total_run_time_s = 9.5;
+       },
+       [&](const FlowRunRecord& r) {
+         EXPECT_EQ(r.end_time, t0 + seconds(70));
+         EXPECT_DOUBLE_EQ(r.total_run_time_s, 9.5);
+         EXPECT_EQ(r.run_count, 1);
+         EXPECT_EQ(r.start_time, t0 + seconds(61));
+         EXPECT_EQ(r.infrastructure_pid, "host:42:7");
+       }},
+      {"cleared: end_time and infrastructure_pid back to NULL", State::running(),
+       [&](FlowRunRecord& r) {
+         r.end_time.reset();
+         r.infrastructure_pid.clear();
+         r.expected_start_time.reset();
+       },
+       [&](const FlowRunRecord& r) {
+         EXPECT_FALSE(r.end_time.has_value());
+         EXPECT_TRUE(r.infrastructure_pid.empty());
+         EXPECT_FALSE(r.expected_start_time.has_value());
+         EXPECT_EQ(r.start_time, t0 + seconds(61));
+       }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    ASSERT_TRUE(storage.update_flow_run(run.id, [&](FlowRunRecord& r, const std::string&) {
+      c.change(r);
+      return FlowRunWrite{c.state, ""};
+    }));
+    auto stored = storage.read_flow_run(run.id);
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->state.type, c.state.type);
+    c.check(*stored);
+  }
+  EXPECT_EQ(storage.read_states(run.id).size(), cases.size() + 2);
 }
 
 TEST(SqliteStorage, CountMatchesFilter) {

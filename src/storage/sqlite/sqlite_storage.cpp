@@ -603,7 +603,7 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
       "state_timestamp, run_count, created, updated, expected_start_time, "
       "next_scheduled_start_time, start_time, end_time, total_run_time, infrastructure_pid) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (flow_id, idempotency_key) DO NOTHING");
+      "ON CONFLICT (flow_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
   s.bind(1, run.id);
   s.bind(2, run.flow_id);
   s.bind(3, run.flow_name);
@@ -657,42 +657,72 @@ Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
 }
 
 namespace {
+// The run columns a transition may change besides its state's, each written only when its value
+// changed: an UPDATE that leaves an indexed column out of its SET list does not touch that index
+// (expected_start_time is set once, start_time once, by the first state and the first RUNNING).
+struct OptionalColumn {
+  std::string_view name;
+  bool changed;
+};
+
+// "UPDATE flow_run SET <state columns>, <changed optional columns> WHERE id = ?"; built once per
+// combination of changed columns (a handful occur) and kept by the statement cache.
+const std::string& update_flow_run_sql(const OptionalColumn (&columns)[7], std::string& buffer) {
+  buffer =
+      "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
+      "updated = ?";
+  for (const auto& c : columns)
+    if (c.changed) buffer.append(", ").append(c.name).append(" = ?");
+  buffer += " WHERE id = ?";
+  return buffer;
+}
+
 // One read-decide-write inside the caller's transaction on `db`.
 bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
                         const Storage::DecideFn& decide) {
-  {
-    std::string transition_id;
-    auto run = select_flow_run(db, id, &transition_id);
-    if (!run) return false;
-    FlowRunWrite write = decide(*run, transition_id);
-    if (!write.state) return true;
-    const State& state = *write.state;
-    std::string state_id = new_id();
-    insert_flow_run_state(db, state_id, id, state, write.transition_id);
-    auto& u = db.prepare_cached(
-        "UPDATE flow_run SET state_id = ?, state_type = ?, state_name = ?, state_timestamp = ?, "
-        "run_count = ?, updated = ?, expected_start_time = ?, next_scheduled_start_time = ?, "
-        "start_time = ?, end_time = ?, total_run_time = ?, infrastructure_pid = ? WHERE id = ?");
-    u.bind(1, state_id);
-    u.bind(2, to_string(state.type));
-    u.bind(3, state.name);
-    u.bind(4, micros(state.timestamp));
-    u.bind(5, run->run_count);
-    u.bind(6, micros(now()));
-    u.bind(7, micros(run->expected_start_time));
-    if (state.type == StateType::kScheduled)
-      u.bind(8, micros(state.scheduled_time));
-    else
-      u.bind(8, nullptr);
-    u.bind(9, micros(run->start_time));
-    u.bind(10, micros(run->end_time));
-    u.bind(11, run->total_run_time_s);
-    u.bind_text_or_null(12, run->infrastructure_pid);
-    u.bind(13, id);
-    u.run();
-    insert_events(db, write.events);
-    return true;
-  }
+  std::string transition_id;
+  auto run = select_flow_run(db, id, &transition_id);
+  if (!run) return false;
+  const int run_count = run->run_count;
+  const auto expected_start_time = run->expected_start_time, start_time = run->start_time,
+             end_time = run->end_time, next_scheduled_before = run->next_scheduled_start_time;
+  const double total_run_time_s = run->total_run_time_s;
+  const std::string infrastructure_pid = run->infrastructure_pid;
+  FlowRunWrite write = decide(*run, transition_id);
+  if (!write.state) return true;
+  const State& state = *write.state;
+  std::string state_id = new_id();
+  insert_flow_run_state(db, state_id, id, state, write.transition_id);
+  std::optional<TimePoint> next_scheduled;
+  if (state.type == StateType::kScheduled) next_scheduled = state.scheduled_time;
+  const OptionalColumn columns[7] = {
+      {"run_count", run->run_count != run_count},
+      {"expected_start_time", run->expected_start_time != expected_start_time},
+      {"next_scheduled_start_time", next_scheduled != next_scheduled_before},
+      {"start_time", run->start_time != start_time},
+      {"end_time", run->end_time != end_time},
+      {"total_run_time", run->total_run_time_s != total_run_time_s},
+      {"infrastructure_pid", run->infrastructure_pid != infrastructure_pid},
+  };
+  thread_local std::string sql;
+  auto& u = db.prepare_cached(update_flow_run_sql(columns, sql));
+  u.bind(1, state_id);
+  u.bind(2, to_string(state.type));
+  u.bind(3, state.name);
+  u.bind(4, micros(state.timestamp));
+  u.bind(5, micros(now()));
+  int next = 6;
+  if (columns[0].changed) u.bind(next++, run->run_count);
+  if (columns[1].changed) u.bind(next++, micros(run->expected_start_time));
+  if (columns[2].changed) u.bind(next++, micros(next_scheduled));
+  if (columns[3].changed) u.bind(next++, micros(run->start_time));
+  if (columns[4].changed) u.bind(next++, micros(run->end_time));
+  if (columns[5].changed) u.bind(next++, run->total_run_time_s);
+  if (columns[6].changed) u.bind_text_or_null(next++, run->infrastructure_pid);
+  u.bind(next, id);
+  u.run();
+  insert_events(db, write.events);
+  return true;
 }
 }  // namespace
 
