@@ -134,9 +134,10 @@ class TypedTaskCall final : public ResultHolder<task_result_t<F, Stored...>> {
  public:
   using Result = task_result_t<F, Stored...>;
 
+  // `def` must outlive the call: the engine's run holds the definition for as long as its call.
   template <class... A>
-  TypedTaskCall(std::shared_ptr<const TypedTaskDefinition<F>> def, A&&... args)
-      : def_(std::move(def)), args_(std::forward<A>(args)...) {}
+  TypedTaskCall(const TypedTaskDefinition<F>& def, A&&... args)
+      : def_(&def), args_(std::forward<A>(args)...) {}
 
   void run() override {
     std::apply(
@@ -173,7 +174,7 @@ class TypedTaskCall final : public ResultHolder<task_result_t<F, Stored...>> {
     }
   }
 
-  std::shared_ptr<const TypedTaskDefinition<F>> def_;
+  const TypedTaskDefinition<F>* def_;
   mutable std::tuple<Stored...> args_;
 };
 
@@ -208,7 +209,7 @@ class Task {
   auto operator()(A&&... args) const {
     using Call = detail::TypedTaskCall<F, std::remove_reference_t<A>&...>;
     using R = typename Call::Result;
-    Call call(def_, args...);
+    Call call(*def_, args...);
     std::vector<engine::Dependency> deps;
     collect_deps(deps, std::index_sequence_for<A...>{}, args...);
     engine::run_task(def_, call, std::move(deps));
@@ -361,7 +362,7 @@ class Task {
     std::vector<engine::Dependency> deps;
     collect_deps(deps, std::index_sequence_for<A...>{}, args...);
     for (auto& run : wait.runs) deps.push_back({"wait_for", std::move(run)});
-    auto call = std::make_unique<Call>(def_, std::forward<A>(args)...);
+    auto call = std::make_unique<Call>(*def_, std::forward<A>(args)...);
     return Future<R>(engine::submit_task(def_, std::move(call), std::move(deps)));
   }
 

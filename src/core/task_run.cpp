@@ -95,29 +95,34 @@ TaskRunImpl::TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engi
       call_(call),
       owned_call_(std::move(owned_call)),
       flow_(flow),
-      deps_(std::move(deps)) {}
+      deps_(std::move(deps)),
+      // Null stands for "no inputs" (stored as {}): the default, an empty JSON object, allocates.
+      record_{.task_inputs = nullptr} {}
 
-bool TaskRunImpl::done() const {
-  std::lock_guard lock(mutex_);
-  return done_;
-}
+// done_ is set under mutex_ (for the waiters on done_cv_) and read without it: once it is true,
+// error_ and record_.state no longer change, so a finished run answers without the lock.
+bool TaskRunImpl::done() const { return done_.load(std::memory_order_acquire); }
 
 void TaskRunImpl::wait() const {
+  if (done()) return;
   std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [this] { return done_; });
+  done_cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed); });
 }
 
 bool TaskRunImpl::wait_for(Seconds timeout) const {
+  if (done()) return true;
   std::unique_lock lock(mutex_);
-  return done_cv_.wait_for(lock, timeout, [this] { return done_; });
+  return done_cv_.wait_for(lock, timeout, [this] { return done_.load(std::memory_order_relaxed); });
 }
 
 State TaskRunImpl::state() const {
+  if (done()) return record_.state;
   std::lock_guard lock(mutex_);
   return record_.state;
 }
 
 std::exception_ptr TaskRunImpl::error() const {
+  if (done()) return error_;
   std::lock_guard lock(mutex_);
   return error_;
 }
@@ -152,9 +157,6 @@ void TaskRunImpl::prepare() {
     record_.empirical_policy.retry_delays_s = def.retry_delay.delays_s(def.retries);
     record_.empirical_policy.retry_jitter_factor = def.retry_jitter_factor;
   }
-  // Null stands for "no inputs" (stored as {}): an empty JSON object allocates, and the record is
-  // copied into the write queue once per state.
-  record_.task_inputs = nullptr;
   if (!deps_.empty()) {
     record_.task_inputs = nlohmann::json::object();
     for (const auto& dep : deps_)
@@ -186,7 +188,7 @@ void TaskRunImpl::schedule(ThreadPool& runner) {
 
 bool TaskRunImpl::add_dependent(const std::shared_ptr<TaskRunImpl>& dependent) {
   std::lock_guard lock(mutex_);
-  if (done_) return false;
+  if (done_.load(std::memory_order_relaxed)) return false;
   dependents_.push_back(dependent);
   return true;
 }
@@ -457,8 +459,8 @@ void TaskRunImpl::finish(std::exception_ptr error) {
   std::vector<std::shared_ptr<TaskRunImpl>> dependents;
   {
     std::lock_guard lock(mutex_);
-    done_ = true;
     error_ = std::move(error);
+    done_.store(true, std::memory_order_release);
     dependents.swap(dependents_);
   }
   done_cv_.notify_all();

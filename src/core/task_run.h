@@ -89,7 +89,7 @@ class TaskRunImpl final : public engine::TaskRunHandle,
 
   mutable std::mutex mutex_;
   mutable std::condition_variable done_cv_;
-  bool done_ = false;
+  std::atomic<bool> done_{false};
   std::exception_ptr error_;
   std::vector<std::shared_ptr<TaskRunImpl>> dependents_;
 };

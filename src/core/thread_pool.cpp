@@ -1,5 +1,7 @@
 #include "core/thread_pool.h"
 
+#include <pthread.h>
+
 namespace baton::core {
 
 ThreadPool::ThreadPool(int threads) {
@@ -26,6 +28,7 @@ void ThreadPool::post(std::shared_ptr<Runnable> job) {
 }
 
 void ThreadPool::work() {
+  pthread_setname_np(pthread_self(), "baton-task");  // shows in top, perf and gdb
   for (;;) {
     std::shared_ptr<Runnable> job;
     {
