@@ -360,9 +360,13 @@ Where task_run_where(const TaskRunFilter& f) {
 // the snapshot's values only when it is not older than the stored one, so a late batch from
 // another writer cannot overwrite a newer state. (SET expressions all read the stored row.)
 // `rows` runs per statement: a multi-row VALUES list pays the statement's fixed cost (start,
-// bindings reset, statement journal) once for all of them.
+// bindings reset, statement journal) once for all of them. The statement journal copies every
+// page the statement touches that the transaction had already changed (the last page of the
+// table and of each index: three 16 KiB pages), so 128 rows per statement rather than 16 take
+// about a fifth fewer instructions per row written (callgrind, bench_storage); 128 x 22
+// parameters stay well under SQLite's limit of 32,766.
 constexpr int kUpsertColumns = 22;
-constexpr int kUpsertRows = 16;
+constexpr int kUpsertRows = 128;
 std::string upsert_task_run_sql(int rows) {
   std::string out =
       "INSERT INTO task_run (id, flow_run_id, task_key, name, dynamic_key, cache_key, "
