@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -138,8 +140,8 @@ TEST(SqliteStorage, TransitionsWriteTheColumnsTheyChangeAndKeepTheRest) {
     return FlowRunWrite{scheduled, ""};
   });
   const std::vector<TransitionCase> cases = {
-      {"rescheduled: next_scheduled_start_time follows the new state", State::scheduled(t0 + seconds(90)),
-       [](FlowRunRecord&) {},
+      {"rescheduled: next_scheduled_start_time follows the new state",
+       State::scheduled(t0 + seconds(90)), [](FlowRunRecord&) {},
        [&](const FlowRunRecord& r) {
          EXPECT_EQ(r.next_scheduled_start_time, t0 + seconds(90));
          EXPECT_EQ(r.expected_start_time, t0 + seconds(60));
@@ -201,6 +203,30 @@ TEST(SqliteStorage, TransitionsWriteTheColumnsTheyChangeAndKeepTheRest) {
     c.check(*stored);
   }
   EXPECT_EQ(storage.read_states(run.id).size(), cases.size() + 2);
+}
+
+// A steady stream of commits never leaves SQLite a moment in which the whole WAL is copied back
+// and unread, so it never starts the WAL over by itself and the file grows with every commit. The
+// checkpointer starts it over past its bound.
+TEST(SqliteStorage, TheWalStaysBoundedUnderASteadyStreamOfCommits) {
+  auto path = fresh_db();
+  SqliteStorage storage(path);
+  storage.set_wal_restart_bytes(int64_t{1} << 20);
+  std::uintmax_t largest = 0;
+  for (int i = 0; i < 2000; ++i) {  // 4,000 commits of a few pages each: ~100 MB unbounded
+    auto run = flow_run(storage, "steady");
+    storage.update_flow_run(run.id, [](FlowRunRecord& r, const std::string&) {
+      FlowRunWrite w;
+      w.state = State::running();
+      r.state = *w.state;
+      return w;
+    });
+    largest = std::max(largest, std::filesystem::file_size(path + "-wal"));
+  }
+  // The checkpointer is asked past 4 MB and restarts the WAL past the bound; commits landing in
+  // the meantime add a few MB more.
+  EXPECT_LT(largest, std::uintmax_t{32} << 20);
+  EXPECT_EQ(storage.count_flow_runs({}), 2000);
 }
 
 TEST(SqliteStorage, CountMatchesFilter) {

@@ -158,14 +158,20 @@ class Connection {
   void share_write_lock(std::mutex& lock) noexcept { write_lock_ = &lock; }
 
   // Bytes of pages in the WAL file after this connection's last commit (tracked only when
-  // wal_autocheckpoint is 0).
+  // wal_autocheckpoint is 0); 0 once this connection's checkpoint found every page copied.
   int64_t wal_bytes() const noexcept { return int64_t{wal_pages_} * page_size_; }
   // The file's page size: kPageSize for files this code created.
   int page_size() const noexcept { return page_size_; }
   static constexpr int kPageSize = 16384;
   // A PASSIVE checkpoint: copies what it can from the WAL into the database without waiting for
-  // readers or writers. Never throws (a busy database just means "later").
-  void checkpoint() noexcept;
+  // readers or writers. Returns the WAL's size in bytes (copied or not; 0 when the checkpoint
+  // could not run). Never throws (a busy database just means "later").
+  int64_t checkpoint() noexcept;
+  // A TRUNCATE checkpoint: waits (busy_timeout at most) for the writer and for readers of old
+  // pages, copies the whole WAL back and truncates the file, so the next commit starts it over.
+  // Under a steady stream of commits SQLite never finds the WAL fully copied at the start of a
+  // write, so it never starts it over by itself. Never throws; false when it could not finish.
+  bool truncate_wal() noexcept;
 
   bool in_transaction() const;
   int64_t last_insert_rowid() const;

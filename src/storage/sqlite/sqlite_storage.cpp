@@ -422,9 +422,11 @@ void bind_task_run(Statement& s, int base, const TaskRunRow& r, int64_t now_us) 
 }  // namespace
 
 namespace {
-// WAL checkpoints are taken when the group-commit writer is idle (kCheckpointIdleBytes), so a
-// burst of task states is not slowed by copying pages back into the database; a WAL that grows
-// past kCheckpointBusyBytes (64 MiB) is checkpointed right after the commit that grew it.
+// WAL checkpoints: the group-commit writer takes one when it is idle (past kCheckpointIdleBytes),
+// so a burst of task states is not slowed by copying pages back into the database, and hands one
+// to the checkpointer thread past kCheckpointBusyBytes; flow-run commits hand one to the
+// checkpointer past kCheckpointIdleBytes. The checkpointer also starts the WAL over past
+// wal_restart_bytes_ (see the header).
 constexpr int64_t kCheckpointIdleBytes = 4'096'000;
 constexpr int64_t kCheckpointBusyBytes = int64_t{64} << 20;
 
@@ -434,9 +436,6 @@ sqlite::ConnectionOptions manual_checkpoints(sqlite::ConnectionOptions options, 
   return options;
 }
 
-void checkpoint_if_large(sqlite::Connection& db) {
-  if (db.wal_bytes() > kCheckpointBusyBytes) db.checkpoint();
-}
 }  // namespace
 
 SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions options)
@@ -454,12 +453,22 @@ void SqliteStorage::on_writer_idle() {
   if (batch_.wal_bytes() > kCheckpointIdleBytes) batch_.checkpoint();
 }
 
+void SqliteStorage::after_main_commit() {
+  if (main_.wal_bytes() > kCheckpointIdleBytes) request_checkpoint();
+}
+
 void SqliteStorage::request_checkpoint() {
   std::lock_guard lock(checkpoint_mutex_);
   if (!checkpointer_.joinable()) {
-    checkpointer_db_ = std::make_unique<sqlite::Connection>(path_, manual_checkpoints({}, 0));
+    // A short busy timeout: truncate_wal() runs with this process's writers held back, and a
+    // reader of another process that keeps it waiting just means "next time".
+    checkpointer_db_ = std::make_unique<sqlite::Connection>(
+        path_, manual_checkpoints({.busy_timeout = std::chrono::milliseconds(100)}, 0));
     checkpointer_ = std::thread([this] { run_checkpointer(); });
   }
+  // Asked already: it checkpoints at its next turn. (A notify per commit would wake it from its
+  // pause for nothing: a futex wake and a context switch per request.)
+  if (checkpoint_wanted_) return;
   checkpoint_wanted_ = true;
   checkpoint_cv_.notify_one();
 }
@@ -471,7 +480,12 @@ void SqliteStorage::run_checkpointer() {
     if (checkpointer_stop_) return;
     checkpoint_wanted_ = false;
     lock.unlock();
-    checkpointer_db_->checkpoint();
+    int64_t wal_bytes = checkpointer_db_->checkpoint();
+    if (wal_bytes > wal_restart_bytes_.load(std::memory_order_relaxed)) {
+      // The passive checkpoint above copied nearly everything; this copies the rest.
+      std::lock_guard writers(write_mutex_);
+      checkpointer_db_->truncate_wal();
+    }
     lock.lock();
     // At most one checkpoint per interval: under a steady stream of commits each one copies
     // what the last left, instead of the thread spinning on a WAL that is always growing.
@@ -636,7 +650,7 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
 Storage::InsertResult SqliteStorage::insert_flow_run(const FlowRunRecord& run) {
   std::lock_guard lock(main_mutex_);
   auto result = main_.write_transaction([&] { return insert_flow_run_in(main_, run, {}); });
-  checkpoint_if_large(main_);
+  after_main_commit();
   return result;
 }
 
@@ -713,7 +727,7 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
 bool SqliteStorage::update_flow_run(const std::string& id, const DecideFn& decide) {
   std::lock_guard lock(main_mutex_);
   bool found = main_.write_transaction([&] { return update_flow_run_in(main_, id, decide); });
-  checkpoint_if_large(main_);
+  after_main_commit();
   return found;
 }
 
@@ -731,7 +745,7 @@ std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
     }
     return out;
   });
-  if (main_.wal_bytes() > kCheckpointIdleBytes) request_checkpoint();
+  after_main_commit();
   return results;
 }
 
