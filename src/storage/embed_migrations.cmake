@@ -13,7 +13,9 @@ foreach(file IN LISTS sql_files)
   set(name "${CMAKE_MATCH_2}")
   set(dialect "${CMAKE_MATCH_4}")
   # After the captures: string(REGEX ...) overwrites CMAKE_MATCH_<n>.
-  string(REGEX REPLACE "^0+([0-9])" "\\1" version "${version}")
+  # NNNN as a number. (Not a REGEX REPLACE of the leading zeros: CMake applies "^" at every match
+  # position, which turned 0100 into 10.)
+  math(EXPR version "1${version} - 10000")
   file(READ "${file}" sql)
   string(APPEND body "    {${version}, \"${name}\", \"${dialect}\", R\"baton_sql(${sql})baton_sql\"},\n")
 endforeach()

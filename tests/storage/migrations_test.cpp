@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "model/ids.h"
@@ -50,6 +52,35 @@ TEST(Migrations, ApplyOnceAndRecordEachVersion) {
     EXPECT_EQ(q.int64(0), 1) << table;
     q.reset();
   }
+}
+
+// Each migration's version is its file's number: 0100_events is 100, not 10 (the embedding once
+// stripped one zero too many, so a future 0010 would have been taken as applied).
+TEST(Migrations, VersionsAreTheFileNumbers) {
+  std::map<std::string, int> by_name;
+  for (const auto& m : embedded_migrations()) by_name[std::string(m.name)] = m.version;
+  EXPECT_EQ(by_name.at("core"), 1);
+  EXPECT_EQ(by_name.at("events"), 100);
+  EXPECT_EQ(by_name.at("variables_artifacts"), 101);
+  EXPECT_EQ(by_name.at("concurrency_limits"), 102);
+}
+
+// A database migrated by a build with that bug recorded 0100-0102 as 10-12: opening it renumbers
+// the rows by name and applies nothing twice.
+TEST(Migrations, VersionsRecordedByTheOldNumberingAreRenumbered) {
+  auto path = fresh_db();
+  {
+    sqlite::Connection db(path);
+    migrate_sqlite(db);
+    db.exec("UPDATE schema_migrations SET version = version - 90 WHERE version >= 100");
+  }
+  sqlite::Connection db(path);
+  migrate_sqlite(db);
+  EXPECT_EQ(applied_migrations(db), sqlite_versions());
+  auto& q = db.prepare_cached("SELECT COUNT(*) FROM schema_migrations");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(static_cast<size_t>(q.int64(0)), sqlite_versions().size());
+  q.reset();
 }
 
 TEST(Migrations, ConcurrentOpenersMigrateExactlyOnce) {
@@ -166,7 +197,8 @@ TEST(Migrations, UpgradeToPartialIdempotencyIndexKeepsRunsAndKeys) {
   EXPECT_EQ(storage.count_flow_runs({}), 4);
 
   sqlite::Connection db(path);
-  auto& q = db.prepare_cached("SELECT name FROM sqlite_master WHERE tbl_name = 'flow_run' ORDER BY 1");
+  auto& q =
+      db.prepare_cached("SELECT name FROM sqlite_master WHERE tbl_name = 'flow_run' ORDER BY 1");
   std::set<std::string> indexes;
   while (q.step()) indexes.insert(q.text(0));
   q.reset();

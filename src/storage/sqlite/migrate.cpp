@@ -1,4 +1,7 @@
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/migrations.h"
 #include "storage/sqlite/connection.h"
@@ -23,7 +26,40 @@ std::vector<int> applied_migrations(sqlite::Connection& db) {
   return out;
 }
 
+namespace {
+// Builds before 2026-11-24 recorded migrations 0100-0102 as versions 10-12 (a bug of the embedding
+// script). A recorded migration is known by its name, so such rows take their file's number back;
+// without this a later migration 0010-0012 would be taken as applied. Writes only when a row is
+// off.
+void renumber_by_name(sqlite::Connection& db) {
+  std::vector<std::pair<int, std::string>> off;  // (right version, name)
+  auto& q = db.prepare_cached("SELECT version, name FROM schema_migrations");
+  q.reset();
+  while (q.step()) {
+    int version = static_cast<int>(q.int64(0));
+    std::string name = q.text(1);
+    for (const auto& m : embedded_migrations())
+      if (m.name == name && m.version != version && applies_to_sqlite(m))
+        off.emplace_back(m.version, name);
+  }
+  q.reset();
+  if (off.empty()) return;
+  db.write_transaction([&] {
+    for (const auto& [version, name] : off)
+      db.prepare_cached(
+            "UPDATE schema_migrations SET version = ? WHERE name = ? AND NOT EXISTS "
+            "(SELECT 1 FROM schema_migrations WHERE version = ?)")
+          .bind(1, version)
+          .bind(2, name)
+          .bind(3, version)
+          .run();
+  });
+}
+}  // namespace
+
 void migrate_sqlite(sqlite::Connection& db) {
+  applied_migrations(db);  // creates the table when missing
+  renumber_by_name(db);
   auto applied_list = applied_migrations(db);
   std::set<int> applied(applied_list.begin(), applied_list.end());
   for (const auto& m : embedded_migrations()) {
