@@ -48,7 +48,9 @@ namespace baton::storage {
 class BatchWriter {
  public:
   struct Options {
-    size_t max_pending = 20'000;
+    // Rows (one per run, however many of its states coalesced) and log lines. A row with its
+    // history lines takes about a kilobyte of queue, so the bound is about 10 MB per buffer.
+    size_t max_pending = 8'192;
     // How long the queue must stay empty before Storage::on_writer_idle() runs (maintenance
     // such as WAL checkpoints), so that a momentary gap inside a burst does not trigger it.
     std::chrono::milliseconds idle_delay{100};
