@@ -51,6 +51,12 @@ Generator& generator() {
 }  // namespace
 
 std::string new_id() {
+  std::string out(36, '-');
+  new_id_into(out.data());
+  return out;
+}
+
+void new_id_into(char* out) {
   uint64_t ms, a, b;
   generator().next(ms, a, b);
   uint8_t bytes[16];
@@ -59,8 +65,8 @@ std::string new_id() {
   bytes[7] = static_cast<uint8_t>(a & 0xff);
   bytes[8] = static_cast<uint8_t>(0x80 | ((b >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i) bytes[i] = static_cast<uint8_t>(b >> (8 * (15 - i)));
-  // Every task state takes a fresh id on the SDK hot path, so the text is written into a
-  // pre-sized string (dashes already in place), two hex digits per table lookup.
+  // Every task state takes a fresh id on the SDK hot path, so the text is written in place,
+  // two hex digits per table lookup.
   static constexpr auto kHexPairs = [] {
     constexpr char kHex[] = "0123456789abcdef";
     std::array<char, 512> pairs{};
@@ -70,18 +76,16 @@ std::string new_id() {
     }
     return pairs;
   }();
-  std::string out(36, '-');
-  char* p = out.data();
-  auto put = [&p](const uint8_t* from, int count) {
+  char* p = out;
+  auto put = [&p](const uint8_t* from, int count, bool dash) {
     for (int i = 0; i < count; ++i, p += 2) std::memcpy(p, &kHexPairs[2 * from[i]], 2);
-    ++p;  // the dash after the group
+    if (dash) *p++ = '-';  // the dash after the group
   };
-  put(bytes, 4);
-  put(bytes + 4, 2);
-  put(bytes + 6, 2);
-  put(bytes + 8, 2);
-  put(bytes + 10, 6);
-  return out;
+  put(bytes, 4, true);
+  put(bytes + 4, 2, true);
+  put(bytes + 6, 2, true);
+  put(bytes + 8, 2, true);
+  put(bytes + 10, 6, false);
 }
 
 bool is_uuid(const std::string& text) noexcept {

@@ -11,6 +11,9 @@ namespace baton {
 
 // "0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e": lowercase, 36 characters.
 std::string new_id();
+// new_id()'s 36 characters written at `out` (no terminator): for hot paths that keep the id in a
+// buffer of their own instead of a string of its own.
+void new_id_into(char* out);
 // True when `text` is a UUID in the canonical 8-4-4-4-12 lowercase-or-uppercase hex form.
 bool is_uuid(const std::string& text) noexcept;
 

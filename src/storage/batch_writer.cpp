@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <ctime>
 
 namespace baton::storage {
 
@@ -24,12 +25,21 @@ void BatchWriter::wait_for_space(std::unique_lock<std::mutex>& lock) {
 }
 
 uint64_t BatchWriter::enqueue(const TaskRunRecord& run) {
+  // The text work (state id, history line, JSON columns) is done before taking the lock the
+  // writer and the other producers need, into this thread's buffer.
+  thread_local TaskRunRows::Snapshot snapshot;
+  try {
+    TaskRunRows::encode(run, snapshot);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    ++stats_.dropped;
+    if (!error_) error_ = std::current_exception();
+    return enqueued_;
+  }
   std::unique_lock lock(mutex_);
-  wait_for_space(lock);
+  if (!runs_.contains(run.id)) wait_for_space(lock);
   bool was_empty = runs_.empty() && logs_.empty();
-  // Copied straight into the queue: a copy made before the lock and moved in costs a move and a
-  // destruction of a large record on top (a third of this call), more than the short wait it saves.
-  runs_.push_back(run);
+  runs_.add(snapshot);
   uint64_t sequence = ++enqueued_;
   lock.unlock();
   if (was_empty) work_cv_.notify_one();
@@ -60,7 +70,9 @@ uint64_t BatchWriter::committed_sequence() {
 void BatchWriter::flush() {
   std::unique_lock lock(mutex_);
   uint64_t target = enqueued_;
+  ++flushers_;  // the writer holds nothing back while someone waits
   done_cv_.wait(lock, [&] { return committed_ >= target; });
+  --flushers_;
   if (error_) {
     auto error = std::exchange(error_, nullptr);
     std::rethrow_exception(error);
@@ -79,8 +91,9 @@ BatchWriter::Stats BatchWriter::stats() {
 
 void BatchWriter::run() {
   pthread_setname_np(pthread_self(), "baton-writer");  // shows in top, perf and gdb
-  std::vector<TaskRunRecord> runs;
+  TaskRunRows runs, held;
   std::vector<LogRecord> logs;
+  uint64_t previous_target = 0;
   std::unique_lock lock(mutex_);
   for (;;) {
     work_cv_.wait(lock, [&] { return stop_ || !runs_.empty() || !logs_.empty(); });
@@ -91,16 +104,31 @@ void BatchWriter::run() {
     runs.swap(runs_);
     logs.swap(logs_);
     uint64_t target = enqueued_;
+    // Nobody is waiting for these to be durable: unfinished runs may wait for one batch.
+    bool may_hold = !stop_ && flushers_ == 0;
     lock.unlock();
     space_cv_.notify_all();
-    write(runs, logs);
-    size_t count = runs.size() + logs.size();
+    uint64_t count = runs.snapshots() + logs.size();
+    if (may_hold) runs.hold_back_unfinished(held);
+    uint64_t rows = runs.size();
+    if (rows || !logs.empty()) write(runs, logs);
     runs.clear();
     logs.clear();
     lock.lock();
-    committed_ = target;
-    ++stats_.batches;
+    // Runs held back go first in the next batch, with whatever states they have gained since.
+    bool held_any = !held.empty();
+    if (held_any) runs_.merge_earlier(held);
+    held.clear();
+    // Everything up to `target` is durable but what was held back, which was enqueued after the
+    // previous batch's target (and the rows that batch held back are written now).
+    committed_ = held_any ? previous_target : target;
+    previous_target = target;
+    if (rows || count) ++stats_.batches;
     stats_.records += count;
+    stats_.rows += rows;
+    timespec cpu{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+      stats_.cpu_s = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
     stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, count);
     done_cv_.notify_all();
     bool quiet = runs_.empty() && logs_.empty() &&
@@ -114,30 +142,33 @@ void BatchWriter::run() {
   }
 }
 
-void BatchWriter::write(std::vector<TaskRunRecord>& runs, std::vector<LogRecord>& logs) {
+void BatchWriter::write(const TaskRunRows& runs, const std::vector<LogRecord>& logs) {
+  static const std::vector<LogRecord> kNoLogs;
+  static const std::vector<EventView> kNoEvents;
   try {
-    storage_.write_batch(runs, logs);
+    storage_.write_task_runs(runs, logs, kNoEvents);
     return;
   } catch (...) {
-    // Fall through: isolate the record(s) at fault.
+    // Fall through: isolate the row(s) at fault.
   }
-  static const std::vector<TaskRunRecord> kNoRuns;
-  static const std::vector<LogRecord> kNoLogs;
+  static const TaskRunRows kNoRuns;
   auto record_failure = [&] {
     std::lock_guard lock(mutex_);
     ++stats_.dropped;
     if (!error_) error_ = std::current_exception();
   };
-  for (const auto& r : runs) {
+  for (size_t i = 0; i < runs.size(); ++i) {
     try {
-      storage_.write_batch({r}, kNoLogs);
+      TaskRunRows one;
+      one.add_row(runs, i);
+      storage_.write_task_runs(one, kNoLogs, kNoEvents);
     } catch (...) {
       record_failure();
     }
   }
   for (const auto& l : logs) {
     try {
-      storage_.write_batch(kNoRuns, {l});
+      storage_.write_task_runs(kNoRuns, {l}, kNoEvents);
     } catch (...) {
       record_failure();
     }

@@ -1,17 +1,32 @@
 // Group commit for task-run snapshots and log lines.
 //
 // enqueue() returns at once; one writer thread takes everything queued so far and writes it with
-// Storage::write_batch (one transaction per batch, so one fsync-equivalent per batch, never one per
-// state). While a batch commits, the next one accumulates, so batches grow with the load.
+// Storage::write_task_runs (one transaction per batch, so one fsync-equivalent per batch, never one
+// per state). While a batch commits, the next one accumulates, so batches grow with the load.
+//
+// A snapshot is encoded as it is enqueued, on the caller's thread (TaskRunRows: its state id,
+// history line and JSON columns), into the queue's own buffers: no allocation per snapshot, and
+// the writer thread only binds and steps. A snapshot of a run that is still queued coalesces into
+// that run's row (its state appended to the row's history lines, and current), so a quick task's
+// Pending, Running and Completed states usually cost one row write.
+//
+// Holding back: when nobody waits in flush() and the writer is not stopping, a batch's runs
+// whose current state is not terminal (Pending, Running, ...) are not written with it but go,
+// once, to the front of the next batch, where their next states usually join them. A map that
+// queues all its Pending states before the first task runs would otherwise write most runs twice
+// (an insert, then an update of a wider row). committed_sequence() stays below what is held
+// back; flush() and the destructor hold nothing back.
 // flush() waits until everything enqueued before the call is committed. The destructor flushes
 // and joins the thread: nothing accepted is lost on a normal exit.
 //
-// Back-pressure: when `max_pending` records are queued, enqueue() blocks until the writer catches
-// up, which bounds memory.
+// Back-pressure: when `max_pending` rows and log lines are queued, enqueue() of a new row blocks
+// until the writer catches up, which bounds memory (a snapshot that coalesces never blocks).
 //
-// Errors: a batch that fails (after the storage's own busy retries) is retried record by record so
-// that one bad record cannot take its neighbours down; records that still fail are dropped and the
-// first error is reported by the next flush() as baton::Error (kUnavailable or the original kind).
+// Errors: a batch that fails (after the storage's own busy retries) is retried row by row so that
+// one bad row cannot take its neighbours down; rows that still fail are dropped and the first
+// error is reported by the next flush() as baton::Error (kUnavailable or the original kind). A
+// snapshot that cannot be encoded (no id; a result that is not valid UTF-8) is dropped and
+// reported the same way.
 //
 // Thread-safety: enqueue and flush may be called from any thread.
 #pragma once
@@ -25,6 +40,7 @@
 #include <vector>
 
 #include "storage/storage.h"
+#include "storage/task_run_rows.h"
 
 namespace baton::storage {
 
@@ -37,10 +53,12 @@ class BatchWriter {
     std::chrono::milliseconds idle_delay{100};
   };
   struct Stats {
-    uint64_t batches = 0;  // transactions committed
-    uint64_t records = 0;  // task-run snapshots and log lines committed
-    uint64_t dropped = 0;  // records that could not be written
-    uint64_t largest_batch = 0;
+    uint64_t batches = 0;        // transactions committed
+    uint64_t records = 0;        // task-run snapshots and log lines committed
+    uint64_t rows = 0;           // task-run rows written (snapshots of one run in a batch: one row)
+    uint64_t dropped = 0;        // snapshots or rows and log lines that could not be written
+    uint64_t largest_batch = 0;  // records
+    double cpu_s = 0;            // CPU time of the writer thread so far (benchmarks)
   };
 
   // `storage` must outlive the writer.
@@ -64,7 +82,7 @@ class BatchWriter {
 
  private:
   void run();
-  void write(std::vector<TaskRunRecord>& runs, std::vector<LogRecord>& logs);
+  void write(const TaskRunRows& runs, const std::vector<LogRecord>& logs);
   void wait_for_space(std::unique_lock<std::mutex>& lock);
 
   Storage& storage_;
@@ -73,10 +91,11 @@ class BatchWriter {
   std::condition_variable work_cv_;   // writer waits for records
   std::condition_variable done_cv_;   // flushers wait for commits
   std::condition_variable space_cv_;  // producers wait for room
-  std::vector<TaskRunRecord> runs_;
+  TaskRunRows runs_;
   std::vector<LogRecord> logs_;
   uint64_t enqueued_ = 0;   // sequence number of the last record enqueued
   uint64_t committed_ = 0;  // sequence number of the last record written (or dropped)
+  int flushers_ = 0;        // threads waiting in flush()
   bool stop_ = false;
   std::exception_ptr error_;
   Stats stats_;

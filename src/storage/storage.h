@@ -28,6 +28,7 @@
 
 #include "baton/state.h"
 #include "model/records.h"
+#include "storage/task_run_rows.h"
 
 namespace baton::storage {
 
@@ -144,10 +145,17 @@ class Storage {
   void write_batch(const std::vector<TaskRunRecord>& task_runs, const std::vector<LogRecord>& logs);
   // write_batch, and `events` inserted in the same transaction: the events of the batch's state
   // changes are durable exactly when the states are, and a failure writes neither. Events whose
-  // id is already stored are skipped.
-  virtual void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
-                                       const std::vector<LogRecord>& logs,
-                                       const std::vector<EventView>& events) = 0;
+  // id is already stored are skipped. (Encodes the snapshots as TaskRunRows, then
+  // write_task_runs.)
+  void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
+                               const std::vector<LogRecord>& logs,
+                               const std::vector<EventView>& events);
+  // The same with the snapshots already encoded (the group-commit writer encodes them as they
+  // are queued): each row is upserted, its lines appended to the run's history and its
+  // current-state columns written unless the stored state is newer; logs and events inserted;
+  // one transaction, all or nothing.
+  virtual void write_task_runs(const TaskRunRows& task_runs, const std::vector<LogRecord>& logs,
+                               const std::vector<EventView>& events) = 0;
 
   virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
   virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;

@@ -1,8 +1,10 @@
 #include "storage/sqlite/connection.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "storage_test_util.h"
@@ -171,20 +173,37 @@ TEST(Connection, ManualCheckpointsLeaveTheWalToTheOwner) {
   Connection db(path, manual);
   db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT)");
   std::string payload(2000, 'x');
-  int last = 0;
+  int64_t last = 0;
   for (int batch = 0; batch < 5; ++batch) {
     db.write_transaction([&] {
       for (int i = 0; i < 500; ++i)
         db.prepare_cached("INSERT INTO t (payload) VALUES (?)").bind(1, payload).run();
     });
-    EXPECT_GT(db.wal_pages(), last);  // nothing was checkpointed behind our back
-    last = db.wal_pages();
+    EXPECT_GT(db.wal_bytes(), last);  // nothing was checkpointed behind our back
+    last = db.wal_bytes();
   }
-  EXPECT_GT(last, 1000);
+  EXPECT_GT(last, 4'000'000);  // 2,500 rows of 2 KB
   auto db_size_before = std::filesystem::file_size(path);
   db.checkpoint();
-  EXPECT_EQ(db.wal_pages(), 0);
+  EXPECT_EQ(db.wal_bytes(), 0);
   EXPECT_GT(std::filesystem::file_size(path), db_size_before);  // pages moved into the database
+}
+
+TEST(Connection, NewFilesGetLargePagesAndExistingFilesKeepTheirs) {
+  auto path = baton::testing::fresh_db();
+  EXPECT_EQ(Connection(path).page_size(), Connection::kPageSize);
+  auto old_path = baton::testing::fresh_folder() / "old.db";
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(old_path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(raw, "PRAGMA page_size=4096; CREATE TABLE t (x)", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  Connection old(old_path.string());
+  EXPECT_EQ(old.page_size(), 4096);
+  old.exec("INSERT INTO t VALUES (1)");  // and it still works, in WAL mode
 }
 
 }  // namespace

@@ -122,7 +122,8 @@ struct ConnectionOptions {
   // Page cache per connection; negative values are KiB (SQLite's convention). The group-commit
   // connection uses a larger one so that index pages stay cached across batches.
   int cache_size = -8192;
-  // WAL pages before an automatic checkpoint inside a commit (SQLite's default is 1000). 0 turns
+  // WAL size, in 4 KiB pages, before an automatic checkpoint inside a commit (SQLite's default
+  // is 1000 pages). 0 turns
   // automatic checkpoints off: the owner then calls checkpoint() at moments of its choosing
   // (SqliteStorage does when its writer is idle), reading wal_pages() to decide.
   int wal_autocheckpoint = 4000;
@@ -156,9 +157,12 @@ class Connection {
   // group commit holds the lock). Other processes are still kept out by SQLite's own lock.
   void share_write_lock(std::mutex& lock) noexcept { write_lock_ = &lock; }
 
-  // Frames in the WAL file after this connection's last commit (tracked only when
+  // Bytes of pages in the WAL file after this connection's last commit (tracked only when
   // wal_autocheckpoint is 0).
-  int wal_pages() const noexcept { return wal_pages_; }
+  int64_t wal_bytes() const noexcept { return int64_t{wal_pages_} * page_size_; }
+  // The file's page size: kPageSize for files this code created.
+  int page_size() const noexcept { return page_size_; }
+  static constexpr int kPageSize = 16384;
   // A PASSIVE checkpoint: copies what it can from the WAL into the database without waiting for
   // readers or writers. Never throws (a busy database just means "later").
   void checkpoint() noexcept;
@@ -189,6 +193,7 @@ class Connection {
   };
   std::unordered_map<std::string, std::unique_ptr<Statement>, Hash, std::equal_to<>> cache_;
   int wal_pages_ = 0;
+  int page_size_ = 4096;
   std::mutex* write_lock_ = nullptr;
 };
 

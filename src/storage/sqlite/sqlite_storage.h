@@ -35,9 +35,8 @@ class SqliteStorage final : public Storage {
   int64_t count_flow_runs(const FlowRunFilter& filter) override;
   bool delete_flow_run(const std::string& id) override;
   std::vector<StateRow> read_states(const std::string& run_id) override;
-  void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
-                               const std::vector<LogRecord>& logs,
-                               const std::vector<EventView>& events) override;
+  void write_task_runs(const TaskRunRows& task_runs, const std::vector<LogRecord>& logs,
+                       const std::vector<EventView>& events) override;
   std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
   std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
   int64_t count_task_runs(const TaskRunFilter& filter) override;
@@ -64,23 +63,6 @@ class SqliteStorage final : public Storage {
   sqlite::Connection main_;
   std::mutex batch_mutex_;
   sqlite::Connection batch_;
-  // write_batch's working memory, reused across batches so the writer does not allocate per
-  // record: an open-addressing table (task-run id -> index of its first snapshot + 1), per
-  // snapshot the next snapshot of the same run (+1, 0 = none), per run its last snapshot so far,
-  // and the history lines of the run being written.
-  std::vector<uint32_t> first_snapshot_;
-  std::vector<uint32_t> next_snapshot_;
-  std::vector<uint32_t> last_of_run_;
-  // Runs waiting for the next multi-row upsert: their last snapshot, its state id and their
-  // history lines (history_[history_begin, history_end)).
-  struct PendingRow {
-    size_t last = 0;
-    std::string state_id;
-    size_t history_begin = 0;
-    size_t history_end = 0;
-  };
-  std::vector<PendingRow> pending_rows_;
-  std::string history_;
   // Flow-run commits (the server's requests) hand WAL checkpoints to a thread with a connection
   // of its own: a PASSIVE checkpoint runs beside writers, so no commit waits for one.
   std::mutex checkpoint_mutex_;

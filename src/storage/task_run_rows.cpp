@@ -1,0 +1,260 @@
+#include "storage/task_run_rows.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+
+#include "baton/error.h"
+#include "model/ids.h"
+#include "storage/state_history.h"
+
+namespace baton::storage {
+
+namespace {
+using nlohmann::json;
+
+int64_t micros(TimePoint t) { return t.time_since_epoch().count(); }
+std::optional<int64_t> micros(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return micros(*t);
+}
+std::optional<int64_t> micros_or_now(TimePoint t) {
+  if (t == TimePoint{}) return std::nullopt;
+  return micros(t);
+}
+}  // namespace
+
+void TaskRunRows::encode(const TaskRunRecord& r, Snapshot& out) {
+  if (r.id.empty()) throw invalid_argument("a task run needs an id", "task_run.id");
+  std::string& t = out.text_;
+  t.clear();
+  Columns& c = out.columns_;
+  auto put = [&t](std::string_view s) {
+    Span span{static_cast<uint32_t>(t.size()), static_cast<uint32_t>(s.size())};
+    t.append(s);
+    return span;
+  };
+  auto put_json = [&t](const auto& value) {
+    auto begin = static_cast<uint32_t>(t.size());
+    t += json(value).dump();
+    return Span{begin, static_cast<uint32_t>(t.size() - begin)};
+  };
+  c.id = put(r.id);
+  c.flow_run_id = put(r.flow_run_id);
+  c.task_key = put(r.task_key);
+  c.name = put(r.name);
+  c.dynamic_key = put(r.dynamic_key);
+  // The row's cache key is its current state's (CacheRetrieval looks runs up by it), else the
+  // run's own.
+  if (!r.state.cache_key.empty()) {
+    c.cache_key = put(r.state.cache_key);
+    c.cache_expiration = micros(r.state.cache_expiration);
+  } else {
+    c.cache_key = put(r.cache_key);
+    c.cache_expiration = micros(r.cache_expiration);
+  }
+  // Defaults are written as literals: most task runs have no inputs, tags or retry policy.
+  if (r.task_inputs.is_null() || r.task_inputs.empty())
+    c.task_inputs = put("{}");
+  else
+    c.task_inputs = put_json(r.task_inputs);
+  c.tags = r.tags.empty() ? put("[]") : put_json(r.tags);
+  const auto& p = r.empirical_policy;
+  if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0)
+    c.empirical_policy = put("{}");
+  else
+    c.empirical_policy = put_json(p);
+  char state_id[36];
+  new_id_into(state_id);
+  c.state_id = put({state_id, sizeof state_id});
+  c.state_type = r.state.type;
+  c.state_name = put(r.state.name.empty() ? default_name(r.state.type) : r.state.name);
+  c.state_timestamp = micros(r.state.timestamp);
+  c.run_count = r.run_count;
+  c.created = micros_or_now(r.created);
+  c.updated = micros_or_now(r.updated);
+  c.expected_start_time = micros(r.expected_start_time);
+  c.start_time = micros(r.start_time);
+  c.end_time = micros(r.end_time);
+  c.total_run_time_s = r.total_run_time_s;
+  // Last, so that add() can put a coalesced row's earlier lines right before it.
+  auto begin = static_cast<uint32_t>(t.size());
+  append_history_entry(t, {state_id, sizeof state_id}, r.state);
+  c.history = {begin, static_cast<uint32_t>(t.size() - begin)};
+}
+
+void TaskRunRows::add(const TaskRunRecord& run) {
+  thread_local Snapshot snapshot;  // its buffer is reused: no allocation per record
+  encode(run, snapshot);
+  add(snapshot);
+}
+
+void TaskRunRows::add(const Snapshot& s) {
+  const Columns& in = s.columns_;
+  if (text_.size() + 2 * s.text_.size() + 4096 > std::numeric_limits<uint32_t>::max())
+    throw invalid_argument("too many task-run snapshots in one batch (over 4 GiB of text)",
+                           "task_runs");
+  if ((rows_.size() + 1) * 2 > slots_.size()) grow_slots();
+  if (slots_stale_) rebuild_slots();
+  size_t slot = find_slot({s.text_.data() + in.id.begin, in.id.size});
+  auto base = static_cast<uint32_t>(text_.size());
+  Columns c = in;
+  for (Span* span :
+       {&c.id, &c.flow_run_id, &c.task_key, &c.name, &c.dynamic_key, &c.cache_key, &c.task_inputs,
+        &c.tags, &c.empirical_policy, &c.state_id, &c.state_name, &c.history})
+    span->begin += base;
+  if (slots_[slot] == 0) {
+    text_.append(s.text_);
+    rows_.push_back(c);
+    slots_[slot] = static_cast<uint32_t>(rows_.size());
+  } else {
+    // The run's row so far: this snapshot becomes its current state, and its history is the
+    // row's lines followed by this one (copied together, so the history stays one span).
+    Columns& row = rows_[slots_[slot] - 1];
+    c.held_back = row.held_back;
+    Span earlier = row.history;
+    text_.reserve(text_.size() + in.history.begin + earlier.size + in.history.size);
+    text_.append(s.text_.data(), in.history.begin);
+    c.history = {static_cast<uint32_t>(text_.size()), earlier.size + in.history.size};
+    text_.append(text_.data() + earlier.begin, earlier.size);  // reserved: no reallocation
+    text_.append(s.text_.data() + in.history.begin, in.history.size);
+    row = c;
+  }
+  ++snapshots_;
+}
+
+void TaskRunRows::add_row(const TaskRunRows& other, size_t i) {
+  const Columns& in = other.rows_.at(i);
+  Snapshot& s = scratch_;
+  s.text_.clear();
+  Columns& c = s.columns_;
+  c = in;
+  auto copy = [&](Span span) {
+    Span out{static_cast<uint32_t>(s.text_.size()), span.size};
+    s.text_.append(other.view(span));
+    return out;
+  };
+  c.id = copy(in.id);
+  c.flow_run_id = copy(in.flow_run_id);
+  c.task_key = copy(in.task_key);
+  c.name = copy(in.name);
+  c.dynamic_key = copy(in.dynamic_key);
+  c.cache_key = copy(in.cache_key);
+  c.task_inputs = copy(in.task_inputs);
+  c.tags = copy(in.tags);
+  c.empirical_policy = copy(in.empirical_policy);
+  c.state_id = copy(in.state_id);
+  c.state_name = copy(in.state_name);
+  c.history = copy(in.history);
+  add(s);
+}
+
+void TaskRunRows::hold_back_unfinished(TaskRunRows& out) {
+  size_t kept = 0;
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    if (!rows_[i].held_back && !is_terminal(rows_[i].state_type)) {
+      out.add_row(*this, i);
+      out.rows_.back().held_back = true;
+      continue;
+    }
+    if (kept != i) rows_[kept] = rows_[i];
+    ++kept;
+  }
+  if (kept == rows_.size()) return;
+  rows_.resize(kept);
+  slots_stale_ = true;  // rebuilt if ever looked up: a writer's batch never is
+}
+
+void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
+  uint64_t snapshots = snapshots_;
+  for (size_t i = 0; i < earlier.size(); ++i) {
+    std::string_view id = earlier.view(earlier.rows_[i].id);
+    if (rows_.empty() || !contains(id)) {
+      add_row(earlier, i);
+      rows_.back().held_back = true;
+      continue;
+    }
+    Columns& row = rows_[slots_[find_slot(id)] - 1];
+    Span later = row.history, before = earlier.rows_[i].history;
+    if (text_.size() + before.size + later.size > std::numeric_limits<uint32_t>::max())
+      throw invalid_argument("too many task-run snapshots in one batch (over 4 GiB of text)",
+                             "task_runs");
+    text_.reserve(text_.size() + before.size + later.size);
+    auto begin = static_cast<uint32_t>(text_.size());
+    text_.append(earlier.view(before));
+    text_.append(text_.data() + later.begin, later.size);  // reserved: no reallocation
+    row.history = {begin, before.size + later.size};
+    row.held_back = true;
+  }
+  snapshots_ = snapshots;
+}
+
+bool TaskRunRows::contains(std::string_view id) {
+  if (slots_stale_) rebuild_slots();
+  return !slots_.empty() && slots_[find_slot(id)] != 0;
+}
+
+TaskRunRow TaskRunRows::row(size_t i) const {
+  const Columns& c = rows_[i];
+  TaskRunRow r;
+  r.id = view(c.id);
+  r.flow_run_id = view(c.flow_run_id);
+  r.task_key = view(c.task_key);
+  r.name = view(c.name);
+  r.dynamic_key = view(c.dynamic_key);
+  r.cache_key = view(c.cache_key);
+  r.cache_expiration = c.cache_expiration;
+  r.task_inputs = view(c.task_inputs);
+  r.tags = view(c.tags);
+  r.empirical_policy = view(c.empirical_policy);
+  r.state_id = view(c.state_id);
+  r.state_type = c.state_type;
+  r.state_name = view(c.state_name);
+  r.state_timestamp = c.state_timestamp;
+  r.run_count = c.run_count;
+  r.created = c.created;
+  r.updated = c.updated;
+  r.expected_start_time = c.expected_start_time;
+  r.start_time = c.start_time;
+  r.end_time = c.end_time;
+  r.total_run_time_s = c.total_run_time_s;
+  r.history = view(c.history);
+  return r;
+}
+
+void TaskRunRows::clear() noexcept {
+  rows_.clear();
+  text_.clear();
+  std::fill(slots_.begin(), slots_.end(), 0u);
+  slots_stale_ = false;
+  snapshots_ = 0;
+}
+
+void TaskRunRows::swap(TaskRunRows& other) noexcept {
+  rows_.swap(other.rows_);
+  text_.swap(other.text_);
+  slots_.swap(other.slots_);
+  std::swap(snapshots_, other.snapshots_);
+  std::swap(slots_stale_, other.slots_stale_);
+}
+
+size_t TaskRunRows::find_slot(std::string_view id) const {
+  size_t mask = slots_.size() - 1;
+  size_t h = std::hash<std::string_view>{}(id)&mask;
+  while (slots_[h] != 0 && view(rows_[slots_[h] - 1].id) != id) h = (h + 1) & mask;
+  return h;
+}
+
+void TaskRunRows::grow_slots() {
+  slots_.assign(std::max<size_t>(64, slots_.size() * 2), 0u);
+  rebuild_slots();
+}
+
+void TaskRunRows::rebuild_slots() {
+  slots_stale_ = false;
+  std::fill(slots_.begin(), slots_.end(), 0u);
+  for (size_t i = 0; i < rows_.size(); ++i)
+    slots_[find_slot(view(rows_[i].id))] = static_cast<uint32_t>(i + 1);
+}
+
+}  // namespace baton::storage
