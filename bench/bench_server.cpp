@@ -17,7 +17,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,7 +42,26 @@ struct LoadResult {
   double per_second = 0;
   double p50_ms = 0, p99_ms = 0;
   long requests = 0, failures = 0;
+  // CPU time per request (user + system), of the server process and of this load generator:
+  // unlike requests/s, these hardly move when other work shares the machine.
+  double server_cpu_us = 0, client_cpu_us = 0;
 };
+
+// User + system CPU seconds of a process so far (all its threads), from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
@@ -51,7 +72,7 @@ double percentile(std::vector<double>& v, double p) {
 
 // Runs `clients` threads, each calling `one(http, latencies)` until the phase ends.
 template <typename Work>
-LoadResult run_load(const std::string& url, int clients, Work work) {
+LoadResult run_load(const std::string& url, pid_t server_pid, int clients, Work work) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   std::atomic<long> failures{0};
   std::atomic<bool> go{false};
@@ -69,11 +90,14 @@ LoadResult run_load(const std::string& url, int clients, Work work) {
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  double server_cpu0 = cpu_seconds(server_pid), client_cpu0 = cpu_seconds(getpid());
   auto start = Clock::now();
   *deadline = start + kPhase;
   go = true;
   for (auto& t : threads) t.join();
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  double server_cpu = cpu_seconds(server_pid) - server_cpu0;
+  double client_cpu = cpu_seconds(getpid()) - client_cpu0;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   LoadResult r;
@@ -82,6 +106,10 @@ LoadResult run_load(const std::string& url, int clients, Work work) {
   r.per_second = static_cast<double>(all.size()) / seconds;
   r.p50_ms = percentile(all, 0.50);
   r.p99_ms = percentile(all, 0.99);
+  if (r.requests > 0) {
+    r.server_cpu_us = server_cpu * 1e6 / static_cast<double>(r.requests);
+    r.client_cpu_us = client_cpu * 1e6 / static_cast<double>(r.requests);
+  }
   return r;
 }
 
@@ -96,16 +124,16 @@ bool timed(HttpClient& http, std::vector<double>& lat, const char* method,
   return r.status == expect;
 }
 
-LoadResult health_load(const std::string& url, int clients) {
-  return run_load(url, clients, [](HttpClient& http, std::vector<double>& lat) {
+LoadResult health_load(const std::string& url, pid_t server_pid, int clients) {
+  return run_load(url, server_pid, clients, [](HttpClient& http, std::vector<double>& lat) {
     return timed(http, lat, "GET", "/health", "", 200);
   });
 }
 
 // W3: create a flow run (Scheduled) and move it Pending -> Running -> Completed: four requests,
 // three of them transitions decided by the orchestration rules, each durable when answered.
-LoadResult w3_load(const std::string& url, int clients) {
-  return run_load(url, clients, [](HttpClient& http, std::vector<double>& lat) {
+LoadResult w3_load(const std::string& url, pid_t server_pid, int clients) {
+  return run_load(url, server_pid, clients, [](HttpClient& http, std::vector<double>& lat) {
     std::string body;
     json create{{"flow_name", "bench"}, {"state", {{"type", "SCHEDULED"}}}};
     if (!timed(http, lat, "POST", "/flow_runs/", create.dump(), 201, &body)) return false;
@@ -246,14 +274,18 @@ int main(int argc, char** argv) {
   // W3.
   for (int clients : {1, 8, 64}) {
     if (!wanted("w3")) break;
-    LoadResult base = health_load(server->url(), clients);
-    LoadResult w3 = w3_load(server->url(), clients);
+    LoadResult base = health_load(server->url(), pid, clients);
+    LoadResult w3 = w3_load(server->url(), pid, clients);
     std::printf(
         "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures "
         "%ld)\n"
-        "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n",
+        "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n"
+        "   CPU per request: server %.0f us (health %.0f us), load generator %.0f us (health %.0f "
+        "us); server over health + generator %.2f\n",
         clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms,
-        base.p99_ms, w3.per_second / base.per_second);
+        base.p99_ms, w3.per_second / base.per_second, w3.server_cpu_us, base.server_cpu_us,
+        w3.client_cpu_us, base.client_cpu_us,
+        w3.server_cpu_us / (base.server_cpu_us + base.client_cpu_us));
   }
 
   if (!wanted("ing")) return server->stop();

@@ -284,25 +284,31 @@ void EmbeddedClient::submit(std::unique_ptr<FlowRunJob> job) {
 }
 
 void EmbeddedClient::commit_batch(std::vector<std::unique_ptr<FlowRunJob>>& batch) {
-  if (batch.size() > 1) {
-    std::vector<storage::Storage::FlowRunOp> ops;
-    ops.reserve(batch.size());
-    for (auto& j : batch) ops.push_back(j->op);
-    try {
-      auto results = storage_->write_flow_runs(ops);
-      for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+  // A create's events move into the ops (they are not needed afterwards); the id stays with the
+  // job for its error message.
+  std::vector<storage::Storage::FlowRunOp> ops;
+  ops.reserve(batch.size());
+  for (auto& j : batch)
+    ops.push_back({j->op.insert, std::move(j->op.insert_events), j->op.id, j->op.decide});
+  try {
+    auto results = storage_->write_flow_runs(ops);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+    return;
+  } catch (...) {
+    if (batch.size() == 1) {
+      batch.front()->error = std::current_exception();
       return;
-    } catch (const std::exception&) {
-      // Nothing was written; one failing write must not fail its neighbours, so each is
-      // retried alone below and only the failing one reports its error.
     }
+    // Nothing was written; one failing write must not fail its neighbours, so each is
+    // retried alone below and only the failing one reports its error.
   }
-  for (auto& j : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
     try {
-      auto results = storage_->write_flow_runs({j->op});
-      j->result = std::move(results.front());
+      std::vector<storage::Storage::FlowRunOp> one{ops[i]};
+      auto results = storage_->write_flow_runs(one);
+      batch[i]->result = std::move(results.front());
     } catch (...) {
-      j->error = std::current_exception();
+      batch[i]->error = std::current_exception();
     }
   }
 }

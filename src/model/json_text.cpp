@@ -140,6 +140,24 @@ void append_json(std::string& out, const State& s) {
   m.close();
 }
 
+namespace {
+
+void append_json(std::string& out, const RetryPolicy& p) {
+  Members policy(out);
+  append_number(policy("retries"), static_cast<int64_t>(p.retries));
+  append_array(policy("retry_delay"), p.retry_delays_s,
+               [](std::string& o, double delay) { append_number(o, delay); });
+  append_number(policy("retry_jitter_factor"), p.retry_jitter_factor);
+  policy.close();
+}
+
+void append_tags(std::string& out, const std::vector<std::string>& tags) {
+  append_array(out, tags,
+               [](std::string& o, const std::string& tag) { append_json_string(o, tag); });
+}
+
+}  // namespace
+
 void append_json(std::string& out, const TaskRunRecord& r) {
   Members m(out);
   append_json_string(m("id"), r.id);
@@ -150,14 +168,8 @@ void append_json(std::string& out, const TaskRunRecord& r) {
   append_string_or_null(m("cache_key"), r.cache_key);
   append_time(m("cache_expiration"), r.cache_expiration);
   m("task_inputs") += r.task_inputs.dump();
-  append_array(m("tags"), r.tags,
-               [](std::string& o, const std::string& tag) { append_json_string(o, tag); });
-  Members policy(m("empirical_policy"));
-  append_number(policy("retries"), static_cast<int64_t>(r.empirical_policy.retries));
-  append_array(policy("retry_delay"), r.empirical_policy.retry_delays_s,
-               [](std::string& o, double delay) { append_number(o, delay); });
-  append_number(policy("retry_jitter_factor"), r.empirical_policy.retry_jitter_factor);
-  policy.close();
+  append_tags(m("tags"), r.tags);
+  append_json(m("empirical_policy"), r.empirical_policy);
   append_json(m("state"), r.state);
   m("state_type") += '"';
   out += to_string(r.state.type);
@@ -170,6 +182,35 @@ void append_json(std::string& out, const TaskRunRecord& r) {
   append_time(m("start_time"), r.start_time);
   append_time(m("end_time"), r.end_time);
   append_number(m("total_run_time"), r.total_run_time_s);
+  m.close();
+}
+
+void append_json(std::string& out, const FlowRunRecord& r) {
+  Members m(out);
+  append_json_string(m("id"), r.id);
+  append_json_string(m("flow_id"), r.flow_id);
+  append_json_string(m("flow_name"), r.flow_name);
+  append_json_string(m("name"), r.name);
+  append_string_or_null(m("deployment_id"), r.deployment_id);
+  append_string_or_null(m("parent_task_run_id"), r.parent_task_run_id);
+  append_string_or_null(m("idempotency_key"), r.idempotency_key);
+  m("parameters") += r.parameters.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  append_tags(m("tags"), r.tags);
+  append_json(m("empirical_policy"), r.empirical_policy);
+  append_json(m("state"), r.state);
+  m("state_type") += '"';
+  out += to_string(r.state.type);
+  out += '"';
+  append_json_string(m("state_name"), r.state.name);
+  append_number(m("run_count"), static_cast<int64_t>(r.run_count));
+  append_time(m("created"), r.created);
+  append_time(m("updated"), r.updated);
+  append_time(m("expected_start_time"), r.expected_start_time);
+  append_time(m("next_scheduled_start_time"), r.next_scheduled_start_time);
+  append_time(m("start_time"), r.start_time);
+  append_time(m("end_time"), r.end_time);
+  append_number(m("total_run_time"), r.total_run_time_s);
+  append_string_or_null(m("infrastructure_pid"), r.infrastructure_pid);
   m.close();
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -215,6 +216,60 @@ struct HttpServer::Impl {
     }
   }
 
+  // Runs an asynchronous route. The handler answers from whichever thread completes its work:
+  // often this one (a request that found no group commit in progress commits it here and is
+  // answered before execute_async returns), and then the answer is used at once; otherwise the
+  // coroutine suspends and the answer is posted back to this connection's strand. Deciding
+  // which under one mutex means the answer is neither lost nor delivered twice, and the
+  // coroutine is never resumed from inside its own initiation.
+  asio::awaitable<Response> answer_async(const Route& route, Request& request) {
+    struct Pending {
+      std::mutex mutex;
+      std::optional<Response> response;      // an answer that came before `resume`
+      std::function<void(Response)> resume;  // set once the coroutine has suspended
+    };
+    auto pending = std::make_shared<Pending>();
+    router.execute_async(route, request, [pending](Response r) {
+      std::unique_lock lock(pending->mutex);
+      if (!pending->resume) {
+        pending->response = std::move(r);
+        return;
+      }
+      auto resume = std::move(pending->resume);
+      lock.unlock();
+      resume(std::move(r));
+    });
+    {
+      std::lock_guard lock(pending->mutex);
+      if (pending->response) co_return std::move(*pending->response);
+    }
+    // The initiation captures by reference, and the answer is taken into a local before
+    // co_return: GCC 12 destroys temporaries of a `co_return co_await` expression twice (a
+    // lambda holding a shared_ptr there is freed twice, found with ASan).
+    Pending* p = pending.get();
+    Response answer = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+        [p](auto handler) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          std::function<void(Response)> resume = [shared](Response r) {
+            auto executor = asio::get_associated_executor(*shared);
+            asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          };
+          std::unique_lock lock(p->mutex);
+          if (p->response) {
+            // Answered between the check above and this initiation: still post, never resume
+            // from inside the initiation.
+            Response r = std::move(*p->response);
+            p->response.reset();
+            lock.unlock();
+            resume(std::move(r));
+            return;
+          }
+          p->resume = std::move(resume);
+        },
+        asio::use_awaitable);
+    co_return answer;
+  }
+
   asio::awaitable<Response> dispatch(Request& request) {
     Router::Match m = router.match(request);
     bool exempt = m.route && !m.route->requires_auth;
@@ -223,18 +278,8 @@ struct HttpServer::Impl {
     if (!m.route) co_return std::move(*m.error);
     const Route& route = *m.route;
     if (route.async_handler) {
-      // The handler queues its work and answers from whichever thread completes it; the answer
-      // is posted back to this connection's strand. This thread serves others meanwhile.
-      co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
-          [&](auto handler) {
-            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-            router.execute_async(route, request, [shared](Response r) {
-              auto executor = asio::get_associated_executor(*shared);
-              asio::post(executor,
-                         [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
-            });
-          },
-          asio::use_awaitable);
+      Response answer = co_await answer_async(route, request);
+      co_return answer;
     }
     if (!route.blocking) co_return router.execute(route, request);
     co_return co_await asio::co_spawn(

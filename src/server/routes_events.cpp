@@ -2,6 +2,7 @@
 // over the websocket /api/events/out.
 #include "baton/error.h"
 #include "model/ids.h"
+#include "model/json_text.h"
 #include "server/event_store.h"
 #include "server/server_context.h"
 
@@ -37,35 +38,52 @@ void record(ServerContext& ctx, const std::vector<json>& events) {
 }
 }  // namespace
 
+storage::EventRow state_event_row(const std::string& kind, const std::string& run_id,
+                                  const std::string& run_name, const State& state) {
+  storage::EventRow row;
+  row.id = new_id();
+  row.occurred = state.timestamp == TimePoint{} ? now() : state.timestamp;
+  row.event = "baton." + kind + "." + state.name;
+  row.resource_id = "baton." + kind + "." + run_id;
+  row.resource = "{\"baton.resource.id\":";
+  append_json_string(row.resource, row.resource_id);
+  row.resource += ",\"baton.state-type\":\"";
+  row.resource += to_string(state.type);
+  row.resource += "\",\"baton.state-name\":";
+  append_json_string(row.resource, state.name);
+  if (!run_name.empty()) {
+    row.resource += ",\"baton.resource.name\":";
+    append_json_string(row.resource, run_name);
+  }
+  row.resource += '}';
+  row.related = "[]";
+  row.payload = "{\"validated_state\":";
+  append_json(row.payload, state);
+  row.payload += '}';
+  return row;
+}
+
+json event_json(const storage::EventRow& row) {
+  return json{{"id", row.id},
+              {"occurred", format_time(row.occurred)},
+              {"event", row.event},
+              {"resource", json::parse(row.resource)},
+              {"related", json::parse(row.related)},
+              {"payload", json::parse(row.payload)}};
+}
+
 json state_event(const std::string& kind, const std::string& run_id, const std::string& run_name,
                  const State& state, const json& extra) {
-  json resource{{"baton.resource.id", "baton." + kind + "." + run_id},
-                {"baton.state-type", to_string(state.type)},
-                {"baton.state-name", state.name}};
-  if (!run_name.empty()) resource["baton.resource.name"] = run_name;
-  json payload{{"validated_state", state}};
-  if (extra.is_object()) payload.update(extra);
-  return json{{"id", new_id()},
-              {"occurred", format_time(state.timestamp == TimePoint{} ? now() : state.timestamp)},
-              {"event", "baton." + kind + "." + state.name},
-              {"resource", std::move(resource)},
-              {"related", json::array()},
-              {"payload", std::move(payload)}};
+  json e = event_json(state_event_row(kind, run_id, run_name, state));
+  if (extra.is_object()) e["payload"].update(extra);
+  return e;
 }
 
-storage::EventRow event_row(const json& e) {
-  // The same columns SqliteEventStore writes, so both paths read back alike.
-  const json& resource = e.at("resource");
-  return {e.at("id").get<std::string>(),
-          parse_time(e.at("occurred").get<std::string>(), "occurred"),
-          e.at("event").get<std::string>(),
-          resource.value("baton.resource.id", std::string()),
-          resource.dump(),
-          e.value("related", json::array()).dump(),
-          e.value("payload", json::object()).dump()};
+void publish_event(ServerContext& ctx, const storage::EventRow& row) {
+  // Most servers have no live subscriber: then the event's JSON is never built.
+  if (ctx.bus.subscriber_count() == 0) return;
+  ctx.bus.publish(event_json(row));
 }
-
-void publish_event(ServerContext& ctx, const json& event) { ctx.bus.publish(event); }
 
 void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,
                       const std::string& run_name, const State& state, const json& extra) {

@@ -7,6 +7,7 @@
 
 #include "baton/error.h"
 #include "model/ids.h"
+#include "model/json_text.h"
 #include "server/server_context.h"
 #include "server/task_run_ingest.h"
 #include "server/task_run_reader.h"
@@ -275,12 +276,35 @@ bool force_of(const json& body) {
   return body.value("force", json(false)).is_boolean() && body.value("force", false);
 }
 
-// Prefect's OrchestrationResult: 201 when the proposed state was accepted, 200 otherwise.
+// Prefect's OrchestrationResult: 201 when the proposed state was accepted, 200 otherwise. Written
+// as text (a transition's answer is on the server's hottest synchronous path); the same JSON as
+// {"status": ..., "state": State, "details": details(result)}.
 Response orchestration_result(const SetStateResult& result) {
-  json body{{"status", std::string(to_string(result.status))},
-            {"state", result.state},
-            {"details", details(result)}};
-  return Response::json(std::move(body), result.status == SetStateStatus::kAccept ? 201 : 200);
+  Response r;
+  r.status = result.status == SetStateStatus::kAccept ? 201 : 200;
+  std::string& out = r.raw_body.emplace();
+  out.reserve(512);
+  out += "{\"status\":\"";
+  out += to_string(result.status);
+  out += "\",\"state\":";
+  append_json(out, result.state);
+  out += ",\"details\":";
+  if (result.status == SetStateStatus::kAccept)
+    out += R"({"type":"accept_details"})";
+  else
+    out += details(result).dump(-1, ' ', false, json::error_handler_t::replace);
+  out += '}';
+  return r;
+}
+
+// A flow run as the answer body, written as text.
+Response flow_run_response(const FlowRunRecord& run, int status) {
+  Response r;
+  r.status = status;
+  std::string& out = r.raw_body.emplace();
+  out.reserve(1024);
+  append_json(out, run);
+  return r;
 }
 }  // namespace
 
@@ -414,21 +438,21 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 }
                 // The run and its event commit together (group commit); the event goes live
                 // once both are durable.
-                auto event = std::make_shared<json>();
+                auto event = std::make_shared<storage::EventRow>();
                 bool store = ctx.events != nullptr;
                 ctx.embedded->create_flow_run_async(
                     std::move(run),
                     [event, store](const FlowRunRecord& created, const State& state) {
-                      *event = state_event("flow-run", created.id, created.name, state);
+                      *event = state_event_row("flow-run", created.id, created.name, state);
                       std::vector<storage::EventRow> rows;
-                      if (store) rows.push_back(event_row(*event));
+                      if (store) rows.push_back(*event);
                       return rows;
                     },
                     [&ctx, event, respond](std::exception_ptr error,
                                            storage::Storage::InsertResult result) {
                       if (error) return respond(error_response(error));
                       if (result.inserted) publish_event(ctx, *event);
-                      respond(Response::json(result.run, 201));
+                      respond(flow_run_response(result.run, 201));
                     });
               }});
   router.add({.method = "GET",
@@ -539,14 +563,14 @@ void add_run_routes(Router& router, ServerContext& ctx) {
          }
          // An accepted transition and its event commit together (group commit); the event goes
          // live once both are durable.
-         auto event = std::make_shared<json>();
+         auto event = std::make_shared<storage::EventRow>();
          bool store = ctx.events != nullptr;
          ctx.embedded->set_flow_run_state_async(
              id, std::move(proposed), force, std::move(identity),
              [event, store, id](const FlowRunRecord&, const State& state) {
-               *event = state_event("flow-run", id, "", state);
+               *event = state_event_row("flow-run", id, "", state);
                std::vector<storage::EventRow> rows;
-               if (store) rows.push_back(event_row(*event));
+               if (store) rows.push_back(*event);
                return rows;
              },
              [&ctx, event, respond](std::exception_ptr error, SetStateResult result) {

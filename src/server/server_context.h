@@ -38,15 +38,20 @@ void add_variable_routes(Router& router, VariableStore& store);
 void add_artifact_routes(Router& router, ArtifactStore& store);
 void add_concurrency_routes(Router& router, ConcurrencyLimits& limits);
 
-// The event for a run's state change: "baton.flow-run.Running", "baton.task-run.Completed".
+// The event for a run's state change ("baton.flow-run.Running", "baton.task-run.Completed" on
+// resource "baton.<kind>.<id>", payload {"validated_state": state}) as the event table row,
+// written as text: storage writes it in the same transaction as the change it records.
+storage::EventRow state_event_row(const std::string& kind, const std::string& run_id,
+                                  const std::string& run_name, const State& state);
+// A stored event row as the JSON event the API serves and the live stream sends.
+nlohmann::json event_json(const storage::EventRow& row);
+// state_event_row's event as JSON, with `extra` members added to its payload.
 nlohmann::json state_event(const std::string& kind, const std::string& run_id,
                            const std::string& run_name, const State& state,
                            const nlohmann::json& extra = {});
-// The event table row for `event`, for storage to write in the same transaction as the change
-// it records (flow-run creation and transitions).
-storage::EventRow event_row(const nlohmann::json& event);
-// Sends an already stored event to the live stream's subscribers.
-void publish_event(ServerContext& ctx, const nlohmann::json& event);
+// Sends an already stored event to the live stream's subscribers (its JSON is built only when
+// there are some).
+void publish_event(ServerContext& ctx, const storage::EventRow& row);
 
 // Emits the event for a run's state change (state_event), stored and published.
 void emit_state_event(ServerContext& ctx, const std::string& kind, const std::string& run_id,

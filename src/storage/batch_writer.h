@@ -20,7 +20,8 @@
 // and joins the thread: nothing accepted is lost on a normal exit.
 //
 // Back-pressure: when `max_pending` rows and log lines are queued, enqueue() of a new row blocks
-// until the writer catches up, which bounds memory (a snapshot that coalesces never blocks).
+// until the writer catches up, which bounds memory (a snapshot that coalesces never blocks; rows
+// held back return to the queue on top of the bound, so it holds at most twice as many).
 //
 // Errors: a batch that fails (after the storage's own busy retries) is retried row by row so that
 // one bad row cannot take its neighbours down; rows that still fail are dropped and the first

@@ -57,6 +57,51 @@ TEST(JsonText, TaskRunsEqualToJson) {
   }
 }
 
+FlowRunRecord bare_flow_run() {
+  FlowRunRecord r;
+  r.id = "0190a6e2-7c3f-7b41-8d2e-000000000002";
+  r.flow_id = "0190a6e2-7c3f-7b41-8d2e-000000000003";
+  r.flow_name = "etl";
+  r.name = "brave-otter";
+  r.state = State::pending();
+  return r;
+}
+
+FlowRunRecord full_flow_run() {
+  FlowRunRecord r = bare_flow_run();
+  r.name = "name with \"quotes\", \\ and \x01 control\n";
+  r.deployment_id = "0190a6e2-7c3f-7b41-8d2e-000000000004";
+  r.parent_task_run_id = "0190a6e2-7c3f-7b41-8d2e-000000000005";
+  r.idempotency_key = "key \"k\"";
+  r.parameters = {{"n", 3}, {"nested", {{"list", {1, 2.5, "ünï", nullptr}}}}};
+  r.tags = {"a", "b\"c"};
+  r.empirical_policy = {2, {1.5}, 0.1};
+  r.state = State::scheduled(parse_time("2024-03-31T09:00:00Z"));
+  r.state.message = "later";
+  r.run_count = 1;
+  r.created = parse_time("2024-03-31T08:00:00Z");
+  r.updated = parse_time("2024-03-31T08:00:01.5Z");
+  r.expected_start_time = parse_time("2024-03-31T09:00:00Z");
+  r.next_scheduled_start_time = parse_time("2024-03-31T09:00:00Z");
+  r.start_time = parse_time("2024-03-31T08:00:00.25Z");
+  r.end_time = parse_time("2024-03-31T08:00:02Z");
+  r.total_run_time_s = 1.75;
+  r.infrastructure_pid = "host:42:1234";
+  return r;
+}
+
+TEST(JsonText, FlowRunsEqualToJson) {
+  FlowRunRecord completed = bare_flow_run();
+  completed.state = State::completed(json({{"rows", 3}}));
+  for (const auto& r : {bare_flow_run(), full_flow_run(), completed}) {
+    std::string text;
+    append_json(text, r);
+    json parsed = json::parse(text);
+    EXPECT_EQ(parsed, json(r)) << text;
+    EXPECT_EQ(json(parsed.get<FlowRunRecord>()), json(r));
+  }
+}
+
 TEST(JsonText, StringsRoundTrip) {
   for (std::string s : {std::string(), std::string("plain"), std::string("\"\\/\b\f\n\r\t"),
                         std::string("\x1f\x7f ünï €"), std::string(1, '\0')}) {
