@@ -3,12 +3,16 @@
 // load_dataset() is slow, so its result is cached for one hour, keyed by the task and its inputs.
 // Run this program twice: the second run's load ends in state Cached without running the body,
 // because the cache entry and the result (in $BATON_HOME/storage) outlive the first process.
+// The number of epochs can be changed without touching the code through a variable
+// (`baton variable set ml_epochs 5`), and each run publishes its metrics as a new version of the
+// artifact "ml-model-report" (`baton artifact inspect ml-model-report`).
 #include <chrono>
 #include <cmath>
 #include <iostream>
 #include <numeric>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "baton/baton.h"
@@ -46,17 +50,22 @@ int main(int argc, char** argv) {
     auto data = load_dataset.submit(p.dataset);
     data.wait();
     std::string load_state = data.state().name;
-    double w = train(data, p.learning_rate, p.epochs);
+    int epochs = baton::variables::get("ml_epochs", p.epochs);
+    double w = train(data, p.learning_rate, epochs);
     double mse = evaluate(w, data.result());
-    return std::make_pair(load_state, mse);
+    baton::create_markdown_artifact(
+        "# Model\n\n| dataset | epochs | mse |\n| --- | --- | --- |\n| " + p.dataset + " | " +
+            std::to_string(epochs) + " | " + std::to_string(mse) + " |",
+        "ml-model-report", "Training metrics");
+    return std::make_tuple(load_state, mse, epochs);
   });
 
   return baton::main(argc, argv, [&] {
-    auto [load_state, mse] = pipeline(TrainParams{});
+    auto [load_state, mse, epochs] = pipeline(TrainParams{});
     std::cout << "ML pipeline: load_dataset finished in state " << load_state
               << (load_state == "Cached" ? " (served from the one-hour cache)"
                                          : " (cached for one hour: run me again)")
-              << "; model mse=" << mse << "\n";
+              << "; model mse=" << mse << " after " << epochs << " epochs\n";
     return 0;
   });
 }

@@ -1,7 +1,8 @@
-// Everything a program needs to use Baton: tasks, flows, futures, parameters, logging and the
-// deployment entry point. See docs/sdk.md.
+// Everything a program needs to use Baton: tasks, flows, futures, parameters, logging,
+// artifacts, variables and the deployment entry point. See docs/sdk.md.
 #pragma once
 
+#include "baton/artifacts.h"
 #include "baton/engine.h"
 #include "baton/error.h"
 #include "baton/flow.h"
@@ -12,4 +13,5 @@
 #include "baton/serialization.h"
 #include "baton/state.h"
 #include "baton/task.h"
+#include "baton/variables.h"
 #include "baton/version.h"

@@ -552,4 +552,93 @@ json EmbeddedClient::reset_concurrency_limit(const std::string& id_or_name) {
   return limits().reset(id_or_name);
 }
 
+// The artifact and variable stores, opened on first use like the limits (same mutex: opening is
+// rare and cheap).
+storage::ArtifactStore& EmbeddedClient::artifacts() {
+  std::lock_guard lock(limits_mutex_);
+  if (!artifacts_) {
+    auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage_.get());
+    if (!sqlite) throw unavailable("artifacts need the SQLite storage; this database has none");
+    artifacts_ = std::make_unique<storage::ArtifactStore>(sqlite->path());
+  }
+  return *artifacts_;
+}
+
+storage::VariableStore& EmbeddedClient::variables() {
+  std::lock_guard lock(limits_mutex_);
+  if (!variables_) {
+    auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage_.get());
+    if (!sqlite) throw unavailable("variables need the SQLite storage; this database has none");
+    variables_ = std::make_unique<storage::VariableStore>(sqlite->path());
+  }
+  return *variables_;
+}
+
+namespace {
+// A store's read whose not_found becomes "no result".
+template <class F>
+std::optional<json> or_missing(F&& read) {
+  try {
+    return read();
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return std::nullopt;
+    throw;
+  }
+}
+}  // namespace
+
+json EmbeddedClient::create_artifact(const json& artifact) { return artifacts().create(artifact); }
+
+std::optional<json> EmbeddedClient::read_artifact(const std::string& id) {
+  return or_missing([&] { return artifacts().read(id); });
+}
+
+std::optional<json> EmbeddedClient::read_latest_artifact(const std::string& key) {
+  return or_missing([&] { return artifacts().latest(key); });
+}
+
+std::vector<json> EmbeddedClient::filter_artifacts(const ArtifactFilter& filter) {
+  return artifacts().filter(filter);
+}
+
+json EmbeddedClient::update_artifact(const std::string& id, const json& changes) {
+  return artifacts().update(id, changes);
+}
+
+bool EmbeddedClient::delete_artifact(const std::string& id) {
+  try {
+    artifacts().remove(id);
+    return true;
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return false;
+    throw;
+  }
+}
+
+std::optional<json> EmbeddedClient::read_variable(const std::string& name) {
+  storage::VariableStore::check_name(name);
+  return or_missing([&] { return variables().read_by_name(name); });
+}
+
+json EmbeddedClient::set_variable(const std::string& name, const json& value,
+                                  const std::optional<std::vector<std::string>>& tags,
+                                  bool overwrite) {
+  return variables().set(name, value, tags ? &*tags : nullptr, overwrite);
+}
+
+bool EmbeddedClient::delete_variable(const std::string& name) {
+  storage::VariableStore::check_name(name);
+  try {
+    variables().remove(name);
+    return true;
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return false;
+    throw;
+  }
+}
+
+std::vector<json> EmbeddedClient::list_variables() {
+  return variables().list({}, "", std::numeric_limits<int>::max(), 0);
+}
+
 }  // namespace baton

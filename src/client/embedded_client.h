@@ -27,9 +27,11 @@
 #include <vector>
 
 #include "client/orchestration_client.h"
+#include "storage/artifact_store.h"
 #include "storage/batch_writer.h"
 #include "storage/concurrency_limits.h"
 #include "storage/storage.h"
+#include "storage/variable_store.h"
 
 namespace baton {
 
@@ -77,6 +79,18 @@ class EmbeddedClient final : public OrchestrationClient {
   std::vector<nlohmann::json> list_concurrency_limits(const std::string& name_prefix) override;
   bool delete_concurrency_limit(const std::string& id_or_name) override;
   nlohmann::json reset_concurrency_limit(const std::string& id_or_name) override;
+  nlohmann::json create_artifact(const nlohmann::json& artifact) override;
+  std::optional<nlohmann::json> read_artifact(const std::string& id) override;
+  std::optional<nlohmann::json> read_latest_artifact(const std::string& key) override;
+  std::vector<nlohmann::json> filter_artifacts(const ArtifactFilter& filter) override;
+  nlohmann::json update_artifact(const std::string& id, const nlohmann::json& changes) override;
+  bool delete_artifact(const std::string& id) override;
+  std::optional<nlohmann::json> read_variable(const std::string& name) override;
+  nlohmann::json set_variable(const std::string& name, const nlohmann::json& value,
+                              const std::optional<std::vector<std::string>>& tags,
+                              bool overwrite) override;
+  bool delete_variable(const std::string& name) override;
+  std::vector<nlohmann::json> list_variables() override;
 
   // What the server needs beyond the interface (Prefect's routes for them):
   std::optional<FlowRecord> read_flow(const std::string& id);
@@ -141,6 +155,10 @@ class EmbeddedClient final : public OrchestrationClient {
   storage::ConcurrencyLimits& limits();
   std::mutex limits_mutex_;
   std::unique_ptr<storage::ConcurrencyLimits> limits_;
+  storage::ArtifactStore& artifacts();
+  storage::VariableStore& variables();
+  std::unique_ptr<storage::ArtifactStore> artifacts_;
+  std::unique_ptr<storage::VariableStore> variables_;
 };
 
 // A flow-run name in Prefect's style, e.g. "brave-otter".

@@ -138,6 +138,35 @@ class OrchestrationClient {
   virtual std::vector<nlohmann::json> list_concurrency_limits(const std::string& name_prefix) = 0;
   virtual bool delete_concurrency_limit(const std::string& id_or_name) = 0;
   virtual nlohmann::json reset_concurrency_limit(const std::string& id_or_name) = 0;
+
+  // Artifacts (Prefect's artifacts; the SDK's create_*_artifact calls and `baton artifact`). An
+  // artifact is the API's Artifact object: id, key, type, description, data, flow_run_id,
+  // task_run_id, created, updated. create: `artifact` holds type and data (checked against the
+  // type: markdown, link, image → a string; progress → a number 0-100; table → rows or columns)
+  // and optionally key, description, flow_run_id, task_run_id; a key in use adds a new version.
+  // update: `changes` holds data and/or description (a progress artifact advancing); throws
+  // not_found for an unknown id. read and delete say "not found" by their result. Embedded: the
+  // artifact table in the same SQLite file; remote: /api/artifacts.
+  virtual nlohmann::json create_artifact(const nlohmann::json& artifact) = 0;
+  virtual std::optional<nlohmann::json> read_artifact(const std::string& id) = 0;
+  // The newest version of a keyed artifact.
+  virtual std::optional<nlohmann::json> read_latest_artifact(const std::string& key) = 0;
+  virtual std::vector<nlohmann::json> filter_artifacts(const ArtifactFilter& filter) = 0;
+  virtual nlohmann::json update_artifact(const std::string& id, const nlohmann::json& changes) = 0;
+  virtual bool delete_artifact(const std::string& id) = 0;
+
+  // Variables (Prefect's variables; baton::variables and `baton variable`): the API's Variable
+  // object: id, name, value (any JSON, at most 5,000 characters as text), tags, created, updated.
+  // Names are lowercase letters, digits, '_' and '-' (invalid_argument naming "name").
+  // set: creates the variable; a name in use is a conflict unless `overwrite`, which replaces its
+  // value (and its tags when `tags` is given). read and delete say "not found" by their result.
+  virtual std::optional<nlohmann::json> read_variable(const std::string& name) = 0;
+  virtual nlohmann::json set_variable(const std::string& name, const nlohmann::json& value,
+                                      const std::optional<std::vector<std::string>>& tags,
+                                      bool overwrite) = 0;
+  virtual bool delete_variable(const std::string& name) = 0;
+  // Every variable, by name.
+  virtual std::vector<nlohmann::json> list_variables() = 0;
 };
 
 // BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set). Otherwise

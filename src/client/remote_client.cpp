@@ -9,6 +9,8 @@
 #include "baton/error.h"
 #include "client/process_identity.h"
 #include "model/json_text.h"
+#include "storage/artifact_store.h"
+#include "storage/variable_store.h"
 
 namespace baton {
 
@@ -63,6 +65,21 @@ json state_filter(const std::vector<StateType>& types, const std::vector<std::st
 // The route of one global limit; the name is percent-encoded as one path segment.
 std::string limit_path(const std::string& id_or_name) {
   return "/v2/concurrency_limits/" + boost::urls::encode(id_or_name, boost::urls::unreserved_chars);
+}
+
+// One path segment, percent-encoded (names and keys may hold characters a path cannot).
+std::string segment(const std::string& text) {
+  return boost::urls::encode(text, boost::urls::unreserved_chars);
+}
+
+std::string artifact_path(const std::string& id) {
+  storage::ArtifactStore::check_id(id);
+  return "/artifacts/" + segment(id);
+}
+
+std::string variable_path(const std::string& name) {
+  storage::VariableStore::check_name(name);
+  return "/variables/name/" + segment(name);
 }
 
 std::string seconds_text(std::chrono::milliseconds d) {
@@ -472,6 +489,86 @@ bool RemoteClient::delete_concurrency_limit(const std::string& id_or_name) {
 
 json RemoteClient::reset_concurrency_limit(const std::string& id_or_name) {
   return call("POST", limit_path(id_or_name) + "/reset", json::object());
+}
+
+json RemoteClient::create_artifact(const json& artifact) {
+  return call("POST", "/artifacts/", artifact);
+}
+
+std::optional<json> RemoteClient::read_artifact(const std::string& id) {
+  return call_or_missing("GET", artifact_path(id));
+}
+
+std::optional<json> RemoteClient::read_latest_artifact(const std::string& key) {
+  storage::ArtifactStore::check_key(key);
+  return call_or_missing("GET", "/artifacts/" + segment(key) + "/latest");
+}
+
+std::vector<json> RemoteClient::filter_artifacts(const ArtifactFilter& f) {
+  json artifacts = json::object();
+  if (!f.keys.empty()) artifacts["key"] = any_of(f.keys);
+  if (!f.types.empty()) artifacts["type"] = any_of(f.types);
+  if (!f.flow_run_ids.empty()) artifacts["flow_run_id"] = any_of(f.flow_run_ids);
+  if (!f.task_run_ids.empty()) artifacts["task_run_id"] = any_of(f.task_run_ids);
+  // The route caps a page; a larger limit is read page by page.
+  constexpr int kPage = 1000;
+  std::vector<json> out;
+  for (int offset = f.offset;; offset += kPage) {
+    int want = std::min(kPage, f.limit - static_cast<int>(out.size()));
+    if (want <= 0) return out;
+    json page =
+        call("POST", f.latest_only ? "/artifacts/latest/filter" : "/artifacts/filter",
+             {{"artifacts", artifacts}, {"sort", f.sort}, {"limit", want}, {"offset", offset}});
+    for (auto& a : page) out.push_back(std::move(a));
+    if (page.size() < static_cast<size_t>(want)) return out;
+  }
+}
+
+json RemoteClient::update_artifact(const std::string& id, const json& changes) {
+  call("PATCH", artifact_path(id), changes);
+  return call("GET", artifact_path(id));
+}
+
+bool RemoteClient::delete_artifact(const std::string& id) {
+  return call_or_missing("DELETE", artifact_path(id)).has_value();
+}
+
+std::optional<json> RemoteClient::read_variable(const std::string& name) {
+  return call_or_missing("GET", variable_path(name));
+}
+
+json RemoteClient::set_variable(const std::string& name, const json& value,
+                                const std::optional<std::vector<std::string>>& tags,
+                                bool overwrite) {
+  const std::string path = variable_path(name);
+  try {
+    return call(
+        "POST", "/variables/",
+        {{"name", name}, {"value", value}, {"tags", tags.value_or(std::vector<std::string>{})}});
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kConflict) throw;
+    if (!overwrite)
+      throw conflict("a variable named '" + name +
+                     "' already exists; set it with overwrite to replace its value");
+  }
+  json changes{{"value", value}};
+  if (tags) changes["tags"] = *tags;
+  call("PATCH", path, changes);
+  return call("GET", path);
+}
+
+bool RemoteClient::delete_variable(const std::string& name) {
+  return call_or_missing("DELETE", variable_path(name)).has_value();
+}
+
+std::vector<json> RemoteClient::list_variables() {
+  std::vector<json> out;
+  constexpr int kPage = 1000;
+  for (int offset = 0;; offset += kPage) {
+    json page = call("POST", "/variables/filter", {{"limit", kPage}, {"offset", offset}});
+    for (auto& v : page) out.push_back(std::move(v));
+    if (page.size() < static_cast<size_t>(kPage)) return out;
+  }
 }
 
 }  // namespace baton

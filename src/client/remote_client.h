@@ -79,6 +79,18 @@ class RemoteClient final : public OrchestrationClient {
   std::vector<nlohmann::json> list_concurrency_limits(const std::string& name_prefix) override;
   bool delete_concurrency_limit(const std::string& id_or_name) override;
   nlohmann::json reset_concurrency_limit(const std::string& id_or_name) override;
+  nlohmann::json create_artifact(const nlohmann::json& artifact) override;
+  std::optional<nlohmann::json> read_artifact(const std::string& id) override;
+  std::optional<nlohmann::json> read_latest_artifact(const std::string& key) override;
+  std::vector<nlohmann::json> filter_artifacts(const ArtifactFilter& filter) override;
+  nlohmann::json update_artifact(const std::string& id, const nlohmann::json& changes) override;
+  bool delete_artifact(const std::string& id) override;
+  std::optional<nlohmann::json> read_variable(const std::string& name) override;
+  nlohmann::json set_variable(const std::string& name, const nlohmann::json& value,
+                              const std::optional<std::vector<std::string>>& tags,
+                              bool overwrite) override;
+  bool delete_variable(const std::string& name) override;
+  std::vector<nlohmann::json> list_variables() override;
 
   // Sends a request and returns the parsed JSON body of a 2xx answer; throws the server's error
   // otherwise. `target` is relative to the API URL ("/flow_runs/filter"). For CLI commands that

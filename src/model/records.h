@@ -141,6 +141,16 @@ struct LogFilter {
   int offset = 0;
 };
 
+// Artifacts to list (storage::ArtifactStore::filter, OrchestrationClient::filter_artifacts). Empty
+// lists do not constrain.
+struct ArtifactFilter {
+  std::vector<std::string> keys, types, flow_run_ids, task_run_ids;
+  bool latest_only = false;           // keyed artifacts only, one row per key: its newest version
+  std::string sort = "CREATED_DESC";  // or "CREATED_ASC", "KEY_ASC"
+  int limit = 200;
+  int offset = 0;
+};
+
 void to_json(nlohmann::json& j, const RetryPolicy& p);
 void from_json(const nlohmann::json& j, RetryPolicy& p);
 void to_json(nlohmann::json& j, const FlowRecord& r);

@@ -2,10 +2,10 @@
 #include <cmath>
 
 #include "baton/error.h"
-#include "server/artifact_store.h"
 #include "server/server_context.h"
-#include "server/variable_store.h"
+#include "storage/artifact_store.h"
 #include "storage/concurrency_limits.h"
+#include "storage/variable_store.h"
 
 namespace baton::server {
 
@@ -128,15 +128,19 @@ void add_variable_routes(Router& router, VariableStore& store) {
 }
 
 void add_artifact_routes(Router& router, ArtifactStore& store) {
-  auto ref = router.schemas().add(
-      "Artifact", s::object({{"id", s::uuid()},
-                             {"key", s::nullable(s::string())},
-                             {"type", s::enumeration({"markdown", "table", "link"})},
-                             {"description", s::nullable(s::string())},
-                             {"data", s::any("markdown/link: a string; table: rows or columns")},
-                             {"flow_run_id", s::nullable(s::uuid())},
-                             {"task_run_id", s::nullable(s::uuid())},
-                             {"created", s::date_time()}}));
+  const json types = s::enumeration({"markdown", "table", "link", "image", "progress"});
+  const char* data_doc =
+      "markdown, link: a string; image: the image's URL; progress: a number from 0 to 100; table: "
+      "a list of rows or an object of columns";
+  auto ref = router.schemas().add("Artifact", s::object({{"id", s::uuid()},
+                                                         {"key", s::nullable(s::string())},
+                                                         {"type", types},
+                                                         {"description", s::nullable(s::string())},
+                                                         {"data", s::any(data_doc)},
+                                                         {"flow_run_id", s::nullable(s::uuid())},
+                                                         {"task_run_id", s::nullable(s::uuid())},
+                                                         {"created", s::date_time()},
+                                                         {"updated", s::date_time()}}));
   router.add(
       {.method = "POST",
        .path = "/api/artifacts/",
@@ -144,9 +148,9 @@ void add_artifact_routes(Router& router, ArtifactStore& store) {
        .summary = "Create an artifact; a key that exists gets a new version",
        .request_schema =
            s::object({{"key", s::nullable(s::string("lowercase letters, digits and -"))},
-                      {"type", s::enumeration({"markdown", "table", "link"})},
+                      {"type", types},
                       {"description", s::nullable(s::string())},
-                      {"data", s::any()},
+                      {"data", s::any(data_doc)},
                       {"flow_run_id", s::nullable(s::uuid())},
                       {"task_run_id", s::nullable(s::uuid())}},
                      {"type", "data"}, true),
@@ -170,6 +174,19 @@ void add_artifact_routes(Router& router, ArtifactStore& store) {
               .handler = [&store](Request& r) {
                 return Response::json(store.latest(r.path_params.at("key")));
               }});
+  router.add(
+      {.method = "PATCH",
+       .path = "/api/artifacts/{id}",
+       .tag = "Artifacts",
+       .summary = "Change an artifact's data (a progress artifact advancing) or description",
+       .parameters = {{"id", "path", s::uuid(), true, ""}},
+       .request_schema = s::object(
+           {{"data", s::any(data_doc)}, {"description", s::nullable(s::string())}}, {}, true),
+       .success_status = 204,
+       .handler = [&store](Request& r) {
+         store.update(r.path_params.at("id"), r.json);
+         return Response::no_content();
+       }});
   router.add({.method = "DELETE",
               .path = "/api/artifacts/{id}",
               .tag = "Artifacts",

@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include "baton/error.h"
-#include "server/artifact_store.h"
 #include "server/event_filter.h"
 #include "server/server_context.h"
-#include "server/variable_store.h"
+#include "storage/artifact_store.h"
 #include "storage/concurrency_limits.h"
+#include "storage/variable_store.h"
 
 namespace baton::server {
 

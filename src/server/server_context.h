@@ -13,15 +13,17 @@
 #include "server/router.h"
 
 namespace baton::storage {
+class ArtifactStore;
 class ConcurrencyLimits;
+class VariableStore;
 }  // namespace baton::storage
 
 namespace baton::server {
 
 class EventStore;
-class VariableStore;
-class ArtifactStore;
+using storage::ArtifactStore;
 using storage::ConcurrencyLimits;
+using storage::VariableStore;
 
 struct ServerContext {
   OrchestrationClient& client;

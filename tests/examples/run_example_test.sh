@@ -35,8 +35,15 @@ case "$case_name" in
   ml_pipeline)
     first=$("$bin/example_ml_pipeline" 2>&1)
     expect "load_dataset finished in state Completed" "$first"
+    expect "after 20 epochs" "$first"
+    # A variable changes the epochs without a rebuild; each run adds a version of the report.
+    "$bin/../src/cli/baton" variable set ml_epochs 5 >/dev/null
     second=$("$bin/example_ml_pipeline" 2>&1)
     expect "load_dataset finished in state Cached" "$second"
+    expect "after 5 epochs" "$second"
+    report=$("$bin/../src/cli/baton" artifact inspect ml-model-report)
+    expect "| iris-v1 | 5 |" "$report"
+    expect "| iris-v1 | 20 |" "$report"
     ;;
   github_stars)
     # The stand-in API as a separate process on 127.0.0.1; the flow gets its URL as a parameter.

@@ -68,6 +68,46 @@ TEST_F(Resources, ArtifactsKeepHistoryPerKey) {
   EXPECT_EQ(call("GET", "/artifacts/daily-report/latest").body["id"], v1.body["id"]);
 }
 
+TEST_F(Resources, ProgressArtifactsAdvanceThroughPatch) {
+  auto made =
+      call("POST", "/artifacts/", {{"key", "load-progress"}, {"type", "progress"}, {"data", 0}});
+  ASSERT_EQ(made.status, 201) << made.body.dump();
+  const std::string path = "/artifacts/" + made.body["id"].get<std::string>();
+  EXPECT_EQ(call("PATCH", path, {{"data", 42.5}}).status, 204);
+  auto read = call("GET", path);
+  EXPECT_EQ(read.body["data"], 42.5);
+  EXPECT_EQ(read.body["description"], nullptr);
+  EXPECT_EQ(read.body["type"], "progress");
+  EXPECT_GE(read.body["updated"].get<std::string>(), read.body["created"].get<std::string>());
+  EXPECT_EQ(call("PATCH", path, {{"data", 100}, {"description", "loaded"}}).status, 204);
+  read = call("GET", path);
+  EXPECT_EQ(read.body["data"], 100);
+  EXPECT_EQ(read.body["description"], "loaded");
+  // A rejected change leaves the artifact as it was.
+  EXPECT_EQ(call("PATCH", path, {{"data", 101}}).status, 422);
+  EXPECT_EQ(call("GET", path).body["data"], 100);
+  // The update changes that version in place: still one version under the key.
+  EXPECT_EQ(
+      call("POST", "/artifacts/filter", {{"artifacts", {{"key", {{"any_", {"load-progress"}}}}}}})
+          .body.size(),
+      1u);
+
+  auto image =
+      call("POST", "/artifacts/", {{"type", "image"}, {"data", "https://example.org/chart.png"}});
+  ASSERT_EQ(image.status, 201) << image.body.dump();
+  EXPECT_EQ(call("GET", "/artifacts/" + image.body["id"].get<std::string>()).body["data"],
+            "https://example.org/chart.png");
+  auto by_type =
+      call("POST", "/artifacts/filter", {{"artifacts", {{"type", {{"any_", {"image"}}}}}}});
+  ASSERT_EQ(by_type.body.size(), 1u);
+  EXPECT_EQ(by_type.body[0]["id"], image.body["id"]);
+
+  // The new route and types are in the generated API description.
+  auto api = call("GET", "/openapi.json").body;
+  EXPECT_TRUE(api["paths"]["/api/artifacts/{id}"].contains("patch")) << api["paths"].dump();
+  EXPECT_NE(api.dump().find("progress"), std::string::npos);
+}
+
 struct Bad {
   const char* name;
   const char* method;
@@ -108,6 +148,19 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"artifact_bad_key", "POST", "/artifacts/",
             R"({"key": "Has Space", "type": "markdown", "data": "x"})", 422, "key"},
         Bad{"artifact_missing_key", "GET", "/artifacts/nothing-here/latest", "", 404, nullptr},
+        Bad{"progress_not_a_number", "POST", "/artifacts/", R"({"type": "progress", "data": "x"})",
+            422, "data"},
+        Bad{"progress_over_100", "POST", "/artifacts/", R"({"type": "progress", "data": 150})", 422,
+            "data"},
+        Bad{"image_not_a_url", "POST", "/artifacts/", R"({"type": "image", "data": 3})", 422,
+            "data"},
+        Bad{"patch_unknown_artifact", "PATCH", "/artifacts/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e",
+            R"({"data": 1})", 404, nullptr},
+        Bad{"patch_not_an_id", "PATCH", "/artifacts/not-an-id", R"({"data": 1})", 422, "id"},
+        Bad{"patch_unknown_field", "PATCH", "/artifacts/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e",
+            R"({"type": "markdown"})", 422, "type"},
+        Bad{"patch_malformed", "PATCH", "/artifacts/0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e", "{", 400,
+            nullptr},
         Bad{"limit_negative", "POST", "/v2/concurrency_limits/", R"({"name": "db", "limit": -1})",
             422, "limit"},
         Bad{"limit_missing_name", "POST", "/v2/concurrency_limits/", R"({"limit": 1})", 422,

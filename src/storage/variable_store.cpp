@@ -1,11 +1,12 @@
-#include "server/variable_store.h"
+#include "storage/variable_store.h"
 
 #include "baton/error.h"
 #include "baton/state.h"
 #include "model/ids.h"
+#include "storage/migrations.h"
 #include "storage/sqlite/connection.h"
 
-namespace baton::server {
+namespace baton::storage {
 
 namespace {
 using nlohmann::json;
@@ -25,7 +26,9 @@ std::string checked_value(const json& value) {
 }  // namespace
 
 VariableStore::VariableStore(const std::string& path)
-    : db_(std::make_unique<sqlite::Connection>(path)) {}
+    : db_(std::make_unique<sqlite::Connection>(path)) {
+  migrate_sqlite(*db_);  // a no-op read when the file's owner (SqliteStorage) has migrated it
+}
 VariableStore::~VariableStore() = default;
 
 void VariableStore::check_name(const std::string& name, const std::string& field) {
@@ -119,6 +122,48 @@ void VariableStore::update(const std::string& name, const json* value,
   });
 }
 
+json VariableStore::set(const std::string& name, const json& value,
+                        const std::vector<std::string>* tags, bool overwrite) {
+  check_name(name);
+  std::string text = checked_value(value);
+  const std::vector<std::string> no_tags;
+  {
+    std::lock_guard lock(mutex_);
+    db_->write_transaction([&] {
+      auto& exists = db_->prepare_cached("SELECT 1 FROM variable WHERE name = ?");
+      exists.bind(1, name);
+      bool taken = exists.step();
+      exists.reset();
+      int64_t t = micros(now());
+      if (taken) {
+        if (!overwrite)
+          throw conflict("a variable named '" + name +
+                         "' already exists; set it with overwrite to replace its value");
+        auto& u = db_->prepare_cached(
+            "UPDATE variable SET value = ?, tags = COALESCE(?, tags), updated = ? WHERE name = ?");
+        u.bind(1, text);
+        if (tags)
+          u.bind(2, json(*tags).dump());
+        else
+          u.bind(2, nullptr);
+        u.bind(3, t).bind(4, name).run();
+        return;
+      }
+      db_->prepare_cached(
+             "INSERT INTO variable (id, name, value, tags, created, updated) VALUES (?, ?, ?, ?, "
+             "?, ?)")
+          .bind(1, new_id())
+          .bind(2, name)
+          .bind(3, text)
+          .bind(4, json(tags ? *tags : no_tags).dump())
+          .bind(5, t)
+          .bind(6, t)
+          .run();
+    });
+  }
+  return read_by_name(name);
+}
+
 void VariableStore::remove(const std::string& name) {
   std::lock_guard lock(mutex_);
   db_->write_transaction([&] {
@@ -153,4 +198,4 @@ std::vector<json> VariableStore::list(const std::vector<std::string>& names,
   return out;
 }
 
-}  // namespace baton::server
+}  // namespace baton::storage

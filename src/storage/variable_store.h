@@ -1,4 +1,7 @@
-// Variables: small named JSON values (Prefect's variables), in the server's SQLite file.
+// Variables: small named JSON values (Prefect's variables), in the SQLite database file.
+//
+// Storage logic shared by the server (the /api/variables routes) and the embedded client (the
+// SDK's baton::variables without a server), so both read and write the same table.
 //
 // Names are 1-255 characters of lowercase letters, digits, '_' and '-'; values any JSON up to
 // 5,000 characters serialised. Records are JSON objects {"id", "name", "value", "tags",
@@ -18,10 +21,11 @@ namespace baton::sqlite {
 class Connection;
 }
 
-namespace baton::server {
+namespace baton::storage {
 
 class VariableStore {
  public:
+  // Opens its own connection to the SQLite file at `path`, migrating it when needed.
   explicit VariableStore(const std::string& path);
   ~VariableStore();
 
@@ -32,6 +36,11 @@ class VariableStore {
   // Updates the value and/or tags (absent = unchanged).
   void update(const std::string& name, const nlohmann::json* value,
               const std::vector<std::string>* tags);
+  // Creates the variable, or (with `overwrite`) replaces the value of an existing one, in one
+  // transaction; `tags` null keeps an existing variable's tags. Without `overwrite` a name in
+  // use is a conflict. Returns the stored record.
+  nlohmann::json set(const std::string& name, const nlohmann::json& value,
+                     const std::vector<std::string>* tags, bool overwrite);
   void remove(const std::string& name);
   // Sorted by name; names_like filters by substring when not empty.
   std::vector<nlohmann::json> list(const std::vector<std::string>& names,
@@ -45,4 +54,4 @@ class VariableStore {
   std::mutex mutex_;
 };
 
-}  // namespace baton::server
+}  // namespace baton::storage
