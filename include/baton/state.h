@@ -73,10 +73,14 @@ struct State {
   static State scheduled(TimePoint at, std::string name = "Scheduled");
   static State late(TimePoint at) { return scheduled(at, "Late"); }
   static State awaiting_retry(TimePoint at) { return scheduled(at, "AwaitingRetry"); }
-  static State pending(std::string name = "Pending");
-  static State running(std::string name = "Running");
+  // The no-argument forms are the ones every task run takes; they build no temporary strings.
+  static State pending();
+  static State pending(std::string name);
+  static State running();
+  static State running(std::string name);
   static State retrying() { return running("Retrying"); }
-  static State completed(nlohmann::json result = nullptr, std::string name = "Completed");
+  static State completed();
+  static State completed(nlohmann::json result, std::string name = "Completed");
   static State cached(nlohmann::json result) { return completed(std::move(result), "Cached"); }
   static State failed(std::string message, std::string name = "Failed");
   static State timed_out(std::string message) { return failed(std::move(message), "TimedOut"); }

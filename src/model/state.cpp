@@ -35,6 +35,15 @@ State make(StateType type, std::string name, std::string message = {}) {
   s.timestamp = now();
   return s;
 }
+
+// make() with the type's own name and no message.
+State make_default(StateType type) {
+  State s;
+  s.type = type;
+  s.name = default_name(type);
+  s.timestamp = now();
+  return s;
+}
 }  // namespace
 
 std::string format_time(TimePoint t) {
@@ -148,8 +157,11 @@ State State::scheduled(TimePoint at, std::string name) {
   s.scheduled_time = at;
   return s;
 }
+State State::pending() { return make_default(StateType::kPending); }
 State State::pending(std::string name) { return make(StateType::kPending, std::move(name)); }
+State State::running() { return make_default(StateType::kRunning); }
 State State::running(std::string name) { return make(StateType::kRunning, std::move(name)); }
+State State::completed() { return make_default(StateType::kCompleted); }
 State State::completed(nlohmann::json result, std::string name) {
   State s = make(StateType::kCompleted, std::move(name));
   s.result = std::move(result);
