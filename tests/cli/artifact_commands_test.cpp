@@ -8,10 +8,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_runner.h"
+#include "cli/cli_transport_test.h"
 #include "client/orchestration_client.h"
 #include "model/ids.h"
-#include "server_process.h"
 
 namespace baton {
 namespace {
@@ -19,55 +18,13 @@ namespace {
 using nlohmann::json;
 using testing::run_baton;
 
-int count_lines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
-
-class ArtifactCommands : public ::testing::TestWithParam<std::string> {
+class ArtifactCommands : public testing::CliTransportTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->name());
-    std::replace(name.begin(), name.end(), '/', '_');
-    parent_home_ = std::getenv("BATON_HOME");
-    auto home = std::filesystem::path(parent_home_) / name;
-    std::filesystem::remove_all(home);
-    std::filesystem::create_directories(home);
-    setenv("BATON_HOME", home.c_str(), 1);
-    unsetenv("BATON_API_URL");
-    if (GetParam() == "remote") {
-      server_ = std::make_unique<testing::ServerProcess>(
-          testing::ServerProcess::Options{.home = home.string()});
-      setenv("BATON_API_URL", server_->url().c_str(), 1);
-    }
-    client_ = make_client();
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) {
-      EXPECT_EQ(server_->stop(), 0);
-    }
-    unsetenv("BATON_API_URL");
-    setenv("BATON_HOME", parent_home_.c_str(), 1);
-  }
-
-  // Runs a command that must succeed; returns what it printed.
-  std::string ok(const std::string& args) {
-    auto r = run_baton(args);
-    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
-    return r.out;
-  }
-  json ok_json(const std::string& args) { return json::parse(ok(args)); }
-
   std::string artifact(const std::string& key, const std::string& type, const json& data) {
     json a{{"type", type}, {"data", data}};
     if (!key.empty()) a["key"] = key;
     return client_->create_artifact(a).at("id").get<std::string>();
   }
-
-  std::string parent_home_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::unique_ptr<OrchestrationClient> client_;
 };
 
 TEST_P(ArtifactCommands, ListInspectAndDeleteArtifacts) {
@@ -155,7 +112,7 @@ TEST_P(ArtifactCommands, VariablesAreSetReadAndUnset) {
 TEST_P(ArtifactCommands, BadInputIsAOneLineErrorWithExitCode2) {
   ok("variable set kept 1");
   artifact("kept", "markdown", "x");
-  const std::pair<std::string, std::string> rows[] = {
+  expect_bad_input({
       {"artifact", "subcommand"},
       {"artifact ls --limit 0", "--limit"},
       {"artifact ls --key 'Bad Key'", "not a valid artifact key"},
@@ -173,22 +130,15 @@ TEST_P(ArtifactCommands, BadInputIsAOneLineErrorWithExitCode2) {
       {"variable set 'Bad Name' 1", "not a valid variable name"},
       {"variable set big " + std::string(6000, 'x'), "at most 5000 characters"},
       {"variable set onlyname", "value is required"},
-  };
-  for (const auto& [args, expected] : rows) {
-    auto r = run_baton(args);
-    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
-    EXPECT_NE(r.err.find(expected), std::string::npos) << args << "\n" << r.err;
-    EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
-    EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;
-  }
+  });
   // Nothing changed by the bad calls.
   EXPECT_EQ(ok("variable get kept"), "1\n");
   EXPECT_EQ(ok_json("variable ls --json").size(), 1u);
   EXPECT_EQ(ok_json("artifact ls --all-versions --json").size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ArtifactCommands, ::testing::Values("embedded", "remote"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, ArtifactCommands, testing::kCliTransports,
+                         testing::cli_transport_name);
 
 }  // namespace
 }  // namespace baton

@@ -8,10 +8,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_runner.h"
+#include "cli/cli_transport_test.h"
 #include "client/orchestration_client.h"
 #include "model/ids.h"
-#include "server_process.h"
 
 namespace baton {
 namespace {
@@ -19,50 +18,7 @@ namespace {
 using nlohmann::json;
 using testing::run_baton;
 
-int count_lines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
-
-class LimitCommands : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->name());
-    std::replace(name.begin(), name.end(), '/', '_');
-    parent_home_ = std::getenv("BATON_HOME");
-    auto home = std::filesystem::path(parent_home_) / name;
-    std::filesystem::remove_all(home);
-    std::filesystem::create_directories(home);
-    setenv("BATON_HOME", home.c_str(), 1);
-    unsetenv("BATON_API_URL");
-    if (GetParam() == "remote") {
-      server_ = std::make_unique<testing::ServerProcess>(
-          testing::ServerProcess::Options{.home = home.string()});
-      setenv("BATON_API_URL", server_->url().c_str(), 1);
-    }
-    client_ = make_client();
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) {
-      EXPECT_EQ(server_->stop(), 0);
-    }
-    unsetenv("BATON_API_URL");
-    setenv("BATON_HOME", parent_home_.c_str(), 1);
-  }
-
-  // Runs a command that must succeed; returns what it printed.
-  std::string ok(const std::string& args) {
-    auto r = run_baton(args);
-    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
-    return r.out;
-  }
-  json ok_json(const std::string& args) { return json::parse(ok(args)); }
-
-  std::string parent_home_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::unique_ptr<OrchestrationClient> client_;
-};
+class LimitCommands : public testing::CliTransportTest {};
 
 TEST_P(LimitCommands, TagLimitLifecycleShowsAndResetsTheSlotsInUse) {
   EXPECT_NE(ok("concurrency-limit create db 1").find("Tag 'db' may now run 1"), std::string::npos);
@@ -127,7 +83,7 @@ TEST_P(LimitCommands, GlobalLimitsAreCreatedChangedAndDeleted) {
 
 TEST_P(LimitCommands, BadInputIsAOneLineErrorWithExitCode2) {
   ok("gcl create api --limit 1");
-  const std::pair<std::string, std::string> rows[] = {
+  expect_bad_input({
       {"gcl create x --limit -1", "--limit"},
       {"gcl create x", "--limit is required"},
       {"gcl create x --limit 1 --slot-decay-per-second -2", "--slot-decay-per-second"},
@@ -142,19 +98,12 @@ TEST_P(LimitCommands, BadInputIsAOneLineErrorWithExitCode2) {
       {"concurrency-limit create db many", "limit"},
       {"concurrency-limit create '' 1", "tag"},
       {"concurrency-limit", "subcommand"},
-  };
-  for (const auto& [args, expected] : rows) {
-    auto r = run_baton(args);
-    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
-    EXPECT_NE(r.err.find(expected), std::string::npos) << args << "\n" << r.err;
-    EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
-    EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;
-  }
+  });
   EXPECT_EQ(ok_json("gcl inspect api --json")["limit"], 1);  // nothing changed by the bad calls
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, LimitCommands, ::testing::Values("embedded", "remote"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, LimitCommands, testing::kCliTransports,
+                         testing::cli_transport_name);
 
 }  // namespace
 }  // namespace baton
