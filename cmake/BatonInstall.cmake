@@ -21,6 +21,17 @@ foreach(lib IN LISTS BATON_EXPORTED_LIBRARIES)
 endforeach()
 set_target_properties(baton_core PROPERTIES EXPORT_NAME sdk)
 
+# A sanitized build's libraries need the sanitizer's runtime in whatever links them, and the
+# consumer's own code (the SDK's templates are compiled there) instrumented the same way: TSan
+# reports false races between instrumented and uninstrumented code.
+if(BATON_SANITIZE)
+  list(JOIN BATON_SANITIZE "," _baton_installed_sanitizers)
+  target_compile_options(baton_model INTERFACE
+                         $<INSTALL_INTERFACE:-fsanitize=${_baton_installed_sanitizers}>)
+  target_link_options(baton_model INTERFACE
+                      $<INSTALL_INTERFACE:-fsanitize=${_baton_installed_sanitizers}>)
+endif()
+
 install(TARGETS ${BATON_EXPORTED_LIBRARIES} EXPORT batonTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/baton DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
