@@ -2,6 +2,8 @@
 // (named global and rate limits), as Prefect's `concurrency-limit` and `gcl` commands. Both go
 // through the orchestration client, so they work the same against the embedded database and a
 // server (BATON_API_URL). A tag limit is the global limit named "tag:<tag>".
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -32,11 +34,7 @@ std::string slots_text(const json& limit) {
 
 std::string decay_text(const json& limit) {
   double decay = limit.value("slot_decay_per_second", 0.0);
-  if (decay <= 0) return "-";
-  std::string s = std::to_string(decay);
-  s.erase(s.find_last_not_of('0') + 1);
-  if (s.back() == '.') s.pop_back();
-  return s;
+  return decay > 0 ? fmt::format("{:g}", decay) : "-";
 }
 
 void print_limit(const json& limit, bool as_json) {

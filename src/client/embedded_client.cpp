@@ -13,25 +13,8 @@
 namespace baton {
 
 namespace {
-orchestration::RunCounters counters_of(const FlowRunRecord& run) {
-  orchestration::RunCounters c;
-  c.run_count = run.run_count;
-  c.start_time = run.start_time;
-  c.end_time = run.end_time;
-  c.total_run_time_s = run.total_run_time_s;
-  c.expected_start_time = run.expected_start_time;
-  c.next_scheduled_start_time = run.next_scheduled_start_time;
-  return c;
-}
-
-void apply_counters(const orchestration::RunCounters& c, FlowRunRecord& run) {
-  run.run_count = c.run_count;
-  run.start_time = c.start_time;
-  run.end_time = c.end_time;
-  run.total_run_time_s = c.total_run_time_s;
-  run.expected_start_time = c.expected_start_time;
-  run.next_scheduled_start_time = c.next_scheduled_start_time;
-}
+using orchestration::apply_counters;
+using orchestration::counters_of;
 
 SetStateStatus status_of(orchestration::Outcome outcome) {
   switch (outcome) {
@@ -543,9 +526,13 @@ std::vector<json> EmbeddedClient::list_concurrency_limits(const std::string& nam
 }
 
 bool EmbeddedClient::delete_concurrency_limit(const std::string& id_or_name) {
-  if (!read_concurrency_limit(id_or_name)) return false;
-  limits().remove(id_or_name);
-  return true;
+  try {
+    limits().remove(id_or_name);  // one transaction: it throws not_found for an unknown limit
+    return true;
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return false;
+    throw;
+  }
 }
 
 json EmbeddedClient::reset_concurrency_limit(const std::string& id_or_name) {

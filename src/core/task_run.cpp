@@ -34,11 +34,7 @@ namespace {
 // hands the run's snapshot to the client, which batches it.
 void record_state(TaskRunRecord& record, bool& has_state, State&& state,
                   const orchestration::RunCounters& run, std::mutex* state_mutex) {
-  record.run_count = run.run_count;
-  record.start_time = run.start_time;
-  record.end_time = run.end_time;
-  record.total_run_time_s = run.total_run_time_s;
-  record.expected_start_time = run.expected_start_time;
+  orchestration::apply_counters(run, record);
   record.updated = state.timestamp;
   if (state_mutex) {
     std::lock_guard lock(*state_mutex);
@@ -50,15 +46,6 @@ void record_state(TaskRunRecord& record, bool& has_state, State&& state,
   Runtime::get().client().record_task_run(record);
 }
 
-orchestration::RunCounters counters_of(const TaskRunRecord& record) {
-  orchestration::RunCounters run;
-  run.run_count = record.run_count;
-  run.start_time = record.start_time;
-  run.end_time = record.end_time;
-  run.total_run_time_s = record.total_run_time_s;
-  run.expected_start_time = record.expected_start_time;
-  return run;
-}
 }  // namespace
 
 Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
@@ -67,7 +54,7 @@ Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State propos
   if (orchestration::is_plain_task_transition(current, proposed, record.run_count)) {
     // No rule acts: only the global transforms, on the proposal as it is. Its factory already
     // read the clock, so the clock is read here only for a state without a timestamp.
-    orchestration::RunCounters run = counters_of(record);
+    orchestration::RunCounters run = orchestration::counters_of(record);
     TimePoint at = proposed.timestamp == TimePoint{} ? now() : proposed.timestamp;
     orchestration::apply_global_transforms(orchestration::RunKind::kTask, current, at, proposed,
                                            run);
@@ -79,7 +66,7 @@ Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State propos
   if (current) t.current = *current;
   t.proposed = std::move(proposed);
   t.policy = record.empirical_policy;
-  t.run = counters_of(record);
+  t.run = orchestration::counters_of(record);
   t.now = now();
   t.cached = std::move(cached);
   orchestration::Decision d = orchestration::decide(t);

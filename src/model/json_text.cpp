@@ -156,6 +156,17 @@ void append_tags(std::string& out, const std::vector<std::string>& tags) {
                [](std::string& o, const std::string& tag) { append_json_string(o, tag); });
 }
 
+// The members a run record has about its current state: state, state_type, state_name, run_count.
+void append_state_members(Members& m, const State& state, int run_count) {
+  append_json(m("state"), state);
+  std::string& out = m("state_type");
+  out += '"';
+  out += to_string(state.type);
+  out += '"';
+  append_json_string(m("state_name"), state.name);
+  append_number(m("run_count"), static_cast<int64_t>(run_count));
+}
+
 }  // namespace
 
 void append_json(std::string& out, const TaskRunRecord& r) {
@@ -170,12 +181,7 @@ void append_json(std::string& out, const TaskRunRecord& r) {
   m("task_inputs") += r.task_inputs.dump();
   append_tags(m("tags"), r.tags);
   append_json(m("empirical_policy"), r.empirical_policy);
-  append_json(m("state"), r.state);
-  m("state_type") += '"';
-  out += to_string(r.state.type);
-  out += '"';
-  append_json_string(m("state_name"), r.state.name);
-  append_number(m("run_count"), static_cast<int64_t>(r.run_count));
+  append_state_members(m, r.state, r.run_count);
   append_time(m("created"), r.created);
   append_time(m("updated"), r.updated);
   append_time(m("expected_start_time"), r.expected_start_time);
@@ -197,12 +203,7 @@ void append_json(std::string& out, const FlowRunRecord& r) {
   m("parameters") += r.parameters.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   append_tags(m("tags"), r.tags);
   append_json(m("empirical_policy"), r.empirical_policy);
-  append_json(m("state"), r.state);
-  m("state_type") += '"';
-  out += to_string(r.state.type);
-  out += '"';
-  append_json_string(m("state_name"), r.state.name);
-  append_number(m("run_count"), static_cast<int64_t>(r.run_count));
+  append_state_members(m, r.state, r.run_count);
   append_time(m("created"), r.created);
   append_time(m("updated"), r.updated);
   append_time(m("expected_start_time"), r.expected_start_time);

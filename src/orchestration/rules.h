@@ -26,7 +26,8 @@
 //                               .proposed = State::running(), .policy = run.empirical_policy,
 //                               .run = counters_of(run), .now = baton::now()};
 //   auto d = orchestration::decide(t);
-//   if (d.write_state) { apply(d.run, run); run.state = d.state; client.record_task_run(run); }
+//   if (d.write_state) { apply_counters(d.run, run); run.state = d.state;
+//   client.record_task_run(run); }
 //
 // Thread-safety: decide() is reentrant; the default random source is thread-local.
 #pragma once
@@ -60,6 +61,32 @@ struct RunCounters {
   std::optional<TimePoint> expected_start_time;
   std::optional<TimePoint> next_scheduled_start_time;
 };
+
+// A run record's counters (FlowRunRecord or TaskRunRecord; a task run has no
+// next_scheduled_start_time), and back after a decision.
+template <class Run>
+RunCounters counters_of(const Run& run) {
+  RunCounters c;
+  c.run_count = run.run_count;
+  c.start_time = run.start_time;
+  c.end_time = run.end_time;
+  c.total_run_time_s = run.total_run_time_s;
+  c.expected_start_time = run.expected_start_time;
+  if constexpr (requires { run.next_scheduled_start_time; })
+    c.next_scheduled_start_time = run.next_scheduled_start_time;
+  return c;
+}
+
+template <class Run>
+void apply_counters(const RunCounters& c, Run& run) {
+  run.run_count = c.run_count;
+  run.start_time = c.start_time;
+  run.end_time = c.end_time;
+  run.total_run_time_s = c.total_run_time_s;
+  run.expected_start_time = c.expected_start_time;
+  if constexpr (requires { run.next_scheduled_start_time; })
+    run.next_scheduled_start_time = c.next_scheduled_start_time;
+}
 
 struct Transition {
   RunKind kind = RunKind::kTask;

@@ -27,23 +27,26 @@ std::vector<int> applied_migrations(sqlite::Connection& db) {
 }
 
 namespace {
-// Builds before 2026-11-24 recorded migrations 0100-0102 as versions 10-12 (a bug of the embedding
-// script). A recorded migration is known by its name, so such rows take their file's number back;
-// without this a later migration 0010-0012 would be taken as applied. Writes only when a row is
-// off.
-void renumber_by_name(sqlite::Connection& db) {
+// The versions recorded in `db` (the table is created when missing), one read on the usual path.
+// Builds before 2026-11-24 recorded migrations 0100-0102 as versions 10-12 (a bug of the
+// embedding script). A recorded migration is known by its name, so such rows take their file's
+// number back first; without this a later migration 0010-0012 would be taken as applied.
+std::set<int> recorded_versions(sqlite::Connection& db) {
+  db.exec(kCreateTable);
+  std::set<int> versions;
   std::vector<std::pair<int, std::string>> off;  // (right version, name)
   auto& q = db.prepare_cached("SELECT version, name FROM schema_migrations");
   q.reset();
   while (q.step()) {
     int version = static_cast<int>(q.int64(0));
     std::string name = q.text(1);
+    versions.insert(version);
     for (const auto& m : embedded_migrations())
       if (m.name == name && m.version != version && applies_to_sqlite(m))
         off.emplace_back(m.version, name);
   }
   q.reset();
-  if (off.empty()) return;
+  if (off.empty()) return versions;
   db.write_transaction([&] {
     for (const auto& [version, name] : off)
       db.prepare_cached(
@@ -54,14 +57,13 @@ void renumber_by_name(sqlite::Connection& db) {
           .bind(3, version)
           .run();
   });
+  auto renumbered = applied_migrations(db);
+  return {renumbered.begin(), renumbered.end()};
 }
 }  // namespace
 
 void migrate_sqlite(sqlite::Connection& db) {
-  applied_migrations(db);  // creates the table when missing
-  renumber_by_name(db);
-  auto applied_list = applied_migrations(db);
-  std::set<int> applied(applied_list.begin(), applied_list.end());
+  std::set<int> applied = recorded_versions(db);
   for (const auto& m : embedded_migrations()) {
     if (!applies_to_sqlite(m) || applied.count(m.version)) continue;
     // Re-check inside the write lock: another process may have applied it meanwhile.
