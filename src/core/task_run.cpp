@@ -7,6 +7,7 @@
 #include "core/logging.h"
 #include "core/names.h"
 #include "core/result_store.h"
+#include "core/run_memory.h"
 #include "core/runtime.h"
 #include "core/tag_slots.h"
 #include "model/ids.h"
@@ -23,6 +24,53 @@ std::string format_seconds(double s) {
 }
 
 std::atomic<int> g_unparented_index{0};
+}  // namespace
+}  // namespace baton::core
+
+namespace baton::engine {
+struct SubmitBatchState {
+  SubmitBatchState* previous = nullptr;
+  core::ThreadPool* runner = nullptr;
+  std::vector<std::shared_ptr<core::Runnable>> jobs;
+  std::size_t group = 1;  // hand over once this many runs are collected
+};
+}  // namespace baton::engine
+
+namespace baton::core {
+namespace {
+// Groups grow 1, 2, 4, ...: a small map's first runs start at once, a large one's wait for at
+// most this many submissions.
+constexpr std::size_t kMaxSubmitGroup = 64;
+
+thread_local engine::SubmitBatchState* tl_batch = nullptr;
+
+void hand_over(engine::SubmitBatchState& batch) {
+  if (!batch.jobs.empty()) batch.runner->post(batch.jobs);
+}
+
+// Before this thread blocks: hands over every run its SubmitBatch scopes hold, which may be the
+// very run it is about to wait for.
+void hand_over_before_waiting() {
+  for (auto* batch = tl_batch; batch; batch = batch->previous) hand_over(*batch);
+}
+
+// Queues `job` on `runner`, through the innermost SubmitBatch of this thread if there is one.
+void post_run(ThreadPool& runner, std::shared_ptr<Runnable> job) {
+  auto* batch = tl_batch;
+  if (!batch) {
+    runner.post(std::move(job));
+    return;
+  }
+  if (batch->runner != &runner) {
+    hand_over(*batch);
+    batch->runner = &runner;
+  }
+  batch->jobs.push_back(std::move(job));
+  if (batch->jobs.size() >= batch->group) {
+    hand_over(*batch);
+    batch->group = std::min(batch->group * 2, kMaxSubmitGroup);
+  }
+}
 }  // namespace
 
 RunContext* current_context() { return tl_current; }
@@ -92,12 +140,14 @@ bool TaskRunImpl::done() const { return done_.load(std::memory_order_acquire); }
 
 void TaskRunImpl::wait() const {
   if (done()) return;
+  hand_over_before_waiting();
   std::unique_lock lock(mutex_);
   done_cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed); });
 }
 
 bool TaskRunImpl::wait_for(Seconds timeout) const {
   if (done()) return true;
+  hand_over_before_waiting();
   std::unique_lock lock(mutex_);
   return done_cv_.wait_for(lock, timeout, [this] { return done_.load(std::memory_order_relaxed); });
 }
@@ -181,7 +231,7 @@ bool TaskRunImpl::add_dependent(const std::shared_ptr<TaskRunImpl>& dependent) {
 }
 
 void TaskRunImpl::dependency_done() {
-  if (waiting_for_.fetch_sub(1) == 1) runner_->post(shared_from_this());
+  if (waiting_for_.fetch_sub(1) == 1) post_run(*runner_, shared_from_this());
 }
 
 void TaskRunImpl::execute() {
@@ -460,6 +510,16 @@ void TaskRunImpl::finish(std::exception_ptr error) {
 
 namespace baton::engine {
 
+SubmitBatch::SubmitBatch() : state_(std::make_unique<SubmitBatchState>()) {
+  state_->previous = core::tl_batch;
+  core::tl_batch = state_.get();
+}
+
+SubmitBatch::~SubmitBatch() {
+  core::tl_batch = state_->previous;
+  core::hand_over(*state_);
+}
+
 void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call,
               std::vector<Dependency> deps) {
   auto* ctx = core::current_context();
@@ -474,8 +534,10 @@ TaskRunPtr submit_task(std::shared_ptr<const TaskDefinition> task, std::unique_p
   auto* ctx = core::current_context();
   auto* flow = ctx ? ctx->flow : nullptr;
   auto* raw = call.get();
-  auto run = std::make_shared<core::TaskRunImpl>(std::move(task), raw, std::move(call), flow,
-                                                 std::move(deps));
+  // Carved rather than malloc'd: see core/run_memory.h.
+  auto run = std::allocate_shared<core::TaskRunImpl>(
+      core::run_memory::RunAllocator<core::TaskRunImpl>{}, std::move(task), raw, std::move(call),
+      flow, std::move(deps));
   run->prepare();
   run->schedule(flow ? flow->runner() : core::Runtime::get().default_runner());
   return run;

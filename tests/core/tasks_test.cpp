@@ -3,6 +3,7 @@
 #include <chrono>
 #include <latch>
 #include <mutex>
+#include <ranges>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -105,6 +106,48 @@ TEST_P(SdkTasks, MapRunsOncePerElementInOrderWithUnmappedConstant) {
   });
   EXPECT_EQ(f(), (std::vector<std::string>{"id-a", "id-b", "id-c", "id-d"}));
   EXPECT_EQ(task_runs(flow_run_id).size(), 4u);
+}
+
+// A map hands its runs to the task runner in groups (engine::SubmitBatch): 1, 2, 4, ... up to
+// 64, then the rest when map() returns. 300 runs cross every group size and leave a partial one.
+TEST_P(SdkTasks, LargeMapRunsAndRecordsEveryElement) {
+  auto twice = baton::task("twice", [](int x) { return 2 * x; });
+  std::string flow_run_id;
+  auto f = baton::flow("large_map_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    return twice.map(std::views::iota(0, 300)).results();
+  });
+  auto results = f();
+  ASSERT_EQ(results.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)], 2 * i);
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 300u);
+  std::set<std::string> keys;
+  for (const auto& run : runs) {
+    EXPECT_EQ(run.state.type, StateType::kCompleted) << run.name;
+    keys.insert(run.dynamic_key);
+  }
+  EXPECT_EQ(keys.size(), 300u);
+  EXPECT_EQ(state_names(runs.back().id),
+            (std::vector<std::string>{"Pending", "Running", "Completed"}));
+}
+
+// Runs collected by a SubmitBatch that has not handed them over yet are handed over before this
+// thread blocks on a future, so waiting inside the scope cannot wait forever.
+TEST_P(SdkTasks, WaitingInsideASubmitBatchHandsOverItsRuns) {
+  auto inc = baton::task("inc", [](int x) { return x + 1; });
+  auto f = baton::flow("submit_batch_wait_flow", [&] {
+    engine::SubmitBatch batch;
+    auto first = inc.submit(1);   // a group of one: handed over at once
+    auto second = inc.submit(2);  // the next group holds two: this one waits for a companion
+    if (!second.wait_for(10s)) {
+      ADD_FAILURE() << "the run waited for stayed in the batch";
+      return 0;  // the batch hands it over as it goes out of scope
+    }
+    auto third = inc.submit(3);
+    return first.result() + second.result() + third.result();
+  });
+  EXPECT_EQ(f(), 2 + 3 + 4);
 }
 
 TEST_P(SdkTasks, MapAcceptsAnySizedRangeIncludingViews) {
