@@ -150,6 +150,53 @@ TEST_P(SdkTasks, WaitingInsideASubmitBatchHandsOverItsRuns) {
   EXPECT_EQ(f(), 2 + 3 + 4);
 }
 
+// A run's record is recycled for later runs once it is final (LiveTaskRun in core/task_run.h):
+// nothing of an earlier run on the same thread may show in a later one's record.
+TEST_P(SdkTasks, ARunRecordsNothingOfAnEarlierRunsRecord) {
+  int attempts = 0;
+  auto flaky = baton::task("recycled_flaky",
+                           [&](int x) {
+                             if (++attempts == 1) throw Oops("first attempt");
+                             return x;
+                           })
+                   .tags({"recycle-tag"})
+                   .retries(1)
+                   .retry_delay(10ms)
+                   .cache();
+  auto plain = baton::task("recycled_plain", [](int x) { return x; });
+  auto consumer = baton::task("recycled_consumer", [](int x) { return x; });
+  std::string flow_run_id;
+  auto f = baton::flow("recycled_record_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    int sum = flaky(1);  // tags, a retry policy, a cache key, AwaitingRetry: then recycled
+    auto upstream = plain.submit(2);
+    sum += consumer(upstream);  // task_inputs
+    sum += plain(3);
+    return sum;
+  });
+  EXPECT_EQ(f(), 6);
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 4u);
+  for (const auto& run : runs) {
+    if (run.task_key == "recycled_flaky") {
+      EXPECT_EQ(run.run_count, 2);
+      continue;
+    }
+    SCOPED_TRACE(run.name);
+    EXPECT_TRUE(run.tags.empty());
+    EXPECT_EQ(run.empirical_policy.retries, 0);
+    EXPECT_TRUE(run.empirical_policy.retry_delays_s.empty());
+    if (run.task_key != "recycled_consumer") {
+      EXPECT_TRUE(run.task_inputs.empty()) << run.task_inputs.dump();
+    }
+    EXPECT_TRUE(run.cache_key.empty());
+    EXPECT_TRUE(run.state.cache_key.empty());
+    EXPECT_TRUE(run.state.result.is_null()) << run.state.result.dump();
+    EXPECT_EQ(run.run_count, 1);
+    EXPECT_EQ(state_names(run.id), (std::vector<std::string>{"Pending", "Running", "Completed"}));
+  }
+}
+
 TEST_P(SdkTasks, MapAcceptsAnySizedRangeIncludingViews) {
   auto twice = baton::task("twice", [](int x) { return 2 * x; });
   auto f =
