@@ -162,7 +162,8 @@ TEST_P(SdkTasks, ARunRecordsNothingOfAnEarlierRunsRecord) {
                    .tags({"recycle-tag"})
                    .retries(1)
                    .retry_delay(10ms)
-                   .cache();
+                   .cache()
+                   .refresh_cache();  // runs even when an earlier test run cached it
   auto plain = baton::task("recycled_plain", [](int x) { return x; });
   auto consumer = baton::task("recycled_consumer", [](int x) { return x; });
   std::string flow_run_id;
