@@ -8,21 +8,32 @@
 //
 //   FLOWRUNS batch=B ops=N us_per_op=... baseline_us=... ratio=... cpu_us_per_op=...
 //            baseline_cpu_us=... cpu_ratio=... written_kb_per_commit=...
+//   FRAMES batch=B page_size=P frames_per_commit=... <b-tree>=<frames per commit> ...
+//
+// Usage: bench_flow_runs [batch (0 = 1, 8 and 64)] [ops] [page size of the new file, 0 = Baton's]
 //
 // cpu_us_per_op is the process's CPU time (the checkpointer thread included), steadier than wall
 // time on a shared machine. written_kb_per_commit is what the process wrote (wchar in
 // /proc/self/io) per commit: the WAL frames of the pages the commit changed, plus the
 // checkpointer's copies of them into the database, the cost this benchmark exists to keep down.
+// FRAMES says where a commit's WAL frames go: after the timed ops, kSampleCommits more commits
+// run while a reader holds the WAL (so no checkpoint restarts it), then the frames they appended
+// are read from the WAL file and each page is named by the b-tree that owns it (dbstat).
 #include <sqlite3.h>
 
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "model/ids.h"
@@ -81,9 +92,39 @@ struct Result {
   double cpu_seconds = 0;
   long commits = 0;
   long long bytes = 0;
+  // Frames per commit of the sample commits, in total and per b-tree (table or index name).
+  double frames_per_commit = 0;
+  std::vector<std::pair<std::string, double>> frames_by_btree;
+  int page_size = 0;
 };
 
-Result bench_storage(const std::string& path, int batch, int ops) {
+constexpr int kSampleCommits = 64;
+
+uint32_t big_endian(const unsigned char* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
+}
+
+// The page number of each valid frame of the WAL's current generation (the frames whose salts
+// match the header's), in order.
+std::vector<uint32_t> wal_frames(const std::string& wal_path) {
+  std::ifstream in(wal_path, std::ios::binary);
+  unsigned char header[32];
+  std::vector<uint32_t> out;
+  if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return out;
+  const uint32_t page_size = big_endian(header + 8);
+  unsigned char frame[24];
+  while (in.read(reinterpret_cast<char*>(frame), sizeof frame)) {
+    if (big_endian(frame + 8) != big_endian(header + 16) ||
+        big_endian(frame + 12) != big_endian(header + 20))
+      break;
+    out.push_back(big_endian(frame));
+    in.seekg(page_size, std::ios::cur);
+  }
+  return out;
+}
+
+Result bench_storage(const std::string& path, int batch, int ops, int page_size) {
+  bench::create_with_page_size(path, page_size);
   storage::SqliteStorage db(path);
   auto flow = db.upsert_flow("bench", {});
   std::vector<Client> clients(static_cast<size_t>(batch));
@@ -133,11 +174,7 @@ Result bench_storage(const std::string& path, int batch, int ops) {
     if (!ops0.empty()) db.write_flow_runs(ops0);
   }
   std::vector<storage::Storage::FlowRunOp> ops_batch;
-  Result r;
-  long long bytes0 = written_bytes();
-  double cpu0 = cpu_seconds();
-  auto start = Clock::now();
-  for (int done = 0; done < ops;) {
+  auto commit = [&] {
     ops_batch.clear();
     for (auto& c : clients) {
       storage::Storage::FlowRunOp op;
@@ -169,12 +206,49 @@ Result bench_storage(const std::string& path, int batch, int ops) {
       c.step = (c.step + 1) % 4;
     }
     db.write_flow_runs(ops_batch);
-    done += batch;
+  };
+  Result r;
+  long long bytes0 = written_bytes();
+  double cpu0 = cpu_seconds();
+  auto start = Clock::now();
+  for (int done = 0; done < ops; done += batch) {
+    commit();
     ++r.commits;
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = cpu_seconds() - cpu0;
   r.bytes = written_bytes() - bytes0;
+
+  // The sample: a reader's snapshot keeps every frame appended after it in the WAL.
+  sqlite3* reader = nullptr;
+  bench::check_sqlite(sqlite3_open(path.c_str(), &reader), reader);
+  bench::check_sqlite(
+      sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM flow", nullptr, nullptr, nullptr), reader);
+  const size_t first = wal_frames(path + "-wal").size();
+  for (int i = 0; i < kSampleCommits; ++i) commit();
+  auto frames = wal_frames(path + "-wal");
+  bench::check_sqlite(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), reader);
+  std::unordered_map<uint32_t, std::string> owner;
+  sqlite3_stmt* pages = nullptr;
+  bench::check_sqlite(
+      sqlite3_prepare_v2(reader, "SELECT name, pageno FROM dbstat", -1, &pages, nullptr), reader);
+  while (sqlite3_step(pages) == SQLITE_ROW)
+    owner[static_cast<uint32_t>(sqlite3_column_int64(pages, 1))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(pages, 0));
+  sqlite3_finalize(pages);
+  bench::check_sqlite(sqlite3_prepare_v2(reader, "PRAGMA page_size", -1, &pages, nullptr), reader);
+  if (sqlite3_step(pages) == SQLITE_ROW) r.page_size = sqlite3_column_int(pages, 0);
+  sqlite3_finalize(pages);
+  sqlite3_close(reader);
+  std::map<std::string, int> by_btree;
+  for (size_t i = first; i < frames.size(); ++i) {
+    auto it = owner.find(frames[i]);
+    ++by_btree[it == owner.end() ? "(free)" : it->second];
+  }
+  r.frames_per_commit =
+      static_cast<double>(frames.size() - std::min(first, frames.size())) / kSampleCommits;
+  for (const auto& [name, count] : by_btree)
+    r.frames_by_btree.emplace_back(name, static_cast<double>(count) / kSampleCommits);
   return r;
 }
 
@@ -224,10 +298,11 @@ int main(int argc, char** argv) {
   fs::path dir = fs::path(storage::baton_home()) / ("bench-flow-runs-" + new_id());
   fs::create_directories(dir);
   int ops = argc > 2 ? std::stoi(argv[2]) : 40000;
+  int page_size = argc > 3 ? std::stoi(argv[3]) : 0;
   for (int batch : {1, 8, 64}) {
     if (argc > 1 && std::stoi(argv[1]) != 0 && std::stoi(argv[1]) != batch) continue;
     std::string tag = std::to_string(batch);
-    Result ours = bench_storage((dir / ("storage-" + tag + ".db")).string(), batch, ops);
+    Result ours = bench_storage((dir / ("storage-" + tag + ".db")).string(), batch, ops, page_size);
     double base_cpu = 0;
     double base = bench_baseline(&base_cpu, (dir / ("baseline-" + tag + ".db")).string(), batch, ops);
     double us = ours.seconds * 1e6 / ops, base_us = base * 1e6 / ops;
@@ -237,6 +312,12 @@ int main(int argc, char** argv) {
         batch, ops, us, base_us, us / base_us, ours.cpu_seconds * 1e6 / ops, base_cpu * 1e6 / ops,
         ours.cpu_seconds / base_cpu,
         static_cast<double>(ours.bytes) / 1024.0 / static_cast<double>(ours.commits));
+    std::printf("FRAMES batch=%d page_size=%d frames_per_commit=%.1f", batch, ours.page_size,
+                ours.frames_per_commit);
+    for (const auto& [name, per_commit] : ours.frames_by_btree)
+      std::printf(" %s=%.2f", name.c_str(), per_commit);
+    std::printf("\n");
+    std::fflush(stdout);
   }
   fs::remove_all(dir);
   return 0;

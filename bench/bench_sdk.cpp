@@ -9,6 +9,8 @@
 //
 // Prints one line per workload and the peak resident memory of the process:
 //   W1 n=100000 us_per_task=... baseline_us=... ratio=...
+//
+// Usage: bench_sdk [W1|W2] [page size of the new database files, 0 = Baton's]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -97,7 +99,8 @@ double baseline_pool(int n) {
 
 // A fresh database for each workload, opened (and migrated) before the clock starts, as the
 // baseline's table is created before its clock starts.
-void use_database(const std::filesystem::path& path) {
+void use_database(const std::filesystem::path& path, int page_size) {
+  baton::bench::create_with_page_size(path.string(), page_size);
   baton::core::Runtime::get().set_client_factory([path] {
     return std::unique_ptr<baton::OrchestrationClient>(baton::EmbeddedClient::open(path.string()));
   });
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
   fs::path dir = fs::path(baton::storage::baton_home()) / ("bench-sdk-" + baton::new_id());
   fs::create_directories(dir);
   const std::string only = argc > 1 ? argv[1] : "";
+  const int page_size = argc > 2 ? std::stoi(argv[2]) : 0;
 
   auto noop = baton::task("noop", [](int x) { return x; });
   auto w1 = baton::flow("bench_w1", [&](int n) {
@@ -154,7 +158,7 @@ int main(int argc, char** argv) {
 
   for (int n : {1000, 100000}) {
     if (!only.empty() && only != "W1") break;
-    use_database(dir / ("w1-" + std::to_string(n) + ".db"));
+    use_database(dir / ("w1-" + std::to_string(n) + ".db"), page_size);
     auto start = Clock::now();
     w1(n);
     double ours = Seconds(Clock::now() - start).count();
@@ -167,7 +171,7 @@ int main(int argc, char** argv) {
   }
   if (only.empty() || only == "W2") {
     const int n = 100000;
-    use_database(dir / "w2.db");
+    use_database(dir / "w2.db", page_size);
     rusage u0{}, u1{};
     getrusage(RUSAGE_SELF, &u0);
     auto start = Clock::now();

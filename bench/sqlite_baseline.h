@@ -21,6 +21,18 @@ inline void check_sqlite(int rc, sqlite3* db) {
   }
 }
 
+// Creates the database file at `path` with pages of `page_size` bytes (0: leaves it to Baton), as
+// an older file with other pages would be: Baton keeps an existing file's page size. For
+// measuring what the page size costs each workload.
+inline void create_with_page_size(const std::string& path, int page_size) {
+  if (page_size == 0) return;
+  sqlite3* db = nullptr;
+  check_sqlite(sqlite3_open(path.c_str(), &db), db);
+  std::string sql = "PRAGMA page_size=" + std::to_string(page_size) + "; PRAGMA journal_mode=WAL";
+  check_sqlite(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), db);
+  sqlite3_close(db);
+}
+
 // Inserts `rows` state rows (UUIDv7 ids, like Baton's) into a fresh database at `path`; returns the
 // seconds taken.
 inline double write_state_rows_directly(const std::string& path, int rows) {

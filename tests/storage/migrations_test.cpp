@@ -210,5 +210,130 @@ TEST(Migrations, UpgradeToPartialIdempotencyIndexKeepsRunsAndKeys) {
     EXPECT_TRUE(indexes.count(kept)) << kept;
 }
 
+// Applies every migration but the `skipped` versions, as an older build left the database.
+void migrate_before(sqlite::Connection& db, const std::set<int>& skipped) {
+  applied_migrations(db);
+  for (const auto& m : embedded_migrations()) {
+    if (skipped.count(m.version) || m.dialect == "postgres") continue;
+    db.exec(m.sql);
+    db.prepare_cached("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)")
+        .bind(1, m.version)
+        .bind(2, m.name)
+        .run();
+  }
+}
+
+std::set<std::string> index_names(sqlite::Connection& db, const std::string& table) {
+  auto& q = db.prepare_cached(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY 1");
+  q.bind(1, table);
+  std::set<std::string> out;
+  while (q.step()) out.insert(q.text(0));
+  q.reset();
+  return out;
+}
+
+// 0009 makes ix_flow_run_start_time partial (started runs only) and 0104 drops ix_event_name and
+// widens ix_event_occurred with the name: runs and events written before both stay readable,
+// start-time filters and sorts still find every run, and events are still there by name.
+TEST(Migrations, UpgradeToNarrowerRunAndEventIndexesKeepsRowsReadable) {
+  auto path = fresh_db();
+  std::string flow_id = new_id(), started = new_id(), waiting = new_id(), event_id = new_id();
+  {
+    sqlite::Connection db(path);
+    migrate_before(db, {9, 104});
+    ASSERT_TRUE(index_names(db, "event").count("ix_event_name"));
+    db.prepare_cached("INSERT INTO flow (id, name, created, updated) VALUES (?, 'etl', 1, 1)")
+        .bind(1, flow_id)
+        .run();
+    auto& run = db.prepare_cached(
+        "INSERT INTO flow_run (id, flow_id, flow_name, name, state_type, state_name, "
+        "state_timestamp, created, updated, expected_start_time, start_time) "
+        "VALUES (?, ?, 'etl', ?, ?, ?, 5, 1, 2, 3, ?)");
+    run.bind(1, started).bind(2, flow_id).bind(3, "started").bind(4, "RUNNING");
+    run.bind(5, "Running").bind(6, int64_t{4}).run();
+    run.bind(1, waiting).bind(2, flow_id).bind(3, "waiting").bind(4, "SCHEDULED");
+    run.bind(5, "Scheduled").bind(6, nullptr).run();
+    db.prepare_cached(
+          "INSERT INTO event (id, occurred, event, resource_id, resource, related, payload, "
+          "received) VALUES (?, 7, 'baton.flow-run.Running', ?, '{}', '[]', '{}', 8)")
+        .bind(1, event_id)
+        .bind(2, "baton.flow-run." + started)
+        .run();
+  }
+  SqliteStorage storage(path);
+  FlowRunFilter after;
+  after.start_time_after = TimePoint(std::chrono::microseconds(4));
+  auto found = storage.filter_flow_runs(after);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].id, started);
+  FlowRunFilter by_start;
+  by_start.sort = "START_TIME_DESC";
+  auto sorted = storage.filter_flow_runs(by_start);
+  ASSERT_EQ(sorted.size(), 2u);
+  EXPECT_EQ(sorted[0].id, started);  // NULLS LAST: the run that has not started comes after
+  EXPECT_EQ(sorted[1].id, waiting);
+  EXPECT_EQ(sorted[1].name, "waiting");
+
+  sqlite::Connection db(path);
+  auto& q = db.prepare_cached(
+      "SELECT id, resource_id FROM event WHERE event IN ('baton.flow-run.Running') "
+      "ORDER BY occurred, id");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.text(0), event_id);
+  EXPECT_EQ(q.text(1), "baton.flow-run." + started);
+  EXPECT_FALSE(q.step());
+  q.reset();
+  EXPECT_EQ(index_names(db, "event"),
+            (std::set<std::string>{"ix_event_occurred", "ix_event_resource",
+                                   "sqlite_autoindex_event_1"}));
+  EXPECT_TRUE(index_names(db, "flow_run").count("ix_flow_run_start_time"));
+}
+
+// Every filter the API serves on flow_run and event reads an index, not the whole table (the rows
+// are the WHERE/ORDER BY shapes that SqliteStorage::filter_flow_runs and
+// server::SqliteEventStore::filter build). Indexes are dropped to save writes only while this
+// holds.
+TEST(Migrations, FiltersOnRunsAndEventsUseAnIndex) {
+  sqlite::Connection db(fresh_db());
+  migrate_sqlite(db);
+  struct Case {
+    const char* sql;
+    const char* index;
+  };
+  const Case cases[] = {
+      {"SELECT id FROM flow_run r WHERE r.start_time >= 1 ORDER BY r.start_time DESC NULLS LAST, "
+       "r.id DESC LIMIT 10",
+       "ix_flow_run_start_time"},
+      {"SELECT id FROM flow_run r WHERE r.start_time <= 1 ORDER BY r.expected_start_time DESC "
+       "NULLS LAST, r.id DESC LIMIT 10",
+       "ix_flow_run_start_time"},
+      {"SELECT id FROM flow_run r ORDER BY r.expected_start_time DESC NULLS LAST, r.id DESC "
+       "LIMIT 10",
+       "ix_flow_run_expected_start_time"},
+      {"SELECT id FROM flow_run r WHERE r.state_type IN ('RUNNING', 'CANCELLING') LIMIT 10",
+       "ix_flow_run_next_scheduled"},
+      {"SELECT id FROM flow_run r WHERE r.state_type IN ('SCHEDULED') AND "
+       "r.next_scheduled_start_time <= 5 LIMIT 10",
+       "ix_flow_run_next_scheduled"},
+      {"SELECT id FROM flow_run r WHERE r.flow_name IN ('etl') LIMIT 10", "ix_flow_run_flow_name"},
+      {"SELECT id FROM event WHERE 1=1 AND event IN ('a', 'b') ORDER BY occurred, id LIMIT 10",
+       "ix_event_occurred"},
+      {"SELECT id FROM event WHERE 1=1 AND event IN ('a') AND occurred >= 5 ORDER BY occurred, "
+       "id LIMIT 10",
+       "ix_event_occurred"},
+      {"SELECT id FROM event WHERE 1=1 AND resource_id IN ('x') ORDER BY occurred, id LIMIT 10",
+       "ix_event_resource"},
+      {"SELECT id FROM event WHERE 1=1 AND occurred >= 5 AND occurred <= 9 ORDER BY occurred, id "
+       "LIMIT 10",
+       "ix_event_occurred"},
+  };
+  for (const auto& c : cases) {
+    auto plan = db.prepare(std::string("EXPLAIN QUERY PLAN ") + c.sql);
+    std::string detail;
+    while (plan->step()) detail += plan->text(3) + "\n";
+    EXPECT_NE(detail.find(c.index), std::string::npos) << c.sql << "\n" << detail;
+  }
+}
 }  // namespace
 }  // namespace baton::storage

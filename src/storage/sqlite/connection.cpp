@@ -141,10 +141,12 @@ Connection::Connection(const std::string& path, ConnectionOptions options)
   sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
   try {
     if (!options.read_only) {
-      // A new file gets 16 KiB pages (an existing one keeps its own): a task run's row is a few
-      // hundred bytes, and with four times fewer pages a burst of runs costs fewer b-tree page
-      // splits, WAL frames and write calls (about a fifth less CPU per row written, measured
-      // with the task_run table).
+      // A new file gets 8 KiB pages (an existing one keeps its own). Every page a commit changes
+      // is a whole WAL frame, so the page size sets two costs pulling apart: the task-run writer
+      // appends wide rows in bulk and wants big pages (fewer b-tree splits, frames and write
+      // calls per row), a flow-run commit changes ~9 pages whatever their size and wants small
+      // ones. 8 KiB keeps the writer within a few percent of 16 KiB while a one-run commit costs
+      // a third less CPU than at 16 KiB (docs/storage.md has the table).
       exec("PRAGMA page_size=" + std::to_string(kPageSize));
       // Switching to WAL needs a moment of exclusive access; exec() retries while busy.
       exec("PRAGMA journal_mode=WAL");

@@ -162,7 +162,7 @@ class Connection {
   int64_t wal_bytes() const noexcept { return int64_t{wal_pages_} * page_size_; }
   // The file's page size: kPageSize for files this code created.
   int page_size() const noexcept { return page_size_; }
-  static constexpr int kPageSize = 16384;
+  static constexpr int kPageSize = 8192;
   // A PASSIVE checkpoint: copies what it can from the WAL into the database without waiting for
   // readers or writers. Returns the WAL's size in bytes (copied or not; 0 when the checkpoint
   // could not run). Never throws (a busy database just means "later").

@@ -24,11 +24,30 @@ std::optional<TimePoint> optional_time(const Statement& s, int column) {
   if (s.is_null(column)) return std::nullopt;
   return time_at(s.int64(column));
 }
+// Most runs have no parameters, no tags and the default retry policy, and every flow-run
+// transition reads its run: those values are recognised by their text instead of parsed (parsing
+// the default policy alone took 11,000 instructions, a tenth of a transition's work outside the
+// kernel), and written as fixed text.
+const std::string& default_policy_text() {
+  static const std::string& text = *new std::string(json(RetryPolicy{}).dump());
+  return text;
+}
+std::string policy_text(const RetryPolicy& p) {
+  if (p.retries == 0 && p.retry_delays_s.empty() && p.retry_jitter_factor == 0)
+    return default_policy_text();
+  return json(p).dump();
+}
+std::string tags_text(const std::vector<std::string>& tags) {
+  return tags.empty() ? std::string("[]") : json(tags).dump();
+}
+
 json parse_json(const std::string& text, json fallback) {
   if (text.empty()) return fallback;
+  if (text == "{}") return json::object();
   return json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 std::vector<std::string> parse_tags(const std::string& text) {
+  if (text == "[]") return {};
   auto j = parse_json(text, json::array());
   std::vector<std::string> out;
   if (j.is_array())
@@ -38,6 +57,7 @@ std::vector<std::string> parse_tags(const std::string& text) {
 }
 RetryPolicy parse_policy(const std::string& text) {
   RetryPolicy p;
+  if (text == default_policy_text()) return p;
   auto j = parse_json(text, json::object());
   if (j.is_object()) from_json(j, p);
   return p;
@@ -157,7 +177,8 @@ std::optional<FlowRecord> select_flow(sqlite::Connection& db, std::string_view c
 
 std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::string& id,
                                              std::string* transition_id = nullptr) {
-  auto& q = db.prepare_cached(std::string(kFlowRunSelect) + " WHERE r.id = ?");
+  static const std::string& kSql = *new std::string(std::string(kFlowRunSelect) + " WHERE r.id = ?");
+  auto& q = db.prepare_cached(kSql);
   q.bind(1, id);
   if (!q.step()) {
     q.reset();
@@ -634,8 +655,8 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
   s.bind_text_or_null(6, run.parent_task_run_id);
   s.bind_text_or_null(7, run.idempotency_key);
   s.bind(8, run.parameters.dump());
-  s.bind(9, json(run.tags).dump());
-  s.bind(10, json(run.empirical_policy).dump());
+  s.bind(9, tags_text(run.tags));
+  s.bind(10, policy_text(run.empirical_policy));
   s.bind(11, state_id);
   s.bind(12, to_string(run.state.type));
   s.bind(13, run.state.name);
