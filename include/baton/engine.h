@@ -207,6 +207,26 @@ void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call,
 TaskRunPtr submit_task(std::shared_ptr<const TaskDefinition> task, std::unique_ptr<TaskCall> call,
                        std::vector<Dependency> deps);
 
+struct SubmitBatchState;
+
+// Within its scope, the runs that submit_task on this thread could start at once are handed to
+// the task runner in groups (of 1, 2, 4, ... up to 64 runs, and what is left when the scope ends)
+// instead of one by one: a map() of many runs then wakes the runner's threads once per group
+// rather than once per run, which costs a system call each. A run waits at most for the group it
+// is in to fill, or until this thread waits on a future (which hands over everything collected
+// first, so that waiting inside the scope cannot wait forever). Task::map opens one. Scopes nest
+// (the innermost collects). Must be destroyed on the thread that created it.
+class SubmitBatch {
+ public:
+  SubmitBatch();
+  ~SubmitBatch();
+  SubmitBatch(const SubmitBatch&) = delete;
+  SubmitBatch& operator=(const SubmitBatch&) = delete;
+
+ private:
+  std::unique_ptr<SubmitBatchState> state_;
+};
+
 // A flow as the engine sees it. Build with baton::flow().
 struct FlowDefinition {
   std::string name;

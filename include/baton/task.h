@@ -240,6 +240,7 @@ class Task {
     FutureList<R> out;
     out.reserve(n);
     auto its = std::make_tuple(map_begin(args)...);
+    engine::SubmitBatch batch;
     for (std::size_t i = 0; i < n; ++i) {
       std::apply(
           [&](auto&... it) { out.push_back(submit_impl(WaitFor{}, map_deref(args, it)...)); }, its);

@@ -1,5 +1,6 @@
 #include "core/task_run.h"
 
+#include <cstdint>
 #include <thread>
 
 #include "baton/error.h"
@@ -7,6 +8,7 @@
 #include "core/logging.h"
 #include "core/names.h"
 #include "core/result_store.h"
+#include "core/run_memory.h"
 #include "core/runtime.h"
 #include "core/tag_slots.h"
 #include "model/ids.h"
@@ -23,6 +25,53 @@ std::string format_seconds(double s) {
 }
 
 std::atomic<int> g_unparented_index{0};
+}  // namespace
+}  // namespace baton::core
+
+namespace baton::engine {
+struct SubmitBatchState {
+  SubmitBatchState* previous = nullptr;
+  core::ThreadPool* runner = nullptr;
+  std::vector<std::shared_ptr<core::Runnable>> jobs;
+  std::size_t group = 1;  // hand over once this many runs are collected
+};
+}  // namespace baton::engine
+
+namespace baton::core {
+namespace {
+// Groups grow 1, 2, 4, ...: a small map's first runs start at once, a large one's wait for at
+// most this many submissions.
+constexpr std::size_t kMaxSubmitGroup = 64;
+
+thread_local engine::SubmitBatchState* tl_batch = nullptr;
+
+void hand_over(engine::SubmitBatchState& batch) {
+  if (!batch.jobs.empty()) batch.runner->post(batch.jobs);
+}
+
+// Before this thread blocks: hands over every run its SubmitBatch scopes hold, which may be the
+// very run it is about to wait for.
+void hand_over_before_waiting() {
+  for (auto* batch = tl_batch; batch; batch = batch->previous) hand_over(*batch);
+}
+
+// Queues `job` on `runner`, through the innermost SubmitBatch of this thread if there is one.
+void post_run(ThreadPool& runner, std::shared_ptr<Runnable> job) {
+  auto* batch = tl_batch;
+  if (!batch) {
+    runner.post(std::move(job));
+    return;
+  }
+  if (batch->runner != &runner) {
+    hand_over(*batch);
+    batch->runner = &runner;
+  }
+  batch->jobs.push_back(std::move(job));
+  if (batch->jobs.size() >= batch->group) {
+    hand_over(*batch);
+    batch->group = std::min(batch->group * 2, kMaxSubmitGroup);
+  }
+}
 }  // namespace
 
 RunContext* current_context() { return tl_current; }
@@ -75,6 +124,132 @@ Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State propos
   return out;
 }
 
+namespace {
+
+// The locks and condition variables runs share (TaskRunImpl::mutex()); never destroyed, as runs
+// may still finish while the process exits.
+struct alignas(64) WaitStripe {
+  std::mutex mutex;
+  std::condition_variable done;
+};
+constexpr std::size_t kWaitStripes = 64;
+
+WaitStripe& stripe_of(const void* run) {
+  static auto* stripes = new WaitStripe[kWaitStripes];
+  // Handles are a few hundred bytes apart: drop the bits that do not tell them apart.
+  return stripes[(reinterpret_cast<std::uintptr_t>(run) >> 6) % kWaitStripes];
+}
+
+// Makes a recycled LiveTaskRun as good as new, keeping the capacity of its strings.
+void reset(LiveTaskRun& live) {
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+  static_assert(sizeof(TaskRunRecord) == 536 && sizeof(State) == 168,
+                "TaskRunRecord or State changed: make reset() reset the new members");
+#endif
+  auto& r = live.record;
+  r.id.clear();
+  r.flow_run_id.clear();
+  r.task_key.clear();
+  r.name.clear();
+  r.dynamic_key.clear();
+  r.cache_key.clear();
+  r.cache_expiration.reset();
+  r.task_inputs = nullptr;  // "no inputs" (stored as {}): an empty JSON object would allocate
+  r.tags.clear();
+  r.empirical_policy.retries = 0;
+  r.empirical_policy.retry_delays_s.clear();
+  r.empirical_policy.retry_jitter_factor = 0;
+  State& s = r.state;
+  s.type = StateType::kPending;
+  s.name.clear();
+  s.message.clear();
+  s.timestamp = {};
+  s.scheduled_time.reset();
+  s.result = nullptr;
+  s.cache_key.clear();
+  s.cache_expiration.reset();
+  s.retriable = true;
+  r.run_count = 0;
+  r.created = {};
+  r.updated = {};
+  r.expected_start_time.reset();
+  r.start_time.reset();
+  r.end_time.reset();
+  r.total_run_time_s = 0;
+  live.has_state = false;
+  live.tag_lease.clear();
+}
+
+// The recycling pool of LiveTaskRun: a small cache per thread, spilling to and refilled from a
+// shared one kLiveTransfer at a time, so that a run taken on the submitting thread and given back
+// on a pool thread costs no lock most of the time.
+constexpr std::size_t kLiveTransfer = 32;
+constexpr std::size_t kLiveLocalMax = 2 * kLiveTransfer;
+constexpr std::size_t kLiveSharedMax = 1024;
+
+struct SharedLivePool {
+  std::mutex mutex;
+  std::vector<LiveTaskRun*> items;
+};
+SharedLivePool& shared_live_pool() {
+  static auto* pool = new SharedLivePool;  // never destroyed: threads give back while exiting
+  return *pool;
+}
+
+thread_local bool tl_live_cache_gone = false;
+struct LocalLiveCache {
+  std::vector<LiveTaskRun*> items;
+  ~LocalLiveCache() {
+    tl_live_cache_gone = true;
+    for (auto* live : items) delete live;
+  }
+};
+thread_local LocalLiveCache tl_live_cache;
+
+std::unique_ptr<LiveTaskRun> fresh_live() {
+  auto live = std::make_unique<LiveTaskRun>();
+  live->record.task_inputs = nullptr;
+  return live;
+}
+
+std::unique_ptr<LiveTaskRun> take_live() {
+  if (tl_live_cache_gone) return fresh_live();
+  auto& local = tl_live_cache.items;
+  if (local.empty()) {
+    auto& shared = shared_live_pool();
+    std::lock_guard lock(shared.mutex);
+    std::size_t n = std::min(kLiveTransfer, shared.items.size());
+    local.insert(local.end(), shared.items.end() - static_cast<std::ptrdiff_t>(n),
+                 shared.items.end());
+    shared.items.resize(shared.items.size() - n);
+  }
+  if (local.empty()) return fresh_live();
+  std::unique_ptr<LiveTaskRun> live(local.back());
+  local.pop_back();
+  return live;
+}
+
+void give_live(std::unique_ptr<LiveTaskRun> live) {
+  reset(*live);
+  if (tl_live_cache_gone) return;  // deleted
+  auto& local = tl_live_cache.items;
+  local.push_back(live.release());
+  if (local.size() < kLiveLocalMax) return;
+  auto& shared = shared_live_pool();
+  std::size_t keep = local.size() - kLiveTransfer;
+  {
+    std::lock_guard lock(shared.mutex);
+    for (std::size_t i = keep; i < local.size() && shared.items.size() < kLiveSharedMax; ++i) {
+      shared.items.push_back(local[i]);
+      local[i] = nullptr;
+    }
+  }
+  for (std::size_t i = keep; i < local.size(); ++i) delete local[i];  // the shared pool was full
+  local.resize(keep);
+}
+
+}  // namespace
+
 TaskRunImpl::TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
                          std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow,
                          std::vector<engine::Dependency> deps)
@@ -83,75 +258,89 @@ TaskRunImpl::TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engi
       owned_call_(std::move(owned_call)),
       flow_(flow),
       deps_(std::move(deps)),
-      // Null stands for "no inputs" (stored as {}): the default, an empty JSON object, allocates.
-      record_{.task_inputs = nullptr} {}
+      live_(take_live()) {}
 
-// done_ is set under mutex_ (for the waiters on done_cv_) and read without it: once it is true,
-// error_ and record_.state no longer change, so a finished run answers without the lock.
+TaskRunImpl::~TaskRunImpl() {
+  if (live_) give_live(std::move(live_));  // a run that never became final
+}
+
+std::mutex& TaskRunImpl::mutex() const { return stripe_of(this).mutex; }
+std::condition_variable& TaskRunImpl::done_cv() const { return stripe_of(this).done; }
+
+// done_ is set under mutex() (for the waiters on done_cv()) and read without it: once it is true,
+// error_ and final_state_ no longer change, so a finished run answers without the lock. live_ is
+// given back only after done_ is set, so a reader that holds the lock and sees done_ false may
+// still read it.
 bool TaskRunImpl::done() const { return done_.load(std::memory_order_acquire); }
 
 void TaskRunImpl::wait() const {
   if (done()) return;
-  std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed); });
+  hand_over_before_waiting();
+  std::unique_lock lock(mutex());
+  done_cv().wait(lock, [this] { return done_.load(std::memory_order_relaxed); });
 }
 
 bool TaskRunImpl::wait_for(Seconds timeout) const {
   if (done()) return true;
-  std::unique_lock lock(mutex_);
-  return done_cv_.wait_for(lock, timeout, [this] { return done_.load(std::memory_order_relaxed); });
+  hand_over_before_waiting();
+  std::unique_lock lock(mutex());
+  return done_cv().wait_for(lock, timeout,
+                            [this] { return done_.load(std::memory_order_relaxed); });
 }
 
 State TaskRunImpl::state() const {
-  if (done()) return record_.state;
-  std::lock_guard lock(mutex_);
-  return record_.state;
+  if (done()) return final_state_;
+  std::lock_guard lock(mutex());
+  return done_.load(std::memory_order_relaxed) ? final_state_ : live_->record.state;
 }
 
 std::exception_ptr TaskRunImpl::error() const {
   if (done()) return error_;
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(mutex());
   return error_;
 }
 
 void TaskRunImpl::prepare() {
   const auto& def = *def_;
-  record_.id = new_id();
+  auto& record = live_->record;
+  id_ = new_id();
+  record.id = id_;
   int index = flow_ ? flow_->next_task_index(def.name) : g_unparented_index++;
-  record_.dynamic_key = std::to_string(index);
-  if (flow_) record_.flow_run_id = flow_->id();
+  record.dynamic_key = std::to_string(index);
+  if (flow_) record.flow_run_id = flow_->id();
   if (def.version.empty())
-    record_.task_key = def.name;
+    record.task_key = def.name;
   else
-    record_.task_key = def.task_key();
+    record.task_key = def.task_key();
   if (def.task_run_name.empty()) {
-    record_.name.reserve(def.name.size() + 1 + record_.dynamic_key.size());
-    record_.name = def.name;
-    record_.name += '-';
-    record_.name += record_.dynamic_key;
+    name_.reserve(def.name.size() + 1 + record.dynamic_key.size());
+    name_ = def.name;
+    name_ += '-';
+    name_ += record.dynamic_key;
   } else if (def.task_run_name.find('{') == std::string::npos) {
-    record_.name = def.task_run_name;  // no placeholders: the inputs are not needed
+    name_ = def.task_run_name;  // no placeholders: the inputs are not needed
   } else if (deps_.empty()) {
-    record_.name = render_name(def.task_run_name, call_->inputs(), "task_run_name");
+    name_ = render_name(def.task_run_name, call_->inputs(), "task_run_name");
   } else {
     // A template needs the argument values; with futures among them they are not known yet, so
     // such runs keep the default name.
-    record_.name = def.name + "-" + record_.dynamic_key;
+    name_ = def.name + "-" + record.dynamic_key;
   }
-  record_.tags = def.tags;
+  record.name = name_;
+  record.tags = def.tags;
   if (def.retries > 0) {
-    record_.empirical_policy.retries = def.retries;
-    record_.empirical_policy.retry_delays_s = def.retry_delay.delays_s(def.retries);
-    record_.empirical_policy.retry_jitter_factor = def.retry_jitter_factor;
+    record.empirical_policy.retries = def.retries;
+    record.empirical_policy.retry_delays_s = def.retry_delay.delays_s(def.retries);
+    record.empirical_policy.retry_jitter_factor = def.retry_jitter_factor;
   }
   if (!deps_.empty()) {
-    record_.task_inputs = nlohmann::json::object();
+    record.task_inputs = nlohmann::json::object();
     for (const auto& dep : deps_)
-      record_.task_inputs[dep.input].push_back({{"input_type", "task_run"}, {"id", dep.run->id()}});
+      record.task_inputs[dep.input].push_back({{"input_type", "task_run"}, {"id", dep.run->id()}});
   }
   State pending = State::pending();
-  record_.created = pending.timestamp;  // one clock reading for both
-  propose_task_state(record_, has_state_, std::move(pending), std::nullopt, &mutex_);
+  record.created = pending.timestamp;  // one clock reading for both
+  propose_task_state(record, live_->has_state, std::move(pending), std::nullopt, &mutex());
 }
 
 void TaskRunImpl::run_here() {
@@ -174,14 +363,14 @@ void TaskRunImpl::schedule(ThreadPool& runner) {
 }
 
 bool TaskRunImpl::add_dependent(const std::shared_ptr<TaskRunImpl>& dependent) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(mutex());
   if (done_.load(std::memory_order_relaxed)) return false;
   dependents_.push_back(dependent);
   return true;
 }
 
 void TaskRunImpl::dependency_done() {
-  if (waiting_for_.fetch_sub(1) == 1) runner_->post(shared_from_this());
+  if (waiting_for_.fetch_sub(1) == 1) post_run(*runner_, shared_from_this());
 }
 
 void TaskRunImpl::execute() {
@@ -206,7 +395,7 @@ bool TaskRunImpl::sleep_until(TimePoint at) {
 
 void TaskRunImpl::run_to_completion() {
   const auto& def = *def_;
-  auto label = [this] { return "Task run '" + record_.name + "'"; };
+  auto label = [this] { return "Task run '" + name_ + "'"; };
   auto& client = Runtime::get().client();
 
   // Upstream runs that did not complete: this run cannot have its inputs.
@@ -217,8 +406,8 @@ void TaskRunImpl::run_to_completion() {
         "Upstream task run '" + dep.run->name() + "' did not complete (" + s.name + ")";
     State failed = State::failed(msg, "NotReady");
     failed.retriable = false;
-    propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
-    emit_log(40, record_.flow_run_id, record_.id, label(), "Finished in state NotReady: " + msg);
+    propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt, &mutex());
+    emit_log(40, live_->record.flow_run_id, id_, label(), "Finished in state NotReady: " + msg);
     finish(std::make_exception_ptr(UpstreamFailedError(msg)));
     return;
   }
@@ -235,7 +424,8 @@ void TaskRunImpl::run_to_completion() {
       auto e = std::current_exception();
       State failed = State::failed("Cannot compute the cache key: " + exception_message(e));
       failed.retriable = false;
-      propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
+      propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt,
+                         &mutex());
       finish(e);
       return;
     }
@@ -256,53 +446,55 @@ void TaskRunImpl::run_to_completion() {
   std::exception_ptr error;
   for (;;) {
     // Tag concurrency limits: one slot of every "tag:<tag>" limit before entering Running.
-    if (!record_.tags.empty()) {
+    if (!live_->record.tags.empty()) {
       TagSlots slots;
       try {
-        slots = acquire_tag_slots(
-            client, record_.tags, record_.id, flow_ ? flow_->cancel().get() : nullptr,
-            [this](const std::string& why) {
-              State waiting = State::pending("AwaitingConcurrencySlot");
-              waiting.message = why;
-              propose_task_state(record_, has_state_, std::move(waiting), std::nullopt, &mutex_);
-            });
+        slots = acquire_tag_slots(client, live_->record.tags, id_,
+                                  flow_ ? flow_->cancel().get() : nullptr,
+                                  [this](const std::string& why) {
+                                    State waiting = State::pending("AwaitingConcurrencySlot");
+                                    waiting.message = why;
+                                    propose_task_state(live_->record, live_->has_state,
+                                                       std::move(waiting), std::nullopt, &mutex());
+                                  });
       } catch (...) {
         slots.status = TagSlots::Status::kAborted;
         slots.reason =
             "Could not take a tag concurrency slot: " + exception_message(std::current_exception());
       }
       if (slots.status == TagSlots::Status::kCancelled) {
-        propose_task_state(record_, has_state_, State::cancelled(slots.reason), std::nullopt,
-                           &mutex_);
+        propose_task_state(live_->record, live_->has_state, State::cancelled(slots.reason),
+                           std::nullopt, &mutex());
         finish(std::make_exception_ptr(CancelledError(label() + " was " + slots.reason)));
         return;
       }
       if (slots.status == TagSlots::Status::kAborted) {
         State failed = State::failed(slots.reason);
         failed.retriable = false;
-        propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
-        emit_log(40, record_.flow_run_id, record_.id, label(),
+        propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt,
+                           &mutex());
+        emit_log(40, live_->record.flow_run_id, id_, label(),
                  "Finished in state Failed: " + slots.reason);
         finish(std::make_exception_ptr(std::runtime_error(slots.reason)));
         return;
       }
-      tag_lease_ = std::move(slots.lease_id);
-      if (!tag_lease_.empty()) Runtime::get().lease_keeper().hold(tag_lease_);
+      live_->tag_lease = std::move(slots.lease_id);
+      if (!live_->tag_lease.empty()) Runtime::get().lease_keeper().hold(live_->tag_lease);
     }
     State running = State::running();
     running.cache_key = cache_key;
-    auto d =
-        propose_task_state(record_, has_state_, std::move(running), std::move(cached), &mutex_);
+    auto d = propose_task_state(live_->record, live_->has_state, std::move(running),
+                                std::move(cached), &mutex());
     cached.reset();
     if (d.outcome == orchestration::Outcome::kWait) {
       std::this_thread::sleep_for(Seconds(std::min(d.wait_s, 1.0)));
       continue;
     }
     if (d.outcome == orchestration::Outcome::kReject &&
-        record_.state.type == StateType::kCompleted) {
+        live_->record.state.type == StateType::kCompleted) {
       // CacheRetrieval: the body does not run.
       try {
-        const auto& ref = record_.state.result;
+        const auto& ref = live_->record.state.result;
         if (ref.is_object() && ref.contains("storage_key")) {
           auto stored = Runtime::get().results().read(ref["storage_key"].get<std::string>(), now());
           if (!stored) throw unavailable("the cached result was removed from the result store");
@@ -311,7 +503,7 @@ void TaskRunImpl::run_to_completion() {
           call_->load_result(ref);
         }
         if (Runtime::get().log_level() <= 10)
-          emit_log(10, record_.flow_run_id, record_.id, label(), "Finished in state Cached");
+          emit_log(10, live_->record.flow_run_id, id_, label(), "Finished in state Cached");
         finish(nullptr);
       } catch (...) {
         finish(std::current_exception());
@@ -341,8 +533,8 @@ void TaskRunImpl::run_to_completion() {
     {
       RunContext ctx;
       ctx.flow = flow_;
-      ctx.task_run_id = &record_.id;
-      ctx.task_run_name = &record_.name;
+      ctx.task_run_id = &id_;
+      ctx.task_run_name = &name_;
       ctx.cancel = cancel;
       ctx.log_prints = def.log_prints || (flow_ && flow_->log_prints());
       if (ctx.log_prints) install_print_capture();
@@ -367,7 +559,7 @@ void TaskRunImpl::run_to_completion() {
           if (def.cache_expiration)
             expiration = now() + std::chrono::duration_cast<std::chrono::microseconds>(
                                      *def.cache_expiration);
-          std::string storage_key = cache_key.empty() ? record_.id : cache_key;
+          std::string storage_key = cache_key.empty() ? id_ : cache_key;
           Runtime::get().results().write(storage_key, call_->result_json(), expiration);
           completed.result = {{"storage_key", storage_key}};
           completed.cache_key = cache_key;
@@ -377,9 +569,10 @@ void TaskRunImpl::run_to_completion() {
         error = std::current_exception();
       }
       if (!error) {
-        propose_task_state(record_, has_state_, std::move(completed), std::nullopt, &mutex_);
+        propose_task_state(live_->record, live_->has_state, std::move(completed), std::nullopt,
+                           &mutex());
         if (Runtime::get().log_level() <= 10)
-          emit_log(10, record_.flow_run_id, record_.id, label(), "Finished in state Completed");
+          emit_log(10, live_->record.flow_run_id, id_, label(), "Finished in state Completed");
         finish(nullptr);
         return;
       }
@@ -394,63 +587,67 @@ void TaskRunImpl::run_to_completion() {
         failed.retriable = false;
       }
     }
-    auto fd = propose_task_state(record_, has_state_, std::move(failed), std::nullopt, &mutex_);
-    if (record_.state.type == StateType::kScheduled && record_.state.scheduled_time) {
+    auto fd = propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt,
+                                 &mutex());
+    if (live_->record.state.type == StateType::kScheduled && live_->record.state.scheduled_time) {
       release_tag_slots();  // a run waiting to retry is not running
-      emit_log(30, record_.flow_run_id, record_.id, label(),
+      emit_log(30, live_->record.flow_run_id, id_, label(),
                "Task run failed with exception: " + msg + " - " + fd.reason);
-      if (sleep_until(*record_.state.scheduled_time)) continue;
+      if (sleep_until(*live_->record.state.scheduled_time)) continue;
       State cancelled =
           State::cancelled("The flow run was cancelled while the task waited to retry");
-      propose_task_state(record_, has_state_, std::move(cancelled), std::nullopt, &mutex_);
+      propose_task_state(live_->record, live_->has_state, std::move(cancelled), std::nullopt,
+                         &mutex());
       finish(error);
       return;
     }
-    emit_log(40, record_.flow_run_id, record_.id, label(),
-             "Finished in state " + record_.state.name + ": " + msg);
+    emit_log(40, live_->record.flow_run_id, id_, label(),
+             "Finished in state " + live_->record.state.name + ": " + msg);
     finish(error);
     return;
   }
 }
 
 void TaskRunImpl::release_tag_slots() {
-  if (tag_lease_.empty()) return;
-  Runtime::get().lease_keeper().release(tag_lease_);
-  tag_lease_.clear();
+  if (live_->tag_lease.empty()) return;
+  Runtime::get().lease_keeper().release(live_->tag_lease);
+  live_->tag_lease.clear();
 }
 
 void TaskRunImpl::finish(std::exception_ptr error) {
+  if (!live_) return;  // already final
   // First: whatever happens next (hooks, the flow ending), the slots are free.
   release_tag_slots();
   const auto& def = *def_;
-  // Only this thread writes record_.state, so it reads it without the lock.
-  const State& final_state = record_.state;
+  // Only this thread writes live_->record.state, so it reads it without the lock.
+  const State& final_state = live_->record.state;
   const auto& hooks =
       final_state.type == StateType::kCompleted ? def.on_completion : def.on_failure;
   if (!hooks.empty() &&
       (final_state.type == StateType::kCompleted || final_state.is_final_failure())) {
-    RunInfo info{record_.id,          record_.name,      def.name,
-                 record_.flow_run_id, record_.run_count, nullptr};
+    RunInfo info{id_, name_, def.name, live_->record.flow_run_id, live_->record.run_count, nullptr};
     for (const auto& hook : hooks) {
       try {
         hook(info, final_state);
       } catch (const std::exception& e) {
-        emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'",
+        emit_log(40, live_->record.flow_run_id, id_, "Task run '" + name_ + "'",
                  std::string("A state hook failed: ") + e.what());
       } catch (...) {
-        emit_log(40, record_.flow_run_id, record_.id, "Task run '" + record_.name + "'",
+        emit_log(40, live_->record.flow_run_id, id_, "Task run '" + name_ + "'",
                  "A state hook failed");
       }
     }
   }
   std::vector<std::shared_ptr<TaskRunImpl>> dependents;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(mutex());
+    final_state_ = std::move(live_->record.state);
     error_ = std::move(error);
     done_.store(true, std::memory_order_release);
     dependents.swap(dependents_);
   }
-  done_cv_.notify_all();
+  done_cv().notify_all();
+  give_live(std::move(live_));
   for (auto& d : dependents) d->dependency_done();
   // Last: once outstanding drops to zero the flow run may end and its context go away.
   if (runner_ && flow_) flow_->remove_outstanding();
@@ -459,6 +656,16 @@ void TaskRunImpl::finish(std::exception_ptr error) {
 }  // namespace baton::core
 
 namespace baton::engine {
+
+SubmitBatch::SubmitBatch() : state_(std::make_unique<SubmitBatchState>()) {
+  state_->previous = core::tl_batch;
+  core::tl_batch = state_.get();
+}
+
+SubmitBatch::~SubmitBatch() {
+  core::tl_batch = state_->previous;
+  core::hand_over(*state_);
+}
 
 void run_task(const std::shared_ptr<const TaskDefinition>& task, TaskCall& call,
               std::vector<Dependency> deps) {
@@ -474,8 +681,10 @@ TaskRunPtr submit_task(std::shared_ptr<const TaskDefinition> task, std::unique_p
   auto* ctx = core::current_context();
   auto* flow = ctx ? ctx->flow : nullptr;
   auto* raw = call.get();
-  auto run = std::make_shared<core::TaskRunImpl>(std::move(task), raw, std::move(call), flow,
-                                                 std::move(deps));
+  // Carved rather than malloc'd: see core/run_memory.h.
+  auto run = std::allocate_shared<core::TaskRunImpl>(
+      core::run_memory::RunAllocator<core::TaskRunImpl>{}, std::move(task), raw, std::move(call),
+      flow, std::move(deps));
   run->prepare();
   run->schedule(flow ? flow->runner() : core::Runtime::get().default_runner());
   return run;

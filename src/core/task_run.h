@@ -42,6 +42,16 @@ Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State propos
                             std::optional<State> cached = std::nullopt,
                             std::mutex* state_mutex = nullptr);
 
+// What a run needs only until it is final: its record (every state is recorded from it), and its
+// tag-slot lease. Taken from a recycling pool when the run is prepared and given back when it is
+// final, so that the record's strings keep their capacity from run to run and a handle that
+// outlives its run (a map's futures) holds only what its Future asks for.
+struct LiveTaskRun {
+  TaskRunRecord record;
+  bool has_state = false;
+  std::string tag_lease;  // the lease on this run's tag limits while an attempt runs
+};
+
 class TaskRunImpl final : public engine::TaskRunHandle,
                           public Runnable,
                           public std::enable_shared_from_this<TaskRunImpl> {
@@ -49,9 +59,10 @@ class TaskRunImpl final : public engine::TaskRunHandle,
   TaskRunImpl(std::shared_ptr<const engine::TaskDefinition> def, engine::TaskCall* call,
               std::unique_ptr<engine::TaskCall> owned_call, FlowRunContext* flow,
               std::vector<engine::Dependency> deps);
+  ~TaskRunImpl() override;
 
-  const std::string& id() const override { return record_.id; }
-  const std::string& name() const override { return record_.name; }
+  const std::string& id() const override { return id_; }
+  const std::string& name() const override { return name_; }
   bool done() const override;
   void wait() const override;
   bool wait_for(Seconds timeout) const override;
@@ -75,21 +86,23 @@ class TaskRunImpl final : public engine::TaskRunHandle,
   bool sleep_until(TimePoint at);
   // Gives back the tag concurrency slots this run holds, if any (see core/tag_slots.h).
   void release_tag_slots();
+  // The lock and condition variable of this run: one of a fixed set shared by all runs (a run
+  // waits rarely and briefly), which keeps them out of every handle.
+  std::mutex& mutex() const;
+  std::condition_variable& done_cv() const;
 
   std::shared_ptr<const engine::TaskDefinition> def_;
   engine::TaskCall* call_;
   std::unique_ptr<engine::TaskCall> owned_call_;
   FlowRunContext* flow_;
   std::vector<engine::Dependency> deps_;
-  TaskRunRecord record_;
-  bool has_state_ = false;
-  std::string tag_lease_;  // the lease on this run's tag limits while an attempt runs
+  std::string id_;
+  std::string name_;
+  std::unique_ptr<LiveTaskRun> live_;  // from prepare() until the run is final
   ThreadPool* runner_ = nullptr;
   std::atomic<int> waiting_for_{0};
-
-  mutable std::mutex mutex_;
-  mutable std::condition_variable done_cv_;
   std::atomic<bool> done_{false};
+  State final_state_;  // once done_
   std::exception_ptr error_;
   std::vector<std::shared_ptr<TaskRunImpl>> dependents_;
 };

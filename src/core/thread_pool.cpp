@@ -27,6 +27,21 @@ void ThreadPool::post(std::shared_ptr<Runnable> job) {
   ready_.notify_one();
 }
 
+void ThreadPool::post(std::vector<std::shared_ptr<Runnable>>& jobs) {
+  if (jobs.empty()) return;
+  const std::size_t count = jobs.size();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& job : jobs) queue_.push_back(std::move(job));
+  }
+  jobs.clear();
+  if (count >= threads_.size()) {
+    ready_.notify_all();
+  } else {
+    for (std::size_t i = 0; i < count; ++i) ready_.notify_one();
+  }
+}
+
 void ThreadPool::work() {
   pthread_setname_np(pthread_self(), "baton-task");  // shows in top, perf and gdb
   for (;;) {

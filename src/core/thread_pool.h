@@ -31,6 +31,10 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   void post(std::shared_ptr<Runnable> job);
+  // Queues every job of `jobs` under one lock (leaving it empty) and wakes as many threads as
+  // there are jobs: a map hands over its runs in groups this way, so that the threads are woken
+  // once per group rather than once per run.
+  void post(std::vector<std::shared_ptr<Runnable>>& jobs);
   int size() const { return static_cast<int>(threads_.size()); }
 
  private:

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <latch>
 #include <mutex>
+#include <ranges>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -105,6 +106,96 @@ TEST_P(SdkTasks, MapRunsOncePerElementInOrderWithUnmappedConstant) {
   });
   EXPECT_EQ(f(), (std::vector<std::string>{"id-a", "id-b", "id-c", "id-d"}));
   EXPECT_EQ(task_runs(flow_run_id).size(), 4u);
+}
+
+// A map hands its runs to the task runner in groups (engine::SubmitBatch): 1, 2, 4, ... up to
+// 64, then the rest when map() returns. 300 runs cross every group size and leave a partial one.
+TEST_P(SdkTasks, LargeMapRunsAndRecordsEveryElement) {
+  auto twice = baton::task("twice", [](int x) { return 2 * x; });
+  std::string flow_run_id;
+  auto f = baton::flow("large_map_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    return twice.map(std::views::iota(0, 300)).results();
+  });
+  auto results = f();
+  ASSERT_EQ(results.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)], 2 * i);
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 300u);
+  std::set<std::string> keys;
+  for (const auto& run : runs) {
+    EXPECT_EQ(run.state.type, StateType::kCompleted) << run.name;
+    keys.insert(run.dynamic_key);
+  }
+  EXPECT_EQ(keys.size(), 300u);
+  EXPECT_EQ(state_names(runs.back().id),
+            (std::vector<std::string>{"Pending", "Running", "Completed"}));
+}
+
+// Runs collected by a SubmitBatch that has not handed them over yet are handed over before this
+// thread blocks on a future, so waiting inside the scope cannot wait forever.
+TEST_P(SdkTasks, WaitingInsideASubmitBatchHandsOverItsRuns) {
+  auto inc = baton::task("inc", [](int x) { return x + 1; });
+  auto f = baton::flow("submit_batch_wait_flow", [&] {
+    engine::SubmitBatch batch;
+    auto first = inc.submit(1);   // a group of one: handed over at once
+    auto second = inc.submit(2);  // the next group holds two: this one waits for a companion
+    if (!second.wait_for(10s)) {
+      ADD_FAILURE() << "the run waited for stayed in the batch";
+      return 0;  // the batch hands it over as it goes out of scope
+    }
+    auto third = inc.submit(3);
+    return first.result() + second.result() + third.result();
+  });
+  EXPECT_EQ(f(), 2 + 3 + 4);
+}
+
+// A run's record is recycled for later runs once it is final (LiveTaskRun in core/task_run.h):
+// nothing of an earlier run on the same thread may show in a later one's record.
+TEST_P(SdkTasks, ARunRecordsNothingOfAnEarlierRunsRecord) {
+  int attempts = 0;
+  auto flaky = baton::task("recycled_flaky",
+                           [&](int x) {
+                             if (++attempts == 1) throw Oops("first attempt");
+                             return x;
+                           })
+                   .tags({"recycle-tag"})
+                   .retries(1)
+                   .retry_delay(10ms)
+                   .cache()
+                   .refresh_cache();  // runs even when an earlier test run cached it
+  auto plain = baton::task("recycled_plain", [](int x) { return x; });
+  auto consumer = baton::task("recycled_consumer", [](int x) { return x; });
+  std::string flow_run_id;
+  auto f = baton::flow("recycled_record_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    int sum = flaky(1);  // tags, a retry policy, a cache key, AwaitingRetry: then recycled
+    auto upstream = plain.submit(2);
+    sum += consumer(upstream);  // task_inputs
+    sum += plain(3);
+    return sum;
+  });
+  EXPECT_EQ(f(), 6);
+  auto runs = task_runs(flow_run_id);
+  ASSERT_EQ(runs.size(), 4u);
+  for (const auto& run : runs) {
+    if (run.task_key == "recycled_flaky") {
+      EXPECT_EQ(run.run_count, 2);
+      continue;
+    }
+    SCOPED_TRACE(run.name);
+    EXPECT_TRUE(run.tags.empty());
+    EXPECT_EQ(run.empirical_policy.retries, 0);
+    EXPECT_TRUE(run.empirical_policy.retry_delays_s.empty());
+    if (run.task_key != "recycled_consumer") {
+      EXPECT_TRUE(run.task_inputs.empty()) << run.task_inputs.dump();
+    }
+    EXPECT_TRUE(run.cache_key.empty());
+    EXPECT_TRUE(run.state.cache_key.empty());
+    EXPECT_TRUE(run.state.result.is_null()) << run.state.result.dump();
+    EXPECT_EQ(run.run_count, 1);
+    EXPECT_EQ(state_names(run.id), (std::vector<std::string>{"Pending", "Running", "Completed"}));
+  }
 }
 
 TEST_P(SdkTasks, MapAcceptsAnySizedRangeIncludingViews) {

@@ -145,8 +145,8 @@ Connection::Connection(const std::string& path, ConnectionOptions options)
       // is a whole WAL frame, so the page size sets two costs pulling apart: the task-run writer
       // appends wide rows in bulk and wants big pages (fewer b-tree splits, frames and write
       // calls per row), a flow-run commit changes ~9 pages whatever their size and wants small
-      // ones. 8 KiB keeps the writer within a few percent of 16 KiB while a one-run commit costs
-      // a third less CPU than at 16 KiB (docs/storage.md has the table).
+      // ones. Against 16 KiB, 8 KiB costs the writer a tenth more CPU per task and a one-run
+      // flow-run commit a third less (docs/storage.md has the table).
       exec("PRAGMA page_size=" + std::to_string(kPageSize));
       // Switching to WAL needs a moment of exclusive access; exec() retries while busy.
       exec("PRAGMA journal_mode=WAL");

@@ -1,0 +1,126 @@
+#include "core/run_memory.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace baton::core::run_memory {
+
+namespace {
+
+// A thread's first slabs are small; from the third on they are one huge page each.
+constexpr std::size_t kSmallSlab = 64 * 1024;
+constexpr std::size_t kHugeSlab = 2 * 1024 * 1024;
+constexpr int kSmallSlabsPerThread = 2;
+constexpr std::size_t kAlign = alignof(std::max_align_t);
+
+// `live` starts at kOwnerBias while a thread carves from the slab, so that frees never bring it
+// to zero before the thread moves on; then the thread gives back the bias less what it carved,
+// and whoever brings it to zero (that thread or the last free) unmaps the slab. Carving itself
+// needs no atomic operation.
+constexpr int64_t kOwnerBias = int64_t{1} << 40;
+
+struct SlabHeader {
+  std::atomic<int64_t> live{kOwnerBias};
+  std::size_t size = 0;
+};
+
+// Every block starts with the slab it was carved from.
+struct alignas(kAlign) BlockPrefix {
+  SlabHeader* slab;
+};
+
+constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+constexpr std::size_t kFirstBlock = round_up(sizeof(SlabHeader));
+
+std::atomic<std::size_t> g_mapped{0};
+
+SlabHeader* map_slab(std::size_t size) {
+  constexpr int kProt = PROT_READ | PROT_WRITE;
+  constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS;
+  void* at = nullptr;
+  if (size < kHugeSlab) {
+    at = mmap(nullptr, size, kProt, kFlags, -1, 0);
+    if (at == MAP_FAILED) throw std::bad_alloc();
+  } else {
+    // A huge page must be aligned to its size: map twice as much and trim both ends.
+    void* raw = mmap(nullptr, 2 * size, kProt, kFlags, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    auto begin = reinterpret_cast<std::uintptr_t>(raw);
+    auto aligned = (begin + size - 1) & ~(size - 1);
+    if (aligned > begin) munmap(raw, aligned - begin);
+    auto tail = begin + 2 * size - (aligned + size);
+    if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
+    at = reinterpret_cast<void*>(aligned);
+    // Advice only: without huge pages the slab is faulted in 4 KiB at a time, as malloc's heap.
+    madvise(at, size, MADV_HUGEPAGE);
+  }
+  auto* slab = new (at) SlabHeader;
+  slab->size = size;
+  g_mapped.fetch_add(1, std::memory_order_relaxed);
+  return slab;
+}
+
+void release(SlabHeader* slab, int64_t count) noexcept {
+  if (slab->live.fetch_sub(count, std::memory_order_acq_rel) != count) return;
+  std::size_t size = slab->size;
+  slab->~SlabHeader();
+  munmap(slab, size);
+  g_mapped.fetch_sub(1, std::memory_order_relaxed);
+}
+
+class Carver {
+ public:
+  Carver() = default;
+  Carver(const Carver&) = delete;
+  Carver& operator=(const Carver&) = delete;
+  ~Carver() { retire(); }
+
+  void* allocate(std::size_t size) {
+    std::size_t need = sizeof(BlockPrefix) + round_up(size);
+    if (!slab_ || static_cast<std::size_t>(end_ - next_) < need) {
+      std::size_t slab_size = slabs_ < kSmallSlabsPerThread ? kSmallSlab : kHugeSlab;
+      SlabHeader* fresh = map_slab(slab_size);  // may throw: keep the current slab until then
+      retire();
+      slab_ = fresh;
+      ++slabs_;
+      next_ = reinterpret_cast<char*>(fresh) + kFirstBlock;
+      end_ = reinterpret_cast<char*>(fresh) + slab_size;
+      carved_ = 0;
+    }
+    auto* prefix = new (next_) BlockPrefix{slab_};
+    next_ += need;
+    ++carved_;
+    return prefix + 1;
+  }
+
+ private:
+  void retire() noexcept {
+    if (!slab_) return;
+    release(slab_, kOwnerBias - carved_);
+    slab_ = nullptr;
+    next_ = end_ = nullptr;
+  }
+
+  SlabHeader* slab_ = nullptr;
+  char* next_ = nullptr;
+  char* end_ = nullptr;
+  int64_t carved_ = 0;
+  int slabs_ = 0;
+};
+
+thread_local Carver tl_carver;
+
+}  // namespace
+
+void* allocate(std::size_t size) { return tl_carver.allocate(size); }
+
+void deallocate(void* block) noexcept {
+  auto* prefix = static_cast<BlockPrefix*>(block) - 1;
+  release(prefix->slab, 1);
+}
+
+std::size_t mapped_slabs() noexcept { return g_mapped.load(std::memory_order_relaxed); }
+
+}  // namespace baton::core::run_memory
