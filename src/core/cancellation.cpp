@@ -19,14 +19,14 @@ std::string CancellationToken::reason() const { return state_ ? state_->why() : 
 
 CancellationToken cancellation_token() {
   const auto* ctx = core::current_context();
-  if (ctx && ctx->cancel) return CancellationToken(ctx->cancel);
+  if (ctx && ctx->cancel && *ctx->cancel) return CancellationToken(*ctx->cancel);
   return CancellationToken();
 }
 
 void check_cancelled() {
   const auto* ctx = core::current_context();
-  if (!ctx || !ctx->cancel || !ctx->cancel->is_cancelled()) return;
-  CancellationToken(ctx->cancel).throw_if_cancelled();
+  if (!ctx || !ctx->cancel || !*ctx->cancel || !(*ctx->cancel)->is_cancelled()) return;
+  CancellationToken(*ctx->cancel).throw_if_cancelled();
 }
 
 }  // namespace baton

@@ -157,7 +157,8 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
     run_hooks(def.on_running, info, r.state, label);
 
     // One cancellation state per attempt: a timed-out attempt must not cancel the retry.
-    auto cancel = std::make_shared<baton::detail::CancelState>(parent ? parent->cancel : nullptr);
+    auto cancel = std::make_shared<baton::detail::CancelState>(
+        parent && parent->cancel ? *parent->cancel : nullptr);
     std::uint64_t alarm = 0;
     if (def.timeout) {
       char buf[32];
@@ -174,7 +175,7 @@ State run_flow(const std::shared_ptr<const FlowDefinition>& flow, FlowCall& call
                           cancel);
       RunContext ctx;
       ctx.flow = &fctx;
-      ctx.cancel = cancel;
+      ctx.cancel = &cancel;
       ctx.log_prints = def.log_prints;
       ScopedContext scope(&ctx);
       try {

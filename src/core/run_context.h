@@ -83,7 +83,10 @@ struct RunContext {
   FlowRunContext* flow = nullptr;            // null for tasks called outside flows
   const std::string* task_run_id = nullptr;  // set while a task body runs
   const std::string* task_run_name = nullptr;
-  std::shared_ptr<detail::CancelState> cancel;
+  // The cancellation state of what runs: the flow run's, or a task attempt's with a timeout. A
+  // pointer to the owner's shared_ptr, which outlives the context, so that setting up a context
+  // per task run touches no reference count the pool's threads share.
+  const std::shared_ptr<detail::CancelState>* cancel = nullptr;
   bool log_prints = false;
 };
 

@@ -97,7 +97,7 @@ void record_state(TaskRunRecord& record, bool& has_state, State&& state,
 
 }  // namespace
 
-Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
+Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State&& proposed,
                             std::optional<State> cached, std::mutex* state_mutex) {
   const State* current = has_state ? &record.state : nullptr;
   if (orchestration::is_plain_task_transition(current, proposed, record.run_count)) {
@@ -377,7 +377,7 @@ void TaskRunImpl::execute() {
   // The pool thread works for the flow run that submitted this task.
   RunContext ctx;
   ctx.flow = flow_;
-  ctx.cancel = flow_ ? flow_->cancel() : nullptr;
+  ctx.cancel = flow_ ? &flow_->cancel() : nullptr;
   ScopedContext scope(&ctx);
   run_to_completion();
 }
@@ -518,16 +518,19 @@ void TaskRunImpl::run_to_completion() {
     }
 
     // Running (or Retrying): run the body with this run as the thread's context.
-    std::shared_ptr<detail::CancelState> cancel = flow_ ? flow_->cancel() : nullptr;
+    // The flow run's cancellation state, or with a timeout one of this attempt's own.
+    const std::shared_ptr<detail::CancelState>* cancel = flow_ ? &flow_->cancel() : nullptr;
+    std::shared_ptr<detail::CancelState> attempt_cancel;
     std::uint64_t alarm = 0;
     std::string timeout_reason;
     if (def.timeout) {
-      cancel = std::make_shared<detail::CancelState>(cancel);
+      attempt_cancel = std::make_shared<detail::CancelState>(cancel ? *cancel : nullptr);
+      cancel = &attempt_cancel;
       timeout_reason = label() + " exceeded its timeout of " + format_seconds(def.timeout->count());
       alarm = Runtime::get().watchdog().arm(
           std::chrono::steady_clock::now() +
               std::chrono::duration_cast<std::chrono::steady_clock::duration>(*def.timeout),
-          cancel, timeout_reason);
+          attempt_cancel, timeout_reason);
     }
     error = nullptr;
     {
@@ -547,9 +550,9 @@ void TaskRunImpl::run_to_completion() {
       if (ctx.log_prints) flush_captured_prints();
     }
     if (alarm) Runtime::get().watchdog().disarm(alarm);
-    bool timed_out = cancel && cancel->is_timed_out();
+    bool timed_out = cancel && *cancel && (*cancel)->is_timed_out();
     if (timed_out && (!error || holds<TimeoutError>(error) || holds<CancelledError>(error)))
-      error = std::make_exception_ptr(TimeoutError(cancel->why()));
+      error = std::make_exception_ptr(TimeoutError((*cancel)->why()));
 
     if (!error) {
       State completed = State::completed();

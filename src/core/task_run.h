@@ -38,7 +38,7 @@ struct Proposal {
 // given, guards the write of record.state against concurrent readers. The plain Pending ->
 // Running -> Completed sequence takes orchestration::is_plain_task_transition's short way, which
 // decides what the full task policy decides.
-Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State proposed,
+Proposal propose_task_state(TaskRunRecord& record, bool& has_state, State&& proposed,
                             std::optional<State> cached = std::nullopt,
                             std::mutex* state_mutex = nullptr);
 
