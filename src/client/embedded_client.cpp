@@ -243,27 +243,70 @@ void EmbeddedClient::set_flow_run_state_async(std::string flow_run_id, State pro
   submit(std::move(job));
 }
 
+void EmbeddedClient::set_commit_scheduler(CommitScheduler schedule) {
+  std::lock_guard lock(jobs_mutex_);
+  commit_scheduler_ = std::move(schedule);
+}
+
 void EmbeddedClient::submit(std::unique_ptr<FlowRunJob> job) {
   std::unique_lock lock(jobs_mutex_);
   queued_jobs_.push_back(std::move(job));
   if (committing_) return;  // the committing thread takes it into its next transaction
   committing_ = true;
-  while (!queued_jobs_.empty()) {
-    std::vector<std::unique_ptr<FlowRunJob>> batch = std::move(queued_jobs_);
-    queued_jobs_.clear();
+  if (commit_scheduler_) {
+    CommitScheduler schedule = commit_scheduler_;
     lock.unlock();
-    commit_batch(batch);
-    for (auto& j : batch) {
-      try {
-        j->complete(*j);
-      } catch (...) {
-        // A completion must not throw; one that does must not strand the rest of the batch.
-      }
-    }
-    batch.clear();
+    if (schedule([this] { run_scheduled_commit(1); })) return;
     lock.lock();
   }
+  while (!queued_jobs_.empty()) commit_queued(lock);
   committing_ = false;
+}
+
+void EmbeddedClient::run_scheduled_commit(int more_turns) {
+  std::unique_lock lock(jobs_mutex_);
+  if (more_turns > 0) {
+    // One more turn before the first transaction of a burst: the first ran after what this
+    // thread had already queued; the second also lets what the other threads read meanwhile
+    // join (at 8 and 64 concurrent clients, 4-4.5 and 35 writes per transaction instead of 2.6
+    // and 22, for one more pass through the scheduler).
+    CommitScheduler schedule = commit_scheduler_;
+    lock.unlock();
+    if (schedule && schedule([this, more_turns] { run_scheduled_commit(more_turns - 1); }))
+      return;
+    lock.lock();
+  }
+  commit_queued(lock);
+  if (queued_jobs_.empty()) {
+    committing_ = false;
+    return;
+  }
+  // Writes queued during this transaction: the next one is scheduled too, so that this thread
+  // first serves what became ready meanwhile (more requests join that transaction).
+  CommitScheduler schedule = commit_scheduler_;
+  if (schedule) {
+    lock.unlock();
+    if (schedule([this] { run_scheduled_commit(0); })) return;
+    lock.lock();
+  }
+  while (!queued_jobs_.empty()) commit_queued(lock);
+  committing_ = false;
+}
+
+void EmbeddedClient::commit_queued(std::unique_lock<std::mutex>& lock) {
+  std::vector<std::unique_ptr<FlowRunJob>> batch = std::move(queued_jobs_);
+  queued_jobs_.clear();
+  lock.unlock();
+  commit_batch(batch);
+  for (auto& j : batch) {
+    try {
+      j->complete(*j);
+    } catch (...) {
+      // A completion must not throw; one that does must not strand the rest of the batch.
+    }
+  }
+  batch.clear();
+  lock.lock();
 }
 
 void EmbeddedClient::commit_batch(std::vector<std::unique_ptr<FlowRunJob>>& batch) {

@@ -122,6 +122,17 @@ class EmbeddedClient final : public OrchestrationClient {
   void set_flow_run_state_async(std::string flow_run_id, State proposed, bool force,
                                 std::string process_identity, EventsFn events, SetStateDone done);
 
+  // Where flow-run group commits run. Unset (the default), the caller that finds no commit in
+  // progress commits at once, on its own thread, and keeps committing until the queue is empty.
+  // A server sets `schedule`, which runs a task later on a thread of its choosing (its network
+  // threads, after the requests they have already read): requests read in the same turn then
+  // join one transaction instead of the first of them committing alone, and between two
+  // transactions that thread serves what became ready. `schedule` returns false when it can no
+  // longer run anything (the server is stopping); the commit then runs on the caller's thread.
+  // Set it before concurrent use, clear it only once `schedule` refuses work.
+  using CommitScheduler = std::function<bool(std::function<void()> task)>;
+  void set_commit_scheduler(CommitScheduler schedule);
+
   storage::Storage& storage() noexcept { return *storage_; }
   storage::BatchWriter::Stats writer_stats() { return writer_->stats(); }
 
@@ -136,6 +147,11 @@ class EmbeddedClient final : public OrchestrationClient {
   // once its transaction is durable. Synchronous callers wait for their job's completion.
   struct FlowRunJob;
   void submit(std::unique_ptr<FlowRunJob> job);
+  // Commits and completes everything queued; `lock` (on jobs_mutex_) is released meanwhile.
+  void commit_queued(std::unique_lock<std::mutex>& lock);
+  // One scheduled transaction, after `more_turns` more passes through the scheduler; schedules
+  // the next when more writes queued meanwhile.
+  void run_scheduled_commit(int more_turns);
   void commit_batch(std::vector<std::unique_ptr<FlowRunJob>>& batch);
   // Validates and decides a new run's first state (the caller's thread).
   FlowRunRecord prepare_flow_run(FlowRunRecord run);
@@ -144,7 +160,8 @@ class EmbeddedClient final : public OrchestrationClient {
   std::unique_ptr<storage::BatchWriter> writer_;
   std::mutex jobs_mutex_;
   std::vector<std::unique_ptr<FlowRunJob>> queued_jobs_;
-  bool committing_ = false;
+  bool committing_ = false;  // a commit is running or scheduled; under jobs_mutex_
+  CommitScheduler commit_scheduler_;
   // COMPLETED states with a cache key recorded by this process and perhaps not committed yet,
   // with their writer sequence numbers: find_cached_state answers from here instead of
   // flushing. Entries leave once committed (then storage has them).

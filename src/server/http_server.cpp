@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -66,6 +67,51 @@ http::response<http::string_body> to_beast(Response& r, unsigned version, bool k
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+// An answer as the bytes sent: the status line and headers as text, and the body, written
+// together in one gathered write. The same bytes Beast's serializer writes for to_beast()'s
+// message, without its per-field work on every answer.
+struct Answer {
+  std::string head;
+  std::string body;
+  std::array<asio::const_buffer, 2> buffers() const {
+    return {asio::buffer(head), asio::buffer(body)};
+  }
+};
+
+Answer to_answer(Response& r, unsigned version, bool keep_alive) {
+  Answer a;
+  bool has_body = r.status != 204 && r.status != 304 && r.status >= 200;
+  if (has_body) a.body = r.raw_body ? std::move(*r.raw_body) : r.body.dump();
+  auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
+  std::string& h = a.head;
+  h.reserve(128);
+  h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  h += std::to_string(r.status);
+  h += ' ';
+  h.append(reason.data(), reason.size());
+  h += "\r\nServer: baton\r\n";
+  if (has_body) {
+    h += "Content-Type: ";
+    h += r.content_type;
+    h += "\r\n";
+  }
+  for (const auto& [name, value] : r.headers) {
+    h += name;
+    h += ": ";
+    h += value;
+    h += "\r\n";
+  }
+  if (version == 10 && keep_alive) h += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) h += "Connection: close\r\n";
+  if (has_body) {
+    h += "Content-Length: ";
+    h += std::to_string(a.body.size());
+    h += "\r\n";
+  }
+  h += "\r\n";
+  return a;
 }
 
 Response plain_error(ErrorKind kind, const std::string& message) {
@@ -184,6 +230,11 @@ struct HttpServer::Impl {
 
   std::mutex mutex;
   std::condition_variable sessions_done;
+  // post(): tasks accepted and not yet run, and whether more are accepted.
+  std::mutex posts_mutex;
+  std::condition_variable posts_done;
+  int posts_pending = 0;
+  bool posts_closed = false;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
 
   asio::awaitable<void> accept_loop() {
@@ -325,8 +376,8 @@ struct HttpServer::Impl {
       Request request = to_request(beast_request);
       Response response = co_await dispatch(request);
       keep_alive = keep_alive && !stopping;
-      auto res = to_beast(response, version, keep_alive);
-      auto [wec, wn] = co_await http::async_write(s->stream, res, kUseTuple);
+      Answer answer = to_answer(response, version, keep_alive);
+      auto [wec, wn] = co_await asio::async_write(s->stream, answer.buffers(), kUseTuple);
       if (wec || !keep_alive) break;
     }
     beast::error_code ec;
@@ -430,9 +481,32 @@ void HttpServer::stop() {
                               [&im] { return im.sessions.empty(); });
   }
   im.workers.join();
+  {
+    // Tasks already accepted run (a group commit whose requests have gone still completes).
+    std::unique_lock lock(im.posts_mutex);
+    im.posts_closed = true;
+    im.posts_done.wait(lock, [&im] { return im.posts_pending == 0; });
+  }
   im.ioc.stop();
   for (auto& t : im.threads) t.join();
   im.threads.clear();
+}
+
+bool HttpServer::post(std::function<void()> task) {
+  auto& im = *impl_;
+  {
+    std::lock_guard lock(im.posts_mutex);
+    if (im.posts_closed) return false;
+    ++im.posts_pending;
+  }
+  // defer: from a network thread the task joins that thread's own queue, behind the handlers
+  // already queued, without waking the other thread.
+  asio::defer(im.ioc, [&im, task = std::move(task)] {
+    task();
+    std::lock_guard lock(im.posts_mutex);
+    if (--im.posts_pending == 0 && im.posts_closed) im.posts_done.notify_all();
+  });
+  return true;
 }
 
 }  // namespace baton::server

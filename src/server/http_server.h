@@ -73,6 +73,13 @@ class HttpServer {
   // Graceful stop as described above; idempotent.
   void stop();
 
+  // Runs `task` on a network thread after the handlers already queued there (from a network
+  // thread: after the requests it has already read), for work that gains from gathering what
+  // arrives in one turn, such as a group commit. Safe from any thread. False, and `task` does not
+  // run, once stop() has begun and in-flight requests have answered; stop() waits for accepted
+  // tasks. A task must not block for long: it holds a network thread.
+  bool post(std::function<void()> task);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -40,7 +40,7 @@ std::string type_name(const json& v) {
   }
 }
 
-bool has_type(const json& v, const std::string& t) {
+bool has_type(const json& v, std::string_view t) {
   if (t == "null") return v.is_null();
   if (t == "boolean") return v.is_boolean();
   if (t == "integer")
@@ -83,14 +83,20 @@ json SchemaRegistry::components() const {
 void SchemaRegistry::validate(const json& value, const json& s, const std::string& field) const {
   if (!s.is_object()) return;
   if (auto ref = s.find("$ref"); ref != s.end()) {
-    std::string target = ref->get<std::string>();
-    const json* resolved = find(target.substr(std::min(target.size(), kRefPrefix.size())));
+    std::string_view target = ref->get_ref<const std::string&>();
+    auto it = schemas_.find(target.substr(std::min(target.size(), kRefPrefix.size())));
+    const json* resolved = it == schemas_.end() ? nullptr : &it->second;
     if (!resolved)
-      throw Error(ErrorKind::kInternal, "schema reference " + target + " is not registered");
+      throw Error(ErrorKind::kInternal,
+                  "schema reference " + std::string(target) + " is not registered");
     validate(value, *resolved, field);
     return;
   }
   if (auto any_of = s.find("anyOf"); any_of != s.end()) {
+    // nullable(): a null is checked without throwing through the first alternative.
+    if (value.is_null())
+      for (const auto& alternative : *any_of)
+        if (auto t = alternative.find("type"); t != alternative.end() && *t == "null") return;
     std::optional<Error> first;
     for (const auto& alternative : *any_of) {
       try {
@@ -102,48 +108,49 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
     }
     if (first) throw *first;
   }
-  const std::string where = field.empty() ? "the body" : "'" + field + "'";
+  // Written only for an error message: valid bodies, the common case, allocate nothing here.
+  auto where = [&field] { return field.empty() ? std::string("the body") : "'" + field + "'"; };
   if (auto t = s.find("type"); t != s.end()) {
     bool ok = false;
     if (t->is_string())
-      ok = has_type(value, t->get<std::string>());
+      ok = has_type(value, t->get_ref<const std::string&>());
     else
-      for (const auto& one : *t) ok = ok || has_type(value, one.get<std::string>());
+      for (const auto& one : *t) ok = ok || has_type(value, one.get_ref<const std::string&>());
     if (!ok)
-      throw invalid_argument(where + " must be " + describe_types(*t) + ", got " + type_name(value),
-                             field);
+      throw invalid_argument(
+          where() + " must be " + describe_types(*t) + ", got " + type_name(value), field);
   }
   if (value.is_null()) return;
   if (auto e = s.find("enum"); e != s.end()) {
     if (std::find(e->begin(), e->end(), value) == e->end()) {
       std::string allowed;
       for (const auto& v : *e) allowed += (allowed.empty() ? "" : ", ") + v.dump();
-      throw invalid_argument(where + " is " + value.dump() + "; expected one of " + allowed, field);
+      throw invalid_argument(where() + " is " + value.dump() + "; expected one of " + allowed, field);
     }
   }
   if (value.is_number()) {
     if (auto m = s.find("minimum"); m != s.end() && value.get<double>() < m->get<double>())
-      throw invalid_argument(where + " must be at least " + m->dump(), field);
+      throw invalid_argument(where() + " must be at least " + m->dump(), field);
     if (auto m = s.find("maximum"); m != s.end() && value.get<double>() > m->get<double>())
-      throw invalid_argument(where + " must be at most " + m->dump(), field);
+      throw invalid_argument(where() + " must be at most " + m->dump(), field);
   }
   if (value.is_string()) {
     const auto& text = value.get_ref<const std::string&>();
     if (auto m = s.find("minLength"); m != s.end() && text.size() < m->get<size_t>())
-      throw invalid_argument(where + " must have at least " + m->dump() + " characters", field);
+      throw invalid_argument(where() + " must have at least " + m->dump() + " characters", field);
     if (auto m = s.find("maxLength"); m != s.end() && text.size() > m->get<size_t>())
-      throw invalid_argument(where + " must have at most " + m->dump() + " characters", field);
+      throw invalid_argument(where() + " must have at most " + m->dump() + " characters", field);
     if (auto f = s.find("format"); f != s.end()) {
       if (*f == "uuid" && !is_uuid(text))
-        throw invalid_argument(where + " is '" + text + "', not a UUID", field);
+        throw invalid_argument(where() + " is '" + text + "', not a UUID", field);
       if (*f == "date-time") parse_time(text, field);
     }
   }
   if (value.is_array()) {
     if (auto m = s.find("minItems"); m != s.end() && value.size() < m->get<size_t>())
-      throw invalid_argument(where + " must have at least " + m->dump() + " items", field);
+      throw invalid_argument(where() + " must have at least " + m->dump() + " items", field);
     if (auto m = s.find("maxItems"); m != s.end() && value.size() > m->get<size_t>())
-      throw invalid_argument(where + " must have at most " + m->dump() + " items", field);
+      throw invalid_argument(where() + " must have at most " + m->dump() + " items", field);
     if (auto items = s.find("items"); items != s.end())
       for (size_t i = 0; i < value.size(); ++i)
         validate(value[i], *items, join(field, std::to_string(i)));
@@ -151,7 +158,7 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
   if (value.is_object()) {
     if (auto req = s.find("required"); req != s.end())
       for (const auto& name : *req)
-        if (!value.contains(name.get<std::string>()))
+        if (!value.contains(name.get_ref<const std::string&>()))
           throw invalid_argument("missing required member '" + name.get<std::string>() + "'",
                                  join(field, name.get<std::string>()));
     auto props = s.find("properties");

@@ -33,7 +33,7 @@ class SchemaRegistry {
                 const std::string& field = {}) const;
 
  private:
-  std::map<std::string, nlohmann::json> schemas_;
+  std::map<std::string, nlohmann::json, std::less<>> schemas_;
 };
 
 // Schema-building shorthands, so route tables read as declarations.

@@ -72,6 +72,11 @@ struct Server::Impl {
     }
     http = std::make_unique<HttpServer>(options.http, router, auth);
     http->add_websocket(events_stream(bus));
+    // Flow-run group commits run on the network threads after the requests already read, so
+    // that concurrent requests share a transaction.
+    if (context.embedded)
+      context.embedded->set_commit_scheduler(
+          [http = http.get()](std::function<void()> task) { return http->post(std::move(task)); });
   }
 
   ServerOptions options;
@@ -100,6 +105,7 @@ void Server::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->http->stop();
+  if (impl_->context.embedded) impl_->context.embedded->set_commit_scheduler(nullptr);
   impl_->client->flush();
   if (impl_->events) impl_->events->flush();
 }

@@ -1,9 +1,9 @@
 #include "storage/batch_writer.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <algorithm>
-#include <ctime>
 
 namespace baton::storage {
 
@@ -70,7 +70,8 @@ uint64_t BatchWriter::committed_sequence() {
 void BatchWriter::flush() {
   std::unique_lock lock(mutex_);
   uint64_t target = enqueued_;
-  ++flushers_;  // the writer holds nothing back while someone waits
+  ++flushers_;            // the writer holds nothing back while someone waits
+  work_cv_.notify_one();  // it may be pausing over rows it held back
   done_cv_.wait(lock, [&] { return committed_ >= target; });
   --flushers_;
   if (error_) {
@@ -93,7 +94,6 @@ void BatchWriter::run() {
   pthread_setname_np(pthread_self(), "baton-writer");  // shows in top, perf and gdb
   TaskRunRows runs, held;
   std::vector<LogRecord> logs;
-  uint64_t previous_target = 0;
   std::unique_lock lock(mutex_);
   for (;;) {
     work_cv_.wait(lock, [&] { return stop_ || !runs_.empty() || !logs_.empty(); });
@@ -104,33 +104,48 @@ void BatchWriter::run() {
     runs.swap(runs_);
     logs.swap(logs_);
     uint64_t target = enqueued_;
-    // Nobody is waiting for these to be durable: unfinished runs may wait for one batch.
+    // Nobody is waiting for these to be durable: unfinished runs may wait for a few batches.
     bool may_hold = !stop_ && flushers_ == 0;
     lock.unlock();
     space_cv_.notify_all();
     uint64_t count = runs.snapshots() + logs.size();
-    if (may_hold) runs.hold_back_unfinished(held);
+    int holds = may_hold ? runs.hold_back_unfinished(held, options_.max_holds) : 0;
     uint64_t rows = runs.size();
-    if (rows || !logs.empty()) write(runs, logs);
+    bool wrote = rows || !logs.empty();
+    if (wrote) write(runs, logs);
     runs.clear();
     logs.clear();
     lock.lock();
     // Runs held back go first in the next batch, with whatever states they have gained since.
-    bool held_any = !held.empty();
-    if (held_any) runs_.merge_earlier(held);
+    if (holds) runs_.merge_earlier(held);
     held.clear();
-    // Everything up to `target` is durable but what was held back, which was enqueued after the
-    // previous batch's target (and the rows that batch held back are written now).
-    committed_ = held_any ? previous_target : target;
-    previous_target = target;
+    // Everything up to `target` is durable but what is held back. A run held back for the h-th
+    // time holds nothing enqueued before the target of h batches ago (it would have been written
+    // or held then too), so that target is durable.
+    recent_targets_.push_front(target);
+    if (recent_targets_.size() > static_cast<size_t>(options_.max_holds) + 1)
+      recent_targets_.pop_back();
+    uint64_t durable = holds == 0 ? target
+                       : static_cast<size_t>(holds) < recent_targets_.size()
+                           ? recent_targets_[static_cast<size_t>(holds)]
+                           : 0;
+    committed_ = std::max(committed_, durable);
     if (rows || count) ++stats_.batches;
     stats_.records += count;
     stats_.rows += rows;
-    timespec cpu{};
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
-      stats_.cpu_s = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
+    rusage usage{};
+    if (getrusage(RUSAGE_THREAD, &usage) == 0) {
+      auto seconds = [](timeval t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+      stats_.sys_s = seconds(usage.ru_stime);
+      stats_.cpu_s = seconds(usage.ru_utime) + stats_.sys_s;
+    }
     stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, count);
     done_cv_.notify_all();
+    // A batch that was all held back: let the next states arrive rather than go round at once
+    // (a run is held back max_holds times at most, so this delays nothing by more than that
+    // many pauses; a flush or the destructor ends the pause).
+    if (!wrote && holds)
+      work_cv_.wait_for(lock, options_.hold_pause, [&] { return stop_ || flushers_ > 0; });
     bool quiet = runs_.empty() && logs_.empty() &&
                  !work_cv_.wait_for(lock, options_.idle_delay,
                                     [&] { return stop_ || !runs_.empty() || !logs_.empty(); });

@@ -11,11 +11,14 @@
 // Pending, Running and Completed states usually cost one row write.
 //
 // Holding back: when nobody waits in flush() and the writer is not stopping, a batch's runs
-// whose current state is not terminal (Pending, Running, ...) are not written with it but go,
-// once, to the front of the next batch, where their next states usually join them. A map that
-// queues all its Pending states before the first task runs would otherwise write most runs twice
-// (an insert, then an update of a wider row). committed_sequence() stays below what is held
-// back; flush() and the destructor hold nothing back.
+// whose current state is not terminal (Pending, Running, ...) are not written with it but go to
+// the front of the next batch, where their next states usually join them, up to
+// Options::max_holds batches in a row. A map that queues thousands of Pending states before its
+// tasks run would otherwise write many runs twice, and the second write (an update that grows a
+// row in a full page) costs two to three times the first. A batch that is all held back pauses
+// the writer for Options::hold_pause (or until a flush), so holding is bounded in time too.
+// committed_sequence() stays below what is held back; flush() and the destructor hold nothing
+// back.
 // flush() waits until everything enqueued before the call is committed. The destructor flushes
 // and joins the thread: nothing accepted is lost on a normal exit.
 //
@@ -35,6 +38,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -54,6 +58,11 @@ class BatchWriter {
     // How long the queue must stay empty before Storage::on_writer_idle() runs (maintenance
     // such as WAL checkpoints), so that a momentary gap inside a burst does not trigger it.
     std::chrono::milliseconds idle_delay{100};
+    // Batches an unfinished run may be held back for in a row (see the header), at most 255.
+    // One let a tenth of W2's runs be written twice.
+    int max_holds = 4;
+    // The writer's pause after a batch that held back every row it had.
+    std::chrono::milliseconds hold_pause{1};
   };
   struct Stats {
     uint64_t batches = 0;        // transactions committed
@@ -62,6 +71,7 @@ class BatchWriter {
     uint64_t dropped = 0;        // snapshots or rows and log lines that could not be written
     uint64_t largest_batch = 0;  // records
     double cpu_s = 0;            // CPU time of the writer thread so far (benchmarks)
+    double sys_s = 0;            // the part of cpu_s spent in the kernel (writes, page faults)
   };
 
   // `storage` must outlive the writer.
@@ -96,9 +106,10 @@ class BatchWriter {
   std::condition_variable space_cv_;  // producers wait for room
   TaskRunRows runs_;
   std::vector<LogRecord> logs_;
-  uint64_t enqueued_ = 0;   // sequence number of the last record enqueued
-  uint64_t committed_ = 0;  // sequence number of the last record written (or dropped)
-  int flushers_ = 0;        // threads waiting in flush()
+  uint64_t enqueued_ = 0;                // sequence number of the last record enqueued
+  uint64_t committed_ = 0;               // sequence number of the last record written (or dropped)
+  std::deque<uint64_t> recent_targets_;  // the last batches' targets, newest first (writer)
+  int flushers_ = 0;                     // threads waiting in flush()
   bool stop_ = false;
   std::exception_ptr error_;
   Stats stats_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "model/json_text.h"
 #include "storage/storage.h"
@@ -17,12 +18,6 @@ void append_int(std::string& out, int64_t value) {
   out.append(buf, end);
 }
 
-void member(std::string& out, std::string_view key) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-}
-
 std::optional<TimePoint> optional_time(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_number_integer()) return std::nullopt;
@@ -34,73 +29,136 @@ std::string optional_text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::optional<StateRow> parse_line(std::string_view line) {
-  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return std::nullopt;
-  auto type = state_type_from_string(optional_text(j, "type"));
-  if (!type) return std::nullopt;
-  StateRow row;
-  row.id = optional_text(j, "id");
+// The members after id, type and timestamp (both formats), from a JSON object.
+void read_members(const json& j, StateRow& row) {
   State& s = row.state;
-  s.type = *type;
   s.name = optional_text(j, "name");
   if (s.name.empty()) s.name = default_name(s.type);
   s.message = optional_text(j, "message");
-  s.timestamp = optional_time(j, "timestamp").value_or(TimePoint{});
   s.scheduled_time = optional_time(j, "scheduled_time");
-  if (auto it = j.find("data"); it != j.end()) s.result = std::move(*it);
+  if (auto it = j.find("data"); it != j.end()) s.result = *it;
   s.cache_key = optional_text(j, "cache_key");
   s.cache_expiration = optional_time(j, "cache_expiration");
   // Written as false by this code, as 0/1 by the 0004 backfill.
   if (auto it = j.find("retriable"); it != j.end())
     s.retriable = it->is_boolean() ? it->get<bool>() : !(it->is_number() && it->get<double>() == 0);
   row.transition_id = optional_text(j, "transition_id");
+}
+
+// One letter per type in compact lines. Stored: never change a letter.
+constexpr std::pair<StateType, char> kTypeCodes[] = {
+    {StateType::kScheduled, 'S'}, {StateType::kPending, 'P'}, {StateType::kRunning, 'R'},
+    {StateType::kCompleted, 'C'}, {StateType::kFailed, 'F'},  {StateType::kCancelled, 'X'},
+    {StateType::kCrashed, 'K'},   {StateType::kPaused, 'U'},  {StateType::kCancelling, 'N'},
+};
+
+char type_code(StateType type) {
+  for (auto [t, c] : kTypeCodes)
+    if (t == type) return c;
+  return '?';
+}
+
+std::optional<StateType> type_of_code(char code) {
+  for (auto [t, c] : kTypeCodes)
+    if (c == code) return t;
+  return std::nullopt;
+}
+
+// The format before 2026-11-24: one JSON object, "id" first.
+std::optional<StateRow> parse_json_line(std::string_view line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto type = state_type_from_string(optional_text(j, "type"));
+  if (!type) return std::nullopt;
+  StateRow row;
+  row.id = optional_text(j, "id");
+  row.state.type = *type;
+  row.state.timestamp = optional_time(j, "timestamp").value_or(TimePoint{});
+  read_members(j, row);
   return row;
+}
+
+// The compact format: "<id> <type letter><timestamp>[ <JSON object of the other members>]".
+std::optional<StateRow> parse_compact_line(std::string_view line) {
+  size_t space = line.find(' ');
+  if (space == 0 || space == std::string_view::npos || space + 2 >= line.size())
+    return std::nullopt;
+  auto type = type_of_code(line[space + 1]);
+  if (!type) return std::nullopt;
+  std::string_view rest = line.substr(space + 2);
+  int64_t timestamp = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), timestamp);
+  if (ec != std::errc() || end == rest.data()) return std::nullopt;
+  rest.remove_prefix(static_cast<size_t>(end - rest.data()));
+  StateRow row;
+  row.id = std::string(line.substr(0, space));
+  row.state.type = *type;
+  row.state.timestamp = TimePoint(std::chrono::microseconds(timestamp));
+  if (rest.empty()) {
+    row.state.name = default_name(*type);
+    return row;
+  }
+  if (rest[0] != ' ') return std::nullopt;
+  json j = json::parse(rest.substr(1), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  read_members(j, row);
+  return row;
+}
+
+std::optional<StateRow> parse_line(std::string_view line) {
+  if (!line.empty() && line[0] == '{') return parse_json_line(line);
+  return parse_compact_line(line);
 }
 }  // namespace
 
 void append_history_entry(std::string& out, std::string_view state_id, const State& state,
                           std::string_view transition_id) {
-  // Ids are UUID text (new_id()): nothing to escape.
-  constexpr std::string_view kId = "{\"id\":\"", kType = "\",\"type\":\"",
-                             kTimestamp = "\",\"timestamp\":";
-  std::string_view type = to_string(state.type);
-  out += kId;
+  // Ids are UUID text (new_id()): no space, nothing to escape.
   out += state_id;
-  out += kType;
-  out += type;
-  out += kTimestamp;
+  out += ' ';
+  out += type_code(state.type);
   append_int(out, state.timestamp.time_since_epoch().count());
+  // The other members, when any differs from its default, as one JSON object.
+  const size_t before = out.size();
+  auto member = [&](std::string_view key) {
+    out += out.size() == before ? " {\"" : ",\"";
+    out += key;
+    out += "\":";
+  };
   if (!state.name.empty() && state.name != default_name(state.type)) {
-    member(out, "name");
+    member("name");
     append_json_string(out, state.name);
   }
   if (!state.message.empty()) {
-    member(out, "message");
+    member("message");
     append_json_string(out, state.message);
   }
   if (state.scheduled_time) {
-    member(out, "scheduled_time");
+    member("scheduled_time");
     append_int(out, state.scheduled_time->time_since_epoch().count());
   }
   if (!state.result.is_null()) {
-    member(out, "data");
+    member("data");
     out += state.result.dump();
   }
   if (!state.cache_key.empty()) {
-    member(out, "cache_key");
+    member("cache_key");
     append_json_string(out, state.cache_key);
   }
   if (state.cache_expiration) {
-    member(out, "cache_expiration");
+    member("cache_expiration");
     append_int(out, state.cache_expiration->time_since_epoch().count());
   }
-  if (!state.retriable) out += ",\"retriable\":false";
+  if (!state.retriable) {
+    member("retriable");
+    out += "false";
+  }
   if (!transition_id.empty()) {
-    member(out, "transition_id");
+    member("transition_id");
     append_json_string(out, transition_id);
   }
-  out += "}\n";
+  if (out.size() != before) out += '}';
+  out += '\n';
 }
 
 std::vector<StateRow> parse_history(std::string_view history) {
@@ -121,14 +179,18 @@ std::vector<StateRow> parse_history(std::string_view history) {
 
 std::optional<StateRow> find_history_entry(std::string_view history, std::string_view state_id) {
   if (state_id.empty()) return std::nullopt;
-  // Every line starts with {"id":"<id>" (ids are plain ASCII, written unescaped).
-  std::string prefix = "{\"id\":\"";
-  prefix += state_id;
-  prefix += '"';
-  for (size_t at = 0; (at = history.find(prefix, at)) != std::string_view::npos; ++at) {
-    if (at != 0 && history[at - 1] != '\n') continue;
-    size_t end = history.find('\n', at);
-    return parse_line(history.substr(at, end == std::string_view::npos ? end : end - at));
+  // A line starts with "<id> " (compact) or {"id":"<id>" (JSON); ids are plain ASCII.
+  std::string json_prefix = "{\"id\":\"";
+  json_prefix += state_id;
+  json_prefix += '"';
+  std::string compact_prefix(state_id);
+  compact_prefix += ' ';
+  for (const std::string& prefix : {compact_prefix, json_prefix}) {
+    for (size_t at = 0; (at = history.find(prefix, at)) != std::string_view::npos; ++at) {
+      if (at != 0 && history[at - 1] != '\n') continue;
+      size_t end = history.find('\n', at);
+      return parse_line(history.substr(at, end == std::string_view::npos ? end : end - at));
+    }
   }
   return std::nullopt;
 }

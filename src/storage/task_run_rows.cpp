@@ -111,7 +111,7 @@ void TaskRunRows::add(const Snapshot& s) {
     // The run's row so far: this snapshot becomes its current state, and its history is the
     // row's lines followed by this one (copied together, so the history stays one span).
     Columns& row = rows_[slots_[slot] - 1];
-    c.held_back = row.held_back;
+    c.holds = row.holds;
     Span earlier = row.history;
     text_.reserve(text_.size() + in.history.begin + earlier.size + in.history.size);
     text_.append(s.text_.data(), in.history.begin);
@@ -149,20 +149,22 @@ void TaskRunRows::add_row(const TaskRunRows& other, size_t i) {
   add(s);
 }
 
-void TaskRunRows::hold_back_unfinished(TaskRunRows& out) {
+int TaskRunRows::hold_back_unfinished(TaskRunRows& out, int max_holds) {
   size_t kept = 0;
+  int most = 0;
   for (size_t i = 0; i < rows_.size(); ++i) {
-    if (!rows_[i].held_back && !is_terminal(rows_[i].state_type)) {
+    if (rows_[i].holds < max_holds && !is_terminal(rows_[i].state_type)) {
       out.add_row(*this, i);
-      out.rows_.back().held_back = true;
+      most = std::max(most, static_cast<int>(++out.rows_.back().holds));
       continue;
     }
     if (kept != i) rows_[kept] = rows_[i];
     ++kept;
   }
-  if (kept == rows_.size()) return;
+  if (kept == rows_.size()) return most;
   rows_.resize(kept);
   slots_stale_ = true;  // rebuilt if ever looked up: a writer's batch never is
+  return most;
 }
 
 void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
@@ -171,7 +173,6 @@ void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
     std::string_view id = earlier.view(earlier.rows_[i].id);
     if (rows_.empty() || !contains(id)) {
       add_row(earlier, i);
-      rows_.back().held_back = true;
       continue;
     }
     Columns& row = rows_[slots_[find_slot(id)] - 1];
@@ -184,7 +185,7 @@ void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
     text_.append(earlier.view(before));
     text_.append(text_.data() + later.begin, later.size);  // reserved: no reallocation
     row.history = {begin, before.size + later.size};
-    row.held_back = true;
+    row.holds = earlier.rows_[i].holds;
   }
   snapshots_ = snapshots;
 }

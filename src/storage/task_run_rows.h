@@ -76,7 +76,7 @@ class TaskRunRows {
       double total_run_time_s = 0;
       int run_count = 0;
       StateType state_type = StateType::kPending;
-      bool held_back = false;
+      uint8_t holds = 0;  // batches this row has been held back for
     };
     Columns columns_;
     std::string text_;
@@ -94,13 +94,13 @@ class TaskRunRows {
   // True when a row for run `id` is present (an add() of it would not make a row).
   bool contains(std::string_view id);
 
-  // Holding rows back for one batch (BatchWriter): moves every row whose current state is not
-  // terminal and that was not held back before into `out`, keeping the others in order.
-  void hold_back_unfinished(TaskRunRows& out);
+  // Holding rows back (BatchWriter): moves every row whose current state is not terminal and
+  // that was held back fewer than `max_holds` times into `out` (counting this time), keeping the
+  // others in order. Returns the largest count among the rows moved (0: none moved).
+  int hold_back_unfinished(TaskRunRows& out, int max_holds);
   // Takes back rows held back: a run present here gets `earlier`'s history lines before its own
   // (its current state stays this object's, the newer); another run gets `earlier`'s row. Every
-  // row concerned is marked as held back once, so it is not held back again. Snapshots are not
-  // counted again.
+  // row concerned keeps `earlier`'s count of holds. Snapshots are not counted again.
   void merge_earlier(const TaskRunRows& earlier);
 
   size_t size() const noexcept { return rows_.size(); }

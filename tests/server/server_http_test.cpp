@@ -1,8 +1,13 @@
 // The real server binary on a loopback port, driven over HTTP and websocket: every route group's
 // happy path and bad input, authentication, the event stream, and a clean shutdown that keeps
 // what was accepted.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -638,6 +643,214 @@ TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
   ASSERT_EQ(read.status, 200);
   EXPECT_EQ(read.body["state_type"], "RUNNING");
 }
+
+// Writes in flight when the stop signal arrives (the group commit runs on the network threads,
+// and stop() lets the commits it accepted finish): every transition answered ACCEPT is in the
+// database after a restart, and the server exits cleanly. Bounded: 8 clients, at most 200 runs
+// each, the stop after 100 ms.
+TEST(ServerLifecycle, TransitionsAnsweredDuringAStopAreDurable) {
+  static const std::vector<std::string> kSequence = {"SCHEDULED", "PENDING", "RUNNING",
+                                                     "COMPLETED"};
+  constexpr int kClients = 8, kMaxRuns = 200;
+  std::string home = testing::fresh_dir("stop-under-load");
+  // Per client: each run's id and the index in kSequence of its last accepted state.
+  std::vector<std::vector<std::pair<std::string, size_t>>> accepted(kClients);
+  std::atomic<int> answered{0};
+  {
+    ServerProcess server({.home = home});
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        HttpClient http(server.url(), "", std::chrono::seconds(10));
+        try {
+          for (int i = 0; i < kMaxRuns; ++i) {
+            auto created = call(http, "POST", "/flow_runs/",
+                                {{"flow_name", "stopping"}, {"state", {{"type", "SCHEDULED"}}}});
+            if (created.status != 201) return;
+            accepted[c].emplace_back(created.body["id"], 0);
+            ++answered;
+            for (size_t k = 1; k < kSequence.size(); ++k) {
+              auto r = call(http, "POST",
+                            "/flow_runs/" + accepted[c].back().first + "/set_state",
+                            {{"state", {{"type", kSequence[k]}}}});
+              if (r.status != 201) return;
+              accepted[c].back().second = k;
+              ++answered;
+            }
+          }
+        } catch (const Error&) {
+          // The server stopped listening: requests from here on were never accepted.
+        }
+      });
+    }
+    while (answered < 40) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(server.stop(), 0) << server.output();
+    for (auto& t : threads) t.join();
+  }
+  ServerProcess again({.home = home});
+  HttpClient http(again.url(), "");
+  size_t runs = 0;
+  for (const auto& mine : accepted) {
+    for (const auto& [id, last] : mine) {
+      ++runs;
+      auto read = call(http, "GET", "/flow_runs/" + id);
+      ASSERT_EQ(read.status, 200) << id;
+      // At least the last answered state; a later one when its answer was cut off by the stop.
+      auto at = std::find(kSequence.begin(), kSequence.end(), read.body["state_type"]);
+      ASSERT_NE(at, kSequence.end()) << read.body.dump();
+      EXPECT_GE(static_cast<size_t>(at - kSequence.begin()), last) << id;
+    }
+  }
+  EXPECT_GT(runs, 0u);
+}
+
+namespace {
+// One raw HTTP exchange over a plain socket: the bytes the server answers, up to `until` (the
+// end of one answer) or until it closes the connection.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& url) {
+    auto port = std::stoi(url.substr(url.rfind(':') + 1));
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawConnection() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  // Sends `request` and reads one whole answer (headers and Content-Length bytes of body).
+  std::string exchange(const std::string& request) {
+    EXPECT_EQ(::send(fd_, request.data(), request.size(), 0),
+              static_cast<ssize_t>(request.size()));
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      auto end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        size_t length = 0;
+        if (auto at = in.find("Content-Length: "); at != std::string::npos && at < end)
+          length = std::stoul(in.substr(at + 16));
+        if (in.size() >= end + 4 + length) return in;
+      }
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return in;
+      in.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // True when the server closes the connection (nothing more to read).
+  bool closed_by_server() {
+    char c;
+    return ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+struct WireCase {
+  std::string name;
+  std::string request;  // "{run}": a flow run's id; "{length}": the body's length
+  std::string status_line;              // the answer's first line
+  std::vector<std::string> present;     // header lines the answer has
+  std::vector<std::string> absent;      // header names it must not have
+  std::string body;                     // how the body starts; empty: there is none
+  bool closes = false;                  // the server closes the connection after answering
+};
+
+class ServerWire : public ::testing::TestWithParam<WireCase> {};
+}  // namespace
+
+// The answer's bytes as HTTP/1.x clients read them: status line, Content-Length matching the
+// body, Connection headers by version and keep-alive, no body or length on 204, and a kept-alive
+// connection answers a second request.
+TEST_P(ServerWire, AnswersAreWellFormedHttp) {
+  const WireCase& c = GetParam();
+  ServerProcess server;
+  HttpClient http(server.url(), "");
+  auto run = call(http, "POST", "/flow_runs/", {{"flow_name", "wire"}});
+  std::string request = c.request;
+  if (auto at = request.find("{run}"); at != std::string::npos)
+    request.replace(at, 5, run.body["id"].get<std::string>());
+  if (auto at = request.find("{length}"); at != std::string::npos)
+    request.replace(at, 8, std::to_string(request.substr(request.find("\r\n\r\n") + 4).size()));
+  RawConnection conn(server.url());
+  ASSERT_TRUE(conn.connected());
+  std::string answer = conn.exchange(request);
+  auto head_end = answer.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answer;
+  std::string head = answer.substr(0, head_end + 2);
+  EXPECT_EQ(head.substr(0, head.find("\r\n")), c.status_line) << head;
+  for (const auto& line : c.present)
+    EXPECT_NE(head.find("\r\n" + line + "\r\n"), std::string::npos) << line << " in\n" << head;
+  for (const auto& name : c.absent)
+    EXPECT_EQ(head.find("\r\n" + name + ":"), std::string::npos) << name << " in\n" << head;
+  std::string body = answer.substr(head_end + 4);
+  if (c.body.empty()) {
+    EXPECT_TRUE(body.empty()) << body;
+  } else {
+    EXPECT_EQ(body.substr(0, c.body.size()), c.body);
+  }
+  if (auto at = head.find("Content-Length: "); at != std::string::npos) {
+    EXPECT_EQ(std::stoul(head.substr(at + 16)), body.size()) << head;
+  }
+  if (c.closes) {
+    EXPECT_TRUE(conn.closed_by_server());
+  } else {
+    std::string again = conn.exchange("GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(again.substr(0, again.find("\r\n")), "HTTP/1.1 200 OK") << again;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ServerWire,
+    ::testing::Values(
+        WireCase{"health_1_1",
+                 "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                 "HTTP/1.1 200 OK",
+                 {"Content-Length: 4", "Content-Type: application/json", "Server: baton"},
+                 {"Connection"},
+                 "true"},
+        WireCase{"close_1_1",
+                 "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 "HTTP/1.1 200 OK",
+                 {"Content-Length: 4", "Connection: close"},
+                 {},
+                 "true",
+                 true},
+        WireCase{"keep_alive_1_0",
+                 "GET /api/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                 "HTTP/1.0 200 OK",
+                 {"Content-Length: 4", "Connection: keep-alive"},
+                 {},
+                 "true"},
+        WireCase{"close_1_0", "GET /api/health HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK",
+                 {"Content-Length: 4"}, {"Connection"}, "true", true},
+        WireCase{"no_content",
+                 "DELETE /api/flow_runs/{run} HTTP/1.1\r\nHost: x\r\n\r\n",
+                 "HTTP/1.1 204 No Content",
+                 {"Server: baton"},
+                 {"Content-Length", "Content-Type"},
+                 ""},
+        WireCase{"transition",
+                 "POST /api/flow_runs/{run}/set_state HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: {length}\r\n\r\n{\"state\":{\"type\":\"RUNNING\"}}",
+                 "HTTP/1.1 201 Created",
+                 {"Content-Type: application/json"},
+                 {"Connection"},
+                 R"({"status":"ACCEPT","state":{"type":"RUNNING",)"},
+        WireCase{"not_found",
+                 "GET /api/nowhere HTTP/1.1\r\nHost: x\r\n\r\n",
+                 "HTTP/1.1 404 Not Found",
+                 {"Content-Type: application/json"},
+                 {},
+                 R"({"error":{"code":"not_found","field":null,"message":"no route GET /api/nowhere"}})"}),
+    [](const auto& info) { return info.param.name; });
 
 TEST(ServerCli, StatusCancelAndEventStream) {
   ServerProcess server;

@@ -73,7 +73,11 @@ std::string drain(int fd) {
 }
 }  // namespace
 
-std::string baton_binary() { return std::string(BATON_BINARY_DIR) + "/src/cli/baton"; }
+std::string baton_binary() {
+  // Another build of the same program, for comparing two builds with one benchmark binary.
+  if (const char* other = std::getenv("BATON_TEST_BINARY")) return other;
+  return std::string(BATON_BINARY_DIR) + "/src/cli/baton";
+}
 
 std::string fresh_dir(const std::string& prefix) {
   static std::atomic<int> counter{0};

@@ -42,7 +42,7 @@ class ServerProcess {
   std::string url_, home_, output_;
 };
 
-// The `baton` executable under test.
+// The `baton` executable under test (BATON_TEST_BINARY overrides it, to compare two builds).
 std::string baton_binary();
 // A fresh empty folder under the test's BATON_HOME.
 std::string fresh_dir(const std::string& prefix);

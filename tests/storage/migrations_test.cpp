@@ -305,6 +305,10 @@ TEST(Migrations, FiltersOnRunsAndEventsUseAnIndex) {
       {"SELECT id FROM flow_run r WHERE r.start_time >= 1 ORDER BY r.start_time DESC NULLS LAST, "
        "r.id DESC LIMIT 10",
        "ix_flow_run_start_time"},
+      // The started part of a START_TIME sort (SqliteStorage::filter_flow_runs).
+      {"SELECT id FROM flow_run r WHERE r.start_time IS NOT NULL ORDER BY r.start_time DESC, "
+       "r.id DESC LIMIT 10",
+       "ix_flow_run_start_time"},
       {"SELECT id FROM flow_run r WHERE r.start_time <= 1 ORDER BY r.expected_start_time DESC "
        "NULLS LAST, r.id DESC LIMIT 10",
        "ix_flow_run_start_time"},

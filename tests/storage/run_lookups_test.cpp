@@ -2,6 +2,9 @@
 // SQLite file: each matches what the filters and histories say.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "model/ids.h"
 #include "storage/sqlite/sqlite_storage.h"
 #include "storage_test_util.h"
@@ -93,5 +96,58 @@ TEST(RunLookups, DeleteTaskRunTakesItsHistoryAndLogsOnly) {
   EXPECT_TRUE(s.read_flow_run(fr));
 }
 
+// START_TIME sorts read started runs through the partial ix_flow_run_start_time and the others
+// after them: every page, including pages that straddle the two parts or lie past both, is the
+// slice of the whole order (start time, NULLs last, ties and NULLs by id) that a plain sort gives.
+TEST(RunLookups, StartTimeSortsPageThroughStartedRunsThenTheOthers) {
+  SqliteStorage s(testing::fresh_db());
+  auto flow = s.upsert_flow("etl", {});
+  // Start times in microseconds; -1 = not started. Two runs share a start time (ties by id).
+  const std::vector<int64_t> starts = {30, -1, 10, 20, -1, 20, 40, -1};
+  struct Run {
+    std::string id;
+    std::optional<int64_t> start;
+  };
+  std::vector<Run> runs;
+  for (int64_t start : starts) {
+    FlowRunRecord r;
+    r.id = new_id();
+    r.flow_id = flow.id;
+    r.flow_name = "etl";
+    r.name = "r";
+    r.state = start < 0 ? State::scheduled(now()) : State::running();
+    if (start >= 0) r.start_time = TimePoint(std::chrono::microseconds(start));
+    r.created = r.updated = now();
+    ASSERT_TRUE(s.insert_flow_run(r).inserted);
+    runs.push_back({r.id, start < 0 ? std::nullopt : std::optional<int64_t>(start)});
+  }
+  testing::insert_test_flow_run(s, "other", State::running());  // filtered out by flow name
+
+  for (bool desc : {true, false}) {
+    std::vector<Run> expected = runs;
+    std::sort(expected.begin(), expected.end(), [&](const Run& a, const Run& b) {
+      if (a.start.has_value() != b.start.has_value()) return a.start.has_value();
+      if (a.start != b.start) return desc ? *a.start > *b.start : *a.start < *b.start;
+      return desc ? a.id > b.id : a.id < b.id;
+    });
+    struct Page {
+      int limit, offset;
+    };
+    for (Page page : {Page{3, 0}, Page{3, 3}, Page{3, 6}, Page{10, 0}, Page{2, 4}, Page{5, 8},
+                      Page{0, 0}, Page{1, 7}}) {
+      FlowRunFilter f;
+      f.flow_names = {"etl"};
+      f.sort = desc ? "START_TIME_DESC" : "START_TIME_ASC";
+      f.limit = page.limit;
+      f.offset = page.offset;
+      std::vector<std::string> got, want;
+      for (const auto& r : s.filter_flow_runs(f)) got.push_back(r.id);
+      for (int i = page.offset;
+           i < page.offset + page.limit && i < static_cast<int>(expected.size()); ++i)
+        want.push_back(expected[static_cast<size_t>(i)].id);
+      EXPECT_EQ(got, want) << f.sort << " limit " << page.limit << " offset " << page.offset;
+    }
+  }
+}
 }  // namespace
 }  // namespace baton::storage

@@ -115,6 +115,70 @@ TEST(StateHistory, ReadsInTimeOrderAndFindsByIdOnly) {
   EXPECT_FALSE(find_history_entry(history, "").has_value());
 }
 
+// The compact line: "<id> <letter><timestamp>", with a JSON object only for members that are not
+// their defaults; one letter per type, each read back as its type.
+TEST(StateHistory, CompactLinesSpellEachTypeWithOneLetter) {
+  struct Case {
+    StateType type;
+    char letter;
+  };
+  const Case cases[] = {
+      {StateType::kScheduled, 'S'}, {StateType::kPending, 'P'}, {StateType::kRunning, 'R'},
+      {StateType::kCompleted, 'C'}, {StateType::kFailed, 'F'},  {StateType::kCancelled, 'X'},
+      {StateType::kCrashed, 'K'},   {StateType::kPaused, 'U'},  {StateType::kCancelling, 'N'},
+  };
+  for (const auto& c : cases) {
+    State s{c.type, "", "", {}, {}, nullptr, "", {}, true};
+    s.timestamp = at_us(1'795'523'966'450'232);
+    std::string id = new_id(), history;
+    append_history_entry(history, id, s);
+    EXPECT_EQ(history, id + " " + c.letter + "1795523966450232\n") << to_string(c.type);
+    auto rows = parse_history(history);
+    ASSERT_EQ(rows.size(), 1u) << to_string(c.type);
+    expect_same_state(rows[0].state, s, std::string(to_string(c.type)));
+  }
+  State renamed = State::retrying();
+  renamed.timestamp = at_us(5);
+  std::string history;
+  append_history_entry(history, "id-1", renamed);
+  EXPECT_EQ(history, "id-1 R5 {\"name\":\"Retrying\"}\n");
+}
+
+// Histories written before the compact format (one JSON object per line, as this code and the
+// 0004 backfill wrote them) read back as before, alone or mixed with compact lines.
+TEST(StateHistory, JsonLinesWrittenBeforeTheCompactFormatStillRead) {
+  const std::string a = "01a20d91-75f1-7301-8dcd-c7e194d9a8bf",
+                    b = "01a20d91-75f2-70e5-9790-ed09682aec0f",
+                    c = "01a20d91-75f2-70e5-9790-ed09682aec10";
+  std::string history =
+      "{\"id\":\"" + a +
+      "\",\"type\":\"PENDING\",\"timestamp\":100}\n"
+      "{\"id\":\"" +
+      b +
+      "\",\"type\":\"FAILED\",\"timestamp\":200,\"name\":\"Oops\",\"message\":\"m\","
+      "\"scheduled_time\":7,\"data\":{\"x\":1},\"cache_key\":\"k\",\"cache_expiration\":9,"
+      "\"retriable\":0,\"transition_id\":\"tx\"}\n";
+  State completed = State::completed(3);
+  completed.timestamp = at_us(300);
+  append_history_entry(history, c, completed);
+  auto rows = parse_history(history);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].id, a);
+  expect_same_state(rows[0].state,
+                    State{StateType::kPending, "", "", at_us(100), {}, nullptr, "", {}, true},
+                    "old pending");
+  EXPECT_EQ(rows[1].id, b);
+  State failed{StateType::kFailed, "Oops", "m",      at_us(200), at_us(7),
+               {{"x", 1}},         "k",    at_us(9), false};
+  expect_same_state(rows[1].state, failed, "old failed, every member");
+  EXPECT_EQ(rows[1].transition_id, "tx");
+  EXPECT_EQ(rows[2].id, c);
+  expect_same_state(rows[2].state, completed, "compact completed");
+  for (const auto& id : {a, b, c}) EXPECT_EQ(find_history_entry(history, id)->id, id);
+  expect_same_state(find_history_entry(history, b)->state, failed, "found old line");
+  expect_same_state(find_history_entry(history, c)->state, completed, "found compact line");
+}
+
 TaskRunRecord task_run(const std::string& id, State state) {
   TaskRunRecord t;
   t.id = id;
@@ -197,7 +261,9 @@ TEST(TaskRunHistory, LateSnapshotEntersHistoryButDoesNotBecomeCurrent) {
 // fields, in new rows and in rows written by an earlier batch, late snapshots included.
 TEST(TaskRunHistory, LargeBatchesWriteEveryRunWithItsOwnFields) {
   SqliteStorage storage(fresh_db());
-  constexpr int kRuns = 41;
+  // Past two full statements of 128 rows, the rest in halving ones; plain rows (no cache key,
+  // default inputs, tags and policy) and the others through statements of their own.
+  constexpr int kRuns = 333;
   std::vector<std::string> ids;
   std::vector<TaskRunRecord> first;
   TimePoint t0 = now();
@@ -208,6 +274,9 @@ TEST(TaskRunHistory, LargeBatchesWriteEveryRunWithItsOwnFields) {
     auto t = task_run(ids.back(), pending);
     t.name = "run-" + std::to_string(i);
     if (i % 3 == 0) t.tags = {"tag-" + std::to_string(i)};
+    if (i % 7 == 0) t.task_inputs = {{"x", nlohmann::json::array()}};
+    if (i % 11 == 0) t.cache_key = "key-" + std::to_string(i);
+    if (i % 13 == 0) t.empirical_policy.retries = 2;
     first.push_back(t);
   }
   storage.write_batch(first, {});
@@ -233,6 +302,9 @@ TEST(TaskRunHistory, LargeBatchesWriteEveryRunWithItsOwnFields) {
       EXPECT_EQ(run->state.result, i) << i;
     }
     EXPECT_EQ(run->tags.size(), i % 3 == 0 ? 1u : 0u) << i;
+    EXPECT_EQ(run->task_inputs.size(), i % 7 == 0 ? 1u : 0u) << i;
+    EXPECT_EQ(run->cache_key, i % 11 == 0 ? "key-" + std::to_string(i) : "") << i;
+    EXPECT_EQ(run->empirical_policy.retries, i % 13 == 0 ? 2 : 0) << i;
     auto states = storage.read_states(ids[i]);
     ASSERT_EQ(states.size(), 2u) << i;
     EXPECT_EQ(states[late ? 0 : 1].state.type, StateType::kCompleted) << i;
@@ -306,6 +378,80 @@ TEST(TaskRunHistory, MarkingTaskRunsAppendsToTheirHistory) {
 
 // A database written before 0003 (0001 and 0002 applied, states in task_run_state) keeps every
 // task-run state, its current state and its cache entry.
+// A database written before the compact format keeps JSON lines in its histories: its runs read
+// back exactly as they did, and new states append compact lines to them.
+TEST(TaskRunHistory, RunsWithJsonLinesReadTheSameAndTakeCompactLines) {
+  auto path = fresh_db();
+  SqliteStorage storage(path);
+  std::string id = new_id();
+  TaskRunRows first;
+  auto t = task_run(id, State::pending());
+  t.state.timestamp = at_us(100);
+  first.add(t);
+  t.state = State::retrying();
+  t.state.timestamp = at_us(200);
+  t.state.message = "again";
+  first.add(t);
+  storage.write_task_runs(first, {}, {});
+  auto states = storage.read_states(id);
+  auto run = storage.read_task_run(id);
+  ASSERT_EQ(states.size(), 2u);
+  ASSERT_TRUE(run);
+
+  // The same two states as the code before the compact format wrote them.
+  std::string json_lines;
+  for (const auto& row : states) {
+    json_lines += R"({"id":")" + row.id + R"(","type":")" + std::string(to_string(row.state.type)) +
+                  R"(","timestamp":)" +
+                  std::to_string(row.state.timestamp.time_since_epoch().count());
+    if (row.state.name != default_name(row.state.type))
+      json_lines += R"(,"name":")" + row.state.name + '"';
+    if (!row.state.message.empty()) json_lines += R"(,"message":")" + row.state.message + '"';
+    json_lines += "}\n";
+  }
+  {
+    sqlite::Connection db(path);
+    db.prepare_cached("UPDATE task_run SET history = ? WHERE id = ?")
+        .bind(1, json_lines)
+        .bind(2, id)
+        .run();
+    auto& q = db.prepare_cached("SELECT history FROM task_run WHERE id = ?");
+    q.bind(1, id);
+    ASSERT_TRUE(q.step());
+    ASSERT_EQ(q.text(0), json_lines);
+    q.reset();
+  }
+  auto old_states = storage.read_states(id);
+  ASSERT_EQ(old_states.size(), states.size());
+  for (size_t i = 0; i < states.size(); ++i) {
+    EXPECT_EQ(old_states[i].id, states[i].id) << i;
+    expect_same_state(old_states[i].state, states[i].state, "json line " + std::to_string(i));
+  }
+  auto old_run = storage.read_task_run(id);
+  ASSERT_TRUE(old_run);
+  expect_same_state(old_run->state, run->state, "current state from a json line");
+  EXPECT_EQ(nlohmann::json(*old_run), nlohmann::json(*run));
+
+  TaskRunRows second;
+  t.state = State::completed(7);
+  t.state.timestamp = at_us(300);
+  t.state.cache_key = "compact-key";
+  second.add(t);
+  storage.write_task_runs(second, {}, {});
+  auto mixed = storage.read_states(id);
+  ASSERT_EQ(mixed.size(), 3u);
+  EXPECT_EQ(mixed[0].id, states[0].id);
+  EXPECT_EQ(mixed[1].state.name, "Retrying");
+  EXPECT_EQ(mixed[1].state.message, "again");
+  EXPECT_EQ(mixed[2].state.type, StateType::kCompleted);
+  auto now_run = storage.read_task_run(id);
+  ASSERT_TRUE(now_run);
+  EXPECT_EQ(now_run->state.result, 7);
+  auto hit = storage.find_cached_state("compact-key", at_us(400));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->result, 7);
+}
+
 TEST(TaskRunHistory, UpgradeMovesStateRowsIntoHistories) {
   auto path = fresh_db();
   std::string task_id = new_id(), other_id = new_id();

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "model/ids.h"
 #include "storage/batch_writer.h"
 #include "storage/sqlite/sqlite_storage.h"
@@ -171,6 +174,51 @@ TEST(TaskRunRows, ManyRunsKeepTheirOwnRows) {
     EXPECT_EQ(r.state_type, StateType::kCompleted);
     EXPECT_EQ(types_in_order_written(r.history).size(), 3u);
   }
+}
+
+// The writer's holding back: an unfinished run goes back to the queue at most max_holds batches
+// in a row, keeping its count when new states join it; a finished one is never held.
+TEST(TaskRunRows, AnUnfinishedRunIsHeldBackAtMostMaxHoldsTimes) {
+  const std::string a = new_id(), b = new_id();
+  TaskRunRows batch;
+  batch.add(snapshot(a, State::pending(), kT0));
+  batch.add(snapshot(b, State::completed(), kT0));
+  constexpr int kMaxHolds = 3;
+  for (int hold = 1; hold <= kMaxHolds; ++hold) {
+    TaskRunRows held;
+    EXPECT_EQ(batch.hold_back_unfinished(held, kMaxHolds), hold);
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(held.row(0).id, a);
+    EXPECT_EQ(batch.size(), hold == 1 ? 1u : 0u);  // b, finished, stays to be written
+    TaskRunRows queue;                             // the next batch: a's next state joins it there
+    if (hold == 2) queue.add(snapshot(a, State::running(), kT0 + 2));
+    queue.merge_earlier(held);
+    ASSERT_EQ(queue.size(), 1u);
+    batch.swap(queue);
+  }
+  TaskRunRows held;
+  EXPECT_EQ(batch.hold_back_unfinished(held, kMaxHolds), 0);
+  EXPECT_TRUE(held.empty());
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch.row(0).state_type, StateType::kRunning);
+  EXPECT_EQ(types_in_order_written(batch.row(0).history),
+            (std::vector<StateType>{StateType::kPending, StateType::kRunning}));
+}
+
+// Without any flush, a run that never finishes is still written once it has been held back
+// max_holds times, and committed_sequence() reaches it only then.
+TEST(TaskRunRows, TheWriterWritesAnUnfinishedRunWithoutAFlush) {
+  SqliteStorage storage(fresh_db());
+  BatchWriter writer(storage);
+  const std::string id = new_id();
+  uint64_t sequence = writer.enqueue(snapshot(id, State::running(), kT0));
+  for (int i = 0; i < 3000 && writer.committed_sequence() < sequence; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(writer.committed_sequence(), sequence);
+  auto run = storage.read_task_run(id);  // straight from the file: no flush
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->state.type, StateType::kRunning);
+  EXPECT_EQ(writer.stats().rows, 1u);
 }
 
 // A coalesced row written under a stored state that is newer (another writer got there first):
