@@ -901,14 +901,14 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
       }
       return sql;
     }());
-    thread_local std::vector<uint32_t> order;  // row indexes, plain ones first
+    thread_local std::vector<uint32_t> order, others;  // row indexes: plain ones first
     order.clear();
+    others.clear();
     const size_t n = task_runs.size();
     for (size_t i = 0; i < n; ++i)
-      if (is_plain(task_runs.row(i))) order.push_back(static_cast<uint32_t>(i));
+      (is_plain(task_runs.row(i)) ? order : others).push_back(static_cast<uint32_t>(i));
     const size_t plain_rows = order.size();
-    for (size_t i = 0; i < n; ++i)
-      if (!is_plain(task_runs.row(i))) order.push_back(static_cast<uint32_t>(i));
+    order.insert(order.end(), others.begin(), others.end());
     for (bool plain : {true, false}) {
       size_t i = plain ? 0 : plain_rows, end = plain ? plain_rows : n;
       const int columns = plain ? kPlainColumns : kUpsertColumns;
