@@ -123,11 +123,19 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
     c->stream.expires_after(timeout_);
+    beast::error_code write_error;
     asio::async_write(c->stream, message, [&](beast::error_code e, size_t) {
-      ec = e;
-      if (e) return;
-      http::async_read(c->stream, c->buffer, parser,
-                       [&](beast::error_code e2, size_t) { ec = e2; });
+      write_error = e;
+      if (e == beast::error::timeout) {
+        ec = e;
+        return;
+      }
+      // Read the answer even when the write failed: a server refuses an oversized body with 413
+      // and closes while the rest of the body is still being sent (then the write fails with a
+      // broken pipe, and the answer is what the caller needs).
+      http::async_read(c->stream, c->buffer, parser, [&](beast::error_code e2, size_t) {
+        ec = e2 && write_error ? write_error : e2;
+      });
     });
     run_until_done(c->ioc);
     if (ec) {
@@ -137,7 +145,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     }
     auto res = parser.release();
     HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
-    if (res.keep_alive()) give_back(std::move(c));
+    if (res.keep_alive() && !write_error) give_back(std::move(c));
     return out;
   }
 }
