@@ -34,6 +34,7 @@ struct SubmitBatchState {
   core::ThreadPool* runner = nullptr;
   std::vector<std::shared_ptr<core::Runnable>> jobs;
   std::size_t group = 1;  // hand over once this many runs are collected
+  bool throttle = true;   // wait while the runner is backlogged (until it once stops taking runs)
 };
 }  // namespace baton::engine
 
@@ -42,6 +43,9 @@ namespace {
 // Groups grow 1, 2, 4, ...: a small map's first runs start at once, a large one's wait for at
 // most this many submissions.
 constexpr std::size_t kMaxSubmitGroup = 64;
+constexpr std::size_t kBacklogHigh = 512;
+constexpr std::size_t kBacklogLow = 256;
+constexpr std::chrono::milliseconds kBacklogPatience{20};
 
 thread_local engine::SubmitBatchState* tl_batch = nullptr;
 
@@ -70,6 +74,12 @@ void post_run(ThreadPool& runner, std::shared_ptr<Runnable> job) {
   if (batch->jobs.size() >= batch->group) {
     hand_over(*batch);
     batch->group = std::min(batch->group * 2, kMaxSubmitGroup);
+    // A map that outruns the runner's threads waits for them rather than pile up prepared runs
+    // (each holds its record, fresh memory, until it runs); if they stop taking runs (every one
+    // waits for something this thread would do next), it stops waiting for good.
+    if (batch->throttle &&
+        !runner.wait_while_backlogged(kBacklogHigh, kBacklogLow, kBacklogPatience))
+      batch->throttle = false;
   }
 }
 }  // namespace

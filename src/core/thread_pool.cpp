@@ -42,6 +42,25 @@ void ThreadPool::post(std::vector<std::shared_ptr<Runnable>>& jobs) {
   }
 }
 
+bool ThreadPool::wait_while_backlogged(std::size_t high, std::size_t low,
+                                       std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(mutex_);
+  if (queue_.size() <= high) return true;
+  ++drain_waiters_;
+  drain_mark_ = low;
+  bool drained = true;
+  while (queue_.size() > low) {
+    std::size_t before = queue_.size();
+    if (!drained_.wait_for(lock, max_wait, [&] { return queue_.size() <= low; }) &&
+        queue_.size() >= before) {
+      drained = false;  // nothing was taken for max_wait
+      break;
+    }
+  }
+  --drain_waiters_;
+  return drained;
+}
+
 void ThreadPool::work() {
   pthread_setname_np(pthread_self(), "baton-task");  // shows in top, perf and gdb
   for (;;) {
@@ -52,6 +71,7 @@ void ThreadPool::work() {
       if (queue_.empty()) return;  // stopping, and everything queued is done
       job = std::move(queue_.front());
       queue_.pop_front();
+      if (drain_waiters_ > 0 && queue_.size() <= drain_mark_) drained_.notify_all();
     }
     job->execute();
   }

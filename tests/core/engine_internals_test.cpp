@@ -46,6 +46,43 @@ TEST(ThreadPool, PostingAGroupRunsEveryJobAndEmptiesTheGroup) {
   }
 }
 
+class Block final : public Runnable {
+ public:
+  explicit Block(std::latch& open) : open_(open) {}
+  void execute() override { open_.wait(); }
+
+ private:
+  std::latch& open_;
+};
+
+TEST(ThreadPool, ABackloggedWaitReturnsOnceTheThreadsCatchUp) {
+  ThreadPool pool(2);
+  std::atomic<int> n{0};
+  std::latch open(1), done(600);
+  std::vector<std::shared_ptr<Runnable>> jobs;
+  jobs.push_back(std::make_shared<Block>(open));
+  for (int i = 0; i < 600; ++i) jobs.push_back(std::make_shared<Count>(n, done));
+  pool.post(jobs);
+  std::thread opener([&] { open.count_down(); });
+  // Generous patience: the threads are taking jobs all along.
+  EXPECT_TRUE(pool.wait_while_backlogged(100, 50, std::chrono::seconds(30)));
+  opener.join();
+  done.wait();
+  EXPECT_EQ(n.load(), 600);
+}
+
+TEST(ThreadPool, ABackloggedWaitGivesUpWhenNoJobIsTaken) {
+  ThreadPool pool(1);
+  std::latch open(1);
+  std::vector<std::shared_ptr<Runnable>> jobs;
+  for (int i = 0; i < 20; ++i) jobs.push_back(std::make_shared<Block>(open));
+  pool.post(jobs);
+  // The only thread waits for `open`, which only this thread opens: the wait must give up.
+  EXPECT_FALSE(pool.wait_while_backlogged(10, 5, std::chrono::milliseconds(20)));
+  EXPECT_TRUE(pool.wait_while_backlogged(50, 5, std::chrono::milliseconds(20)));  // not backlogged
+  open.count_down();
+}
+
 TEST(RunMemory, BlocksAreDistinctAlignedAndWritable) {
   std::vector<void*> blocks;
   std::set<std::uintptr_t> seen;

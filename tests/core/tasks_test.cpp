@@ -132,6 +132,25 @@ TEST_P(SdkTasks, LargeMapRunsAndRecordsEveryElement) {
             (std::vector<std::string>{"Pending", "Running", "Completed"}));
 }
 
+// A map that outruns the task runner waits for it (at most 512 runs queued), but not for runs
+// that themselves wait for the flow's thread: it stops waiting once the runner takes no run.
+TEST_P(SdkTasks, AMapOfRunsWaitingForTheFlowDoesNotWaitForThem) {
+  std::atomic<bool> go{false};
+  auto held = baton::task("held", [&](int x) {
+    while (!go.load()) std::this_thread::sleep_for(1ms);
+    return x;
+  });
+  auto f = baton::flow("held_map_flow", [&] {
+             auto futures =
+                 held.map(std::views::iota(0, 2000));  // returns with every run still waiting
+             go.store(true);
+             long long sum = 0;
+             for (int v : futures.results()) sum += v;
+             return sum;
+           }).task_runner(baton::ThreadPoolTaskRunner{2});
+  EXPECT_EQ(f(), 1999LL * 2000 / 2);
+}
+
 // Runs collected by a SubmitBatch that has not handed them over yet are handed over before this
 // thread blocks on a future, so waiting inside the scope cannot wait forever.
 TEST_P(SdkTasks, WaitingInsideASubmitBatchHandsOverItsRuns) {
