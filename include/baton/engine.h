@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -170,6 +171,12 @@ class TaskCall {
   // Takes a cached result instead of running. Throws baton::Error when it does not convert.
   virtual void load_result(const nlohmann::json& value) = 0;
 };
+
+// Memory for the TaskCall of a submitted run, carved beside the runs' handles instead of taken
+// from malloc (a map keeps all of them until its futures go); baton::task's calls use it through
+// their operator new / delete. free_call_memory must get the size allocate_call_memory got.
+void* allocate_call_memory(std::size_t size);
+void free_call_memory(void* block, std::size_t size) noexcept;
 
 // The shared state of one task run: what a Future holds.
 class TaskRunHandle {

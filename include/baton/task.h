@@ -27,6 +27,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <ranges>
 #include <string>
 #include <tuple>
@@ -138,6 +139,19 @@ class TypedTaskCall final : public ResultHolder<task_result_t<F, Stored...>> {
   template <class... A>
   TypedTaskCall(const TypedTaskDefinition<F>& def, A&&... args)
       : def_(&def), args_(std::forward<A>(args)...) {}
+
+  // Submitted calls live as long as their run's handle: allocated as the handles are.
+  static void* operator new(std::size_t size) { return engine::allocate_call_memory(size); }
+  static void operator delete(void* block, std::size_t size) noexcept {
+    engine::free_call_memory(block, size);
+  }
+  // Over-aligned arguments: the ordinary aligned allocation.
+  static void* operator new(std::size_t size, std::align_val_t align) {
+    return ::operator new(size, align);
+  }
+  static void operator delete(void* block, std::size_t size, std::align_val_t align) noexcept {
+    ::operator delete(block, size, align);
+  }
 
   void run() override {
     std::apply(

@@ -670,6 +670,19 @@ void TaskRunImpl::finish(std::exception_ptr error) {
 
 namespace baton::engine {
 
+void* allocate_call_memory(std::size_t size) {
+  if (size > core::run_memory::kMaxBlock) return ::operator new(size);
+  return core::run_memory::allocate(size);
+}
+
+void free_call_memory(void* block, std::size_t size) noexcept {
+  if (size > core::run_memory::kMaxBlock) {
+    ::operator delete(block);
+  } else {
+    core::run_memory::deallocate(block);
+  }
+}
+
 SubmitBatch::SubmitBatch() : state_(std::make_unique<SubmitBatchState>()) {
   state_->previous = core::tl_batch;
   core::tl_batch = state_.get();

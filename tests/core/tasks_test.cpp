@@ -1,6 +1,7 @@
 // Tasks and futures: direct calls, submit, map, dependencies, the task runner, state history.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <latch>
 #include <mutex>
 #include <ranges>
@@ -149,6 +150,32 @@ TEST_P(SdkTasks, AMapOfRunsWaitingForTheFlowDoesNotWaitForThem) {
              return sum;
            }).task_runner(baton::ThreadPoolTaskRunner{2});
   EXPECT_EQ(f(), 1999LL * 2000 / 2);
+}
+
+// Submitted calls are allocated beside the runs' handles (engine::allocate_call_memory); a call
+// whose arguments are over-aligned takes the ordinary aligned allocation instead.
+struct alignas(64) WideArgument {
+  double values[8] = {};
+};
+
+TEST_P(SdkTasks, SubmittedCallsKeepTheirArgumentsWhateverTheirAlignment) {
+  auto sum = baton::task("wide_sum", [](WideArgument w) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&w) % alignof(WideArgument), 0u);
+    double total = 0;
+    for (double v : w.values) total += v;
+    return total;
+  });
+  auto twice = baton::task("narrow_twice", [](std::string s) { return s + s; });
+  auto f = baton::flow("call_memory_flow", [&] {
+    WideArgument w;
+    for (int i = 0; i < 8; ++i) w.values[i] = i;
+    auto wide = sum.submit(w);
+    auto narrow = twice.map(std::vector<std::string>(100, std::string(40, 'x')));
+    double total = wide.result();
+    for (const auto& s : narrow.results()) total += static_cast<double>(s.size());
+    return total;
+  });
+  EXPECT_EQ(f(), 28.0 + 100 * 80);
 }
 
 // Runs collected by a SubmitBatch that has not handed them over yet are handed over before this
