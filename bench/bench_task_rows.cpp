@@ -8,8 +8,9 @@
 //
 //   bench_task_rows [batch=1000] [n=100000] [late=0]
 //   TASK_ROWS n=100000 batch=1000 late=0 us_per_task=... baseline_us=... ratio=... cpu_us=...
-//       sys_us=... text_bytes_per_row=... written_bytes_per_task=...
-// (text bytes: the row's text columns as bound; written: what the writes cost in WAL frames).
+//       sys_us=... text_bytes_per_row=... written_bytes_per_task=... faults_per_1000=...
+// (text bytes: the row's text columns as bound; written: what the writes cost in WAL frames;
+// faults: page faults per 1,000 tasks, memory touched for the first time).
 //
 // Deterministic apart from the clock: under `valgrind --tool=callgrind
 // --toggle-collect='*write_task_runs*'` it counts the writer's instructions per task.
@@ -29,6 +30,13 @@
 namespace {
 using namespace baton;
 using Seconds = std::chrono::duration<double>;
+
+// Page faults of this thread (memory it touched for the first time: the page cache growing).
+long thread_faults() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return u.ru_minflt;
+}
 
 double thread_seconds(bool system_only) {
   rusage u{};
@@ -86,7 +94,7 @@ int main(int argc, char** argv) {
   const int late = argc > 3 ? std::stoi(argv[3]) : 0;
   fs::path dir = fs::path(storage::baton_home()) / ("bench-task-rows-" + new_id());
   fs::create_directories(dir);
-  double seconds = 0, cpu = 0, sys = 0, bytes = 0, written = 0;
+  double seconds = 0, cpu = 0, sys = 0, bytes = 0, written = 0, faults = 0;
   {
     storage::SqliteStorage storage((dir / "task-rows.db").string());
     const std::string flow_run_id = new_id();  // task_run has no foreign key to flow_run
@@ -122,12 +130,14 @@ int main(int argc, char** argv) {
     static const std::vector<LogRecord> kNoLogs;
     static const std::vector<storage::EventView> kNoEvents;
     double cpu0 = thread_seconds(false), sys0 = thread_seconds(true), written0 = written_bytes();
+    long faults0 = thread_faults();
     auto start = std::chrono::steady_clock::now();
     for (const auto& rows : batches) storage.write_task_runs(rows, kNoLogs, kNoEvents);
     seconds = Seconds(std::chrono::steady_clock::now() - start).count();
     cpu = thread_seconds(false) - cpu0;
     sys = thread_seconds(true) - sys0;
     written = written_bytes() - written0;
+    faults = static_cast<double>(thread_faults() - faults0);
     size_t row_count = 0;
     for (const auto& rows : batches) row_count += rows.size();
     bytes /= static_cast<double>(row_count);
@@ -136,8 +146,9 @@ int main(int argc, char** argv) {
   double us = seconds * 1e6 / n, base_us = base * 1e6 / n;
   std::printf(
       "TASK_ROWS n=%d batch=%d late=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f cpu_us=%.2f "
-      "sys_us=%.2f text_bytes_per_row=%.0f written_bytes_per_task=%.0f\n",
-      n, batch, late, us, base_us, us / base_us, cpu * 1e6 / n, sys * 1e6 / n, bytes, written / n);
+      "sys_us=%.2f text_bytes_per_row=%.0f written_bytes_per_task=%.0f faults_per_1000=%.1f\n",
+      n, batch, late, us, base_us, us / base_us, cpu * 1e6 / n, sys * 1e6 / n, bytes, written / n,
+      faults * 1000 / n);
   fs::remove_all(dir);
   return 0;
 }

@@ -124,29 +124,52 @@ void TaskRunRows::add(const Snapshot& s) {
 }
 
 void TaskRunRows::add_row(const TaskRunRows& other, size_t i) {
-  const Columns& in = other.rows_.at(i);
-  Snapshot& s = scratch_;
-  s.text_.clear();
-  Columns& c = s.columns_;
-  c = in;
-  auto copy = [&](Span span) {
-    Span out{static_cast<uint32_t>(s.text_.size()), span.size};
-    s.text_.append(other.view(span));
-    return out;
-  };
-  c.id = copy(in.id);
-  c.flow_run_id = copy(in.flow_run_id);
-  c.task_key = copy(in.task_key);
-  c.name = copy(in.name);
-  c.dynamic_key = copy(in.dynamic_key);
-  c.cache_key = copy(in.cache_key);
-  c.task_inputs = copy(in.task_inputs);
-  c.tags = copy(in.tags);
-  c.empirical_policy = copy(in.empirical_policy);
-  c.state_id = copy(in.state_id);
-  c.state_name = copy(in.state_name);
-  c.history = copy(in.history);
-  add(s);
+  if (contains(other.view(other.rows_.at(i).id))) {
+    // Coalesces through add(), as a snapshot of the run would.
+    const Columns& in = other.rows_[i];
+    Snapshot& s = scratch_;
+    s.text_.clear();
+    Columns& c = s.columns_;
+    c = in;
+    auto copy = [&](Span span) {
+      Span out{static_cast<uint32_t>(s.text_.size()), span.size};
+      s.text_.append(other.view(span));
+      return out;
+    };
+    for (auto member : kSpans) c.*member = copy(in.*member);
+    add(s);
+    return;
+  }
+  append_row(other, i, /*index=*/true);
+}
+
+void TaskRunRows::append_row(const TaskRunRows& other, size_t i, bool index) {
+  // One copy of each column straight into this object's text (no snapshot in between): the
+  // writer copies every row it holds back, out of its batch and back into the queue.
+  const Columns& in = other.rows_[i];
+  size_t size = 0;
+  for (auto member : kSpans) size += (in.*member).size;
+  if (text_.size() + size + 4096 > std::numeric_limits<uint32_t>::max())
+    throw invalid_argument("too many task-run snapshots in one batch (over 4 GiB of text)",
+                           "task_runs");
+  Columns c = in;
+  for (auto member : kSpans) {
+    Span& span = c.*member;
+    Span copied{static_cast<uint32_t>(text_.size()), span.size};
+    text_.append(other.text_.data() + span.begin, span.size);
+    span = copied;
+  }
+  rows_.push_back(c);
+  ++snapshots_;
+  if (rows_.size() * 2 > slots_.size()) {
+    slots_.assign(std::max<size_t>(64, slots_.size() * 2), 0u);
+    slots_stale_ = true;
+  }
+  if (!index || slots_stale_) {
+    slots_stale_ = true;  // rebuilt at the next lookup, if any (a held-back batch has none)
+    return;
+  }
+  slots_[find_slot(view(c.id))] = static_cast<uint32_t>(rows_.size());
 }
 
 int TaskRunRows::hold_back_unfinished(TaskRunRows& out, int max_holds) {
@@ -154,7 +177,7 @@ int TaskRunRows::hold_back_unfinished(TaskRunRows& out, int max_holds) {
   int most = 0;
   for (size_t i = 0; i < rows_.size(); ++i) {
     if (rows_[i].holds < max_holds && !is_terminal(rows_[i].state_type)) {
-      out.add_row(*this, i);
+      out.append_row(*this, i, /*index=*/false);
       most = std::max(most, static_cast<int>(++out.rows_.back().holds));
       continue;
     }
@@ -171,11 +194,13 @@ void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
   uint64_t snapshots = snapshots_;
   for (size_t i = 0; i < earlier.size(); ++i) {
     std::string_view id = earlier.view(earlier.rows_[i].id);
-    if (rows_.empty() || !contains(id)) {
-      add_row(earlier, i);
+    if (slots_stale_) rebuild_slots();
+    size_t slot = slots_.empty() ? 0 : find_slot(id);
+    if (slots_.empty() || slots_[slot] == 0) {
+      append_row(earlier, i, /*index=*/true);
       continue;
     }
-    Columns& row = rows_[slots_[find_slot(id)] - 1];
+    Columns& row = rows_[slots_[slot] - 1];
     Span later = row.history, before = earlier.rows_[i].history;
     if (text_.size() + before.size + later.size > std::numeric_limits<uint32_t>::max())
       throw invalid_argument("too many task-run snapshots in one batch (over 4 GiB of text)",

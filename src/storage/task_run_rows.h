@@ -117,6 +117,14 @@ class TaskRunRows {
   using Span = Snapshot::Span;
   using Columns = Snapshot::Columns;
   std::string_view view(Span s) const { return {text_.data() + s.begin, s.size}; }
+  static constexpr Span Columns::*kSpans[] = {
+      &Columns::id,          &Columns::flow_run_id, &Columns::task_key,
+      &Columns::name,        &Columns::dynamic_key, &Columns::cache_key,
+      &Columns::task_inputs, &Columns::tags,        &Columns::empirical_policy,
+      &Columns::state_id,    &Columns::state_name,  &Columns::history};
+  // Copies row `i` of `other` (not this object; its run not present here) as a row of its own.
+  // `index`: make it findable now; otherwise the lookup slots are rebuilt when next needed.
+  void append_row(const TaskRunRows& other, size_t i, bool index);
   // Index into slots_ where `id` is, or the empty slot where it would go.
   size_t find_slot(std::string_view id) const;
   void grow_slots();

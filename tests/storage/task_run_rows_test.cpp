@@ -205,6 +205,36 @@ TEST(TaskRunRows, AnUnfinishedRunIsHeldBackAtMostMaxHoldsTimes) {
             (std::vector<StateType>{StateType::kPending, StateType::kRunning}));
 }
 
+// Thousands of runs held back and taken back into a queue that has meanwhile gained states of
+// half of them: one row per run, the held lines first, and every run still found by its id.
+TEST(TaskRunRows, ManyRunsHeldBackAndTakenBackKeepOneRowEach) {
+  constexpr size_t kRuns = 3000;
+  std::vector<std::string> ids;
+  TaskRunRows batch, held, queue;
+  for (size_t i = 0; i < kRuns; ++i) {
+    ids.push_back(new_id());
+    batch.add(snapshot(ids[i], State::pending(), kT0 + static_cast<int64_t>(i)));
+  }
+  EXPECT_EQ(batch.hold_back_unfinished(held, 4), 1);
+  EXPECT_TRUE(batch.empty());
+  ASSERT_EQ(held.size(), kRuns);
+  for (size_t i = 0; i < kRuns; i += 2)
+    queue.add(snapshot(ids[i], State::running(), kT0 + 10'000 + static_cast<int64_t>(i)));
+  queue.merge_earlier(held);
+  ASSERT_EQ(queue.size(), kRuns);
+  for (size_t r = 0; r < queue.size(); ++r) {
+    TaskRunRow row = queue.row(r);
+    auto types = types_in_order_written(row.history);
+    if (row.state_type == StateType::kRunning)
+      EXPECT_EQ(types, (std::vector<StateType>{StateType::kPending, StateType::kRunning})) << r;
+    else
+      EXPECT_EQ(types, (std::vector<StateType>{StateType::kPending})) << r;
+  }
+  for (const auto& id : ids) EXPECT_TRUE(queue.contains(id));
+  queue.add(snapshot(ids[1], State::completed(), kT0 + 20'000));
+  EXPECT_EQ(queue.size(), kRuns);  // coalesced into its run's row
+}
+
 // Without any flush, a run that never finishes is still written once it has been held back
 // max_holds times, and committed_sequence() reaches it only then.
 TEST(TaskRunRows, TheWriterWritesAnUnfinishedRunWithoutAFlush) {
