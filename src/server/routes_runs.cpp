@@ -276,6 +276,37 @@ bool force_of(const json& body) {
   return body.value("force", json(false)).is_boolean() && body.value("force", false);
 }
 
+// A set_state body that certainly fits the SetState schema, checked without the generic schema
+// walk (a transition is the server's hottest route): an object of state, force and
+// infrastructure_pid only; a state object with a known type and string-or-null name, message and
+// timestamp, and an object-or-null state_details. The timestamp's format is checked by
+// from_json(State) with the same parser and field as the schema's. Anything else takes the
+// schema walk, which names what is wrong.
+bool plainly_valid_set_state(const json& body) {
+  if (!body.is_object()) return false;
+  auto null_or = [](const json& v, bool (json::*is)() const noexcept) {
+    return v.is_null() || (v.*is)();
+  };
+  const json* state = nullptr;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "state")
+      state = &value;
+    else if (key == "force" ? !null_or(value, &json::is_boolean)
+                            : key != "infrastructure_pid" || !null_or(value, &json::is_string))
+      return false;
+  }
+  if (!state || !state->is_object()) return false;
+  auto type = state->find("type");
+  if (type == state->end() || !type->is_string() ||
+      !state_type_from_string(type->get_ref<const std::string&>()))
+    return false;
+  for (const char* key : {"name", "message", "timestamp"})
+    if (auto it = state->find(key); it != state->end() && !null_or(*it, &json::is_string))
+      return false;
+  auto details = state->find("state_details");
+  return details == state->end() || null_or(*details, &json::is_object);
+}
+
 // Prefect's OrchestrationResult: 201 when the proposed state was accepted, 200 otherwise. Written
 // as text (a transition's answer is on the server's hottest synchronous path); the same JSON as
 // {"status": ..., "state": State, "details": details(result)}.
@@ -546,8 +577,14 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .summary = "Propose a state; the orchestration rules decide (ACCEPT, REJECT, WAIT, ABORT)",
        .parameters = {id_param("the flow run's id")},
        .request_schema = ref("SetState"),
+       .reads_raw_body = true,
        .response_schema = ref("OrchestrationResult"),
-       .async_handler = [&ctx](Request& r, Respond respond) {
+       .async_handler = [&ctx, &schemas = router.schemas(),
+                         set_state = ref("SetState")](Request& r, Respond respond) {
+         r.json = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
+         if (r.json.is_discarded())
+           throw Error(ErrorKind::kMalformed, "the request body is not valid JSON");
+         if (!plainly_valid_set_state(r.json)) schemas.validate(r.json, set_state);
          State proposed = r.json["state"].get<State>();
          bool force = force_of(r.json);
          std::string identity =
