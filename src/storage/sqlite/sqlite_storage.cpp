@@ -390,8 +390,8 @@ Where task_run_where(const TaskRunFilter& f) {
 // `rows` runs per statement: a multi-row VALUES list pays the statement's fixed cost (start,
 // bindings reset, statement journal) once for all of them. The statement journal copies every
 // page the statement touches that the transaction had already changed (the last page of the
-// table and of each index: three 16 KiB pages), so 128 rows per statement rather than 16 take
-// about a fifth fewer instructions per row written (callgrind, bench_storage); 128 x 22
+// table and of each index: three pages), so 128 rows per statement rather than 16 took about a
+// fifth fewer instructions per row written (callgrind, bench_storage, at 16 KiB pages); 128 x 22
 // parameters stay well under SQLite's limit of 32,766.
 //
 // Most task runs have no cache key and default inputs, tags and retry policy: their rows go
