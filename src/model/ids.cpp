@@ -5,48 +5,37 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
 #include <random>
 
 namespace baton {
 
 namespace {
-// 48-bit unix milliseconds, then a 74-bit monotonic sequence seeded randomly each millisecond,
-// so ids from one process sort in creation order even within a millisecond.
-struct Generator {
-  std::mutex mutex;
-  std::mt19937_64 rng{std::random_device{}()};
-  uint64_t last_ms = 0;
-  uint64_t seq_hi = 0;  // 12 bits (rand_a)
-  uint64_t seq_lo = 0;  // 62 bits (rand_b)
+// 48-bit unix milliseconds, then a 16-bit count of the ids this process made in that millisecond,
+// then 58 random bits: ids from one process sort in creation order even within a millisecond (the
+// count orders them) and never repeat (the count is unique per millisecond). Every task state
+// takes an id on the SDK's hot path from several threads at once, so the shared part is one
+// atomic word ((millisecond << 16) | count) advanced by compare-and-swap, and the random bits come
+// from a generator per thread. Past 65,536 ids in a millisecond the count carries into the next
+// millisecond, as does a clock that went back: order is kept either way.
+std::atomic<uint64_t> g_last{0};
 
-  void next(uint64_t& ms, uint64_t& a, uint64_t& b) {
-    std::lock_guard lock(mutex);
-    ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-    if (ms > last_ms) {
-      last_ms = ms;
-      seq_hi = rng() & 0x7ff;  // leave headroom in the top bit for increments
-      seq_lo = rng() & 0x3fffffffffffffffULL;
-    } else {
-      ms = last_ms;  // clock went back or same millisecond: keep ordering
-      if (++seq_lo > 0x3fffffffffffffffULL) {
-        seq_lo = 0;
-        if (++seq_hi > 0xfff) {  // exhausted: borrow the next millisecond
-          ++last_ms;
-          ms = last_ms;
-          seq_hi = 0;
-        }
-      }
-    }
-    a = seq_hi;
-    b = seq_lo;
-  }
-};
-Generator& generator() {
-  static Generator g;
-  return g;
+uint64_t next_stamp() {
+  auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  uint64_t fresh = now << 16;
+  uint64_t last = g_last.load(std::memory_order_relaxed);
+  uint64_t next;
+  do {
+    next = fresh > last ? fresh : last + 1;
+  } while (!g_last.compare_exchange_weak(last, next, std::memory_order_relaxed));
+  return next;
+}
+
+uint64_t random_bits() {
+  thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                                   std::random_device{}()};
+  return rng();
 }
 }  // namespace
 
@@ -57,12 +46,16 @@ std::string new_id() {
 }
 
 void new_id_into(char* out) {
-  uint64_t ms, a, b;
-  generator().next(ms, a, b);
+  // stamp: 48-bit milliseconds, 16-bit count. UUIDv7 layout: unix_ts_ms (48) | ver 7 (4) |
+  // rand_a (12) = count's top 12 bits | var 10 (2) | rand_b (62) = count's low 4 bits, then 58
+  // random bits.
+  uint64_t stamp = next_stamp();
+  uint64_t ms = stamp >> 16, count = stamp & 0xffff;
+  uint64_t b = ((count & 0xf) << 58) | (random_bits() & 0x03ffffffffffffffULL);
   uint8_t bytes[16];
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
-  bytes[6] = static_cast<uint8_t>(0x70 | ((a >> 8) & 0x0f));
-  bytes[7] = static_cast<uint8_t>(a & 0xff);
+  bytes[6] = static_cast<uint8_t>(0x70 | ((count >> 12) & 0x0f));
+  bytes[7] = static_cast<uint8_t>((count >> 4) & 0xff);
   bytes[8] = static_cast<uint8_t>(0x80 | ((b >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i) bytes[i] = static_cast<uint8_t>(b >> (8 * (15 - i)));
   // Every task state takes a fresh id on the SDK hot path, so the text is written in place,

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace baton {
 namespace {
@@ -18,6 +20,34 @@ TEST(Ids, AreVersion7UuidsInCreationOrder) {
     ASSERT_LT(previous, id) << "ids must sort in creation order";
     ASSERT_TRUE(seen.insert(id).second);
     previous = id;
+  }
+}
+
+// Task states take ids on several threads at once: every id stays unique, and each thread's ids
+// still sort in the order it made them (tens of thousands per millisecond overflow the count
+// into the next millisecond, which must keep the order too).
+TEST(Ids, IdsMadeOnManyThreadsAtOnceAreUniqueAndOrderedPerThread) {
+  constexpr int kThreads = 4, kPerThread = 50000;
+  std::vector<std::vector<std::string>> made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&made, t] {
+      auto& mine = made[static_cast<size_t>(t)];
+      mine.reserve(kPerThread);
+      for (int i = 0; i < kPerThread; ++i) mine.push_back(new_id());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::string> seen;
+  for (const auto& mine : made) {
+    for (size_t i = 0; i < mine.size(); ++i) {
+      ASSERT_TRUE(is_uuid(mine[i])) << mine[i];
+      ASSERT_EQ(mine[i][14], '7') << mine[i];
+      if (i > 0) {
+        ASSERT_LT(mine[i - 1], mine[i]) << "a thread's ids must sort in its order";
+      }
+      ASSERT_TRUE(seen.insert(mine[i]).second) << "repeated id " << mine[i];
+    }
   }
 }
 
