@@ -273,8 +273,7 @@ void EmbeddedClient::run_scheduled_commit(int more_turns) {
     // the scheduler (no visible latency at one client).
     CommitScheduler schedule = commit_scheduler_;
     lock.unlock();
-    if (schedule && schedule([this, more_turns] { run_scheduled_commit(more_turns - 1); }))
-      return;
+    if (schedule && schedule([this, more_turns] { run_scheduled_commit(more_turns - 1); })) return;
     lock.lock();
   }
   commit_queued(lock);
@@ -499,15 +498,22 @@ SetStateResult EmbeddedClient::set_task_run_state(const std::string& task_run_id
   return result;
 }
 
-storage::ConcurrencyLimits& EmbeddedClient::limits() {
-  std::lock_guard lock(limits_mutex_);
-  if (!limits_) {
+// The stores beside the run storage (limits, artifacts, variables) each keep a connection of their
+// own to the same SQLite file, opened on first use under one mutex (opening is rare and cheap).
+template <class Store>
+Store& EmbeddedClient::open_on_first_use(std::unique_ptr<Store>& store, const char* what) {
+  std::lock_guard lock(stores_mutex_);
+  if (!store) {
     auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage_.get());
     if (!sqlite)
-      throw unavailable("concurrency limits need the SQLite storage; this database has none");
-    limits_ = std::make_unique<storage::ConcurrencyLimits>(sqlite->path());
+      throw unavailable(std::string(what) + " need the SQLite storage; this database has none");
+    store = std::make_unique<Store>(sqlite->path());
   }
-  return *limits_;
+  return *store;
+}
+
+storage::ConcurrencyLimits& EmbeddedClient::limits() {
+  return open_on_first_use(limits_, "concurrency limits");
 }
 
 ConcurrencySlots EmbeddedClient::acquire_concurrency_slots(const std::vector<std::string>& names,
@@ -583,26 +589,12 @@ json EmbeddedClient::reset_concurrency_limit(const std::string& id_or_name) {
   return limits().reset(id_or_name);
 }
 
-// The artifact and variable stores, opened on first use like the limits (same mutex: opening is
-// rare and cheap).
 storage::ArtifactStore& EmbeddedClient::artifacts() {
-  std::lock_guard lock(limits_mutex_);
-  if (!artifacts_) {
-    auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage_.get());
-    if (!sqlite) throw unavailable("artifacts need the SQLite storage; this database has none");
-    artifacts_ = std::make_unique<storage::ArtifactStore>(sqlite->path());
-  }
-  return *artifacts_;
+  return open_on_first_use(artifacts_, "artifacts");
 }
 
 storage::VariableStore& EmbeddedClient::variables() {
-  std::lock_guard lock(limits_mutex_);
-  if (!variables_) {
-    auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage_.get());
-    if (!sqlite) throw unavailable("variables need the SQLite storage; this database has none");
-    variables_ = std::make_unique<storage::VariableStore>(sqlite->path());
-  }
-  return *variables_;
+  return open_on_first_use(variables_, "variables");
 }
 
 namespace {

@@ -168,12 +168,15 @@ class EmbeddedClient final : public OrchestrationClient {
   std::mutex cache_mutex_;
   std::unordered_map<std::string, std::pair<State, uint64_t>> uncommitted_cache_;
   std::mutex task_transitions_mutex_;
-  // Opened on first use: most programs never touch a limit.
+  // Opened on first use (open_on_first_use, under stores_mutex_): most programs never touch a
+  // limit, an artifact or a variable.
+  template <class Store>
+  Store& open_on_first_use(std::unique_ptr<Store>& store, const char* what);
   storage::ConcurrencyLimits& limits();
-  std::mutex limits_mutex_;
-  std::unique_ptr<storage::ConcurrencyLimits> limits_;
   storage::ArtifactStore& artifacts();
   storage::VariableStore& variables();
+  std::mutex stores_mutex_;
+  std::unique_ptr<storage::ConcurrencyLimits> limits_;
   std::unique_ptr<storage::ArtifactStore> artifacts_;
   std::unique_ptr<storage::VariableStore> variables_;
 };

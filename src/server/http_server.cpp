@@ -56,22 +56,9 @@ Request to_request(http::request<http::string_body>& in) {
   return out;
 }
 
-http::response<http::string_body> to_beast(Response& r, unsigned version, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "baton");
-  if (r.status != 204) {
-    res.set(http::field::content_type, r.content_type);
-    res.body() = r.raw_body ? std::move(*r.raw_body) : r.body.dump();
-  }
-  for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  return res;
-}
-
 // An answer as the bytes sent: the status line and headers as text, and the body, written
-// together in one gathered write. The same bytes Beast's serializer writes for to_beast()'s
-// message, without its per-field work on every answer.
+// together in one gathered write: the bytes Beast's serializer would write for the same message,
+// without its per-field work on every answer.
 struct Answer {
   std::string head;
   std::string body;
@@ -338,6 +325,14 @@ struct HttpServer::Impl {
         asio::use_awaitable);
   }
 
+  // Writes `r` on the session's stream as to_answer() spells it; the write's error.
+  asio::awaitable<beast::error_code> send(Session& s, Response& r, unsigned version,
+                                          bool keep_alive) {
+    Answer answer = to_answer(r, version, keep_alive);
+    auto [ec, n] = co_await asio::async_write(s.stream, answer.buffers(), kUseTuple);
+    co_return ec;
+  }
+
   asio::awaitable<void> serve(std::shared_ptr<Session> s) {
     beast::flat_buffer buffer;
     for (;;) {
@@ -352,15 +347,13 @@ struct HttpServer::Impl {
           Response r =
               plain_error(ErrorKind::kTooLarge, "the request body is larger than the limit of " +
                                                     std::to_string(options.body_limit) + " bytes");
-          auto res = to_beast(r, parser.get().version(), false);
-          co_await http::async_write(s->stream, res, kUseTuple);
+          co_await send(*s, r, parser.get().version(), false);
         } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                    ec != beast::error::timeout && ec != asio::error::eof &&
                    ec != asio::error::connection_reset && ec != asio::error::bad_descriptor) {
           Response r =
               plain_error(ErrorKind::kMalformed, "malformed HTTP request: " + ec.message());
-          auto res = to_beast(r, 11, false);
-          co_await http::async_write(s->stream, res, kUseTuple);
+          co_await send(*s, r, 11, false);
         }
         break;
       }
@@ -376,8 +369,7 @@ struct HttpServer::Impl {
       Request request = to_request(beast_request);
       Response response = co_await dispatch(request);
       keep_alive = keep_alive && !stopping;
-      Answer answer = to_answer(response, version, keep_alive);
-      auto [wec, wn] = co_await asio::async_write(s->stream, answer.buffers(), kUseTuple);
+      beast::error_code wec = co_await send(*s, response, version, keep_alive);
       if (wec || !keep_alive) break;
     }
     beast::error_code ec;
@@ -398,8 +390,7 @@ struct HttpServer::Impl {
       refusal = Response::json(
           error_body("not_found", "no websocket endpoint at " + request.path, ""), 404);
     if (refusal.status != 200) {
-      auto res = to_beast(refusal, beast_request.version(), false);
-      co_await http::async_write(s->stream, res, kUseTuple);
+      co_await send(*s, refusal, beast_request.version(), false);
       co_return;
     }
     auto peer = std::make_shared<WsPeer>(std::move(s->stream));

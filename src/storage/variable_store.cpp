@@ -49,21 +49,8 @@ json VariableStore::create(const std::string& name, const json& value,
   int64_t t = micros(now());
   std::lock_guard lock(mutex_);
   db_->write_transaction([&] {
-    auto& exists = db_->prepare_cached("SELECT 1 FROM variable WHERE name = ?");
-    exists.bind(1, name);
-    bool taken = exists.step();
-    exists.reset();
-    if (taken) throw conflict("a variable named '" + name + "' already exists");
-    db_->prepare_cached(
-           "INSERT INTO variable (id, name, value, tags, created, updated) VALUES (?, ?, ?, ?, ?, "
-           "?)")
-        .bind(1, id)
-        .bind(2, name)
-        .bind(3, text)
-        .bind(4, json(tags).dump())
-        .bind(5, t)
-        .bind(6, t)
-        .run();
+    if (name_taken(name)) throw conflict("a variable named '" + name + "' already exists");
+    insert_row(id, name, text, json(tags).dump(), t);
   });
   return {{"id", id},
           {"name", name},
@@ -71,6 +58,28 @@ json VariableStore::create(const std::string& name, const json& value,
           {"tags", tags},
           {"created", time_text(t)},
           {"updated", time_text(t)}};
+}
+
+bool VariableStore::name_taken(const std::string& name) {
+  auto& exists = db_->prepare_cached("SELECT 1 FROM variable WHERE name = ?");
+  exists.bind(1, name);
+  bool taken = exists.step();
+  exists.reset();
+  return taken;
+}
+
+void VariableStore::insert_row(const std::string& id, const std::string& name,
+                               const std::string& value_text, const std::string& tags_text,
+                               int64_t at) {
+  db_->prepare_cached(
+         "INSERT INTO variable (id, name, value, tags, created, updated) VALUES (?, ?, ?, ?, ?, ?)")
+      .bind(1, id)
+      .bind(2, name)
+      .bind(3, value_text)
+      .bind(4, tags_text)
+      .bind(5, at)
+      .bind(6, at)
+      .run();
 }
 
 json VariableStore::read_where(const char* column, const std::string& value) {
@@ -130,12 +139,8 @@ json VariableStore::set(const std::string& name, const json& value,
   {
     std::lock_guard lock(mutex_);
     db_->write_transaction([&] {
-      auto& exists = db_->prepare_cached("SELECT 1 FROM variable WHERE name = ?");
-      exists.bind(1, name);
-      bool taken = exists.step();
-      exists.reset();
       int64_t t = micros(now());
-      if (taken) {
+      if (name_taken(name)) {
         if (!overwrite)
           throw conflict("a variable named '" + name +
                          "' already exists; set it with overwrite to replace its value");
@@ -149,16 +154,7 @@ json VariableStore::set(const std::string& name, const json& value,
         u.bind(3, t).bind(4, name).run();
         return;
       }
-      db_->prepare_cached(
-             "INSERT INTO variable (id, name, value, tags, created, updated) VALUES (?, ?, ?, ?, "
-             "?, ?)")
-          .bind(1, new_id())
-          .bind(2, name)
-          .bind(3, text)
-          .bind(4, json(tags ? *tags : no_tags).dump())
-          .bind(5, t)
-          .bind(6, t)
-          .run();
+      insert_row(new_id(), name, text, json(tags ? *tags : no_tags).dump(), t);
     });
   }
   return read_by_name(name);

@@ -11,6 +11,7 @@
 // Thread-safety: every method is safe from any thread (one connection behind a mutex).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,10 @@ class VariableStore {
 
  private:
   nlohmann::json read_where(const char* column, const std::string& value);
+  // Both run inside a write transaction, with mutex_ held.
+  bool name_taken(const std::string& name);
+  void insert_row(const std::string& id, const std::string& name, const std::string& value_text,
+                  const std::string& tags_text, int64_t at);
   std::unique_ptr<sqlite::Connection> db_;
   std::mutex mutex_;
 };
