@@ -29,7 +29,7 @@ std::string env(const char* name, std::string fallback = {}) {
 std::string api_url() { return env("BATON_API_URL", "http://127.0.0.1:4200/api"); }
 
 void start_server(const std::string& host, int port, const std::string& database, int workers,
-                  size_t body_limit) {
+                  int network_threads, size_t body_limit) {
   if (port < 0 || port > 65535)
     throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
   // Block the stop signals before any thread exists, so every thread inherits the mask and this
@@ -44,6 +44,7 @@ void start_server(const std::string& host, int port, const std::string& database
   options.http.host = host;
   options.http.port = static_cast<uint16_t>(port);
   options.http.worker_threads = workers;
+  options.http.io_threads = network_threads;
   options.http.body_limit = body_limit;
   std::string path = database.empty() ? storage::default_database_path() : database;
   options.database_path = path;
@@ -131,6 +132,7 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   static int port = 4200;
   static std::string database;
   static int workers = 64;
+  static int network_threads = server::network_threads_default();
   static size_t body_limit = 8 * 1024 * 1024;
   start->add_option("--host", host, "Address to listen on")->capture_default_str();
   start->add_option("--port", port, "Port to listen on (0: any free port)")->capture_default_str();
@@ -138,10 +140,15 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   start->add_option("--workers", workers, "Requests served at once by blocking handlers")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  start->add_option("--network-threads", network_threads,
+                    "Threads reading and answering requests (default: half the cores, at least 1)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   start->add_option("--max-body-bytes", body_limit, "Larger request bodies are refused with 413")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
       ->capture_default_str();
-  start->callback([] { start_server(host, port, database, workers, body_limit); });
+  start->callback(
+      [] { start_server(host, port, database, workers, network_threads, body_limit); });
 
   auto* status = server->add_subcommand("status", "Tell whether a server answers at BATON_API_URL");
   status->callback([] { server_status(); });

@@ -33,6 +33,21 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kIdleTimeout{300};
 
+// One io_context per network thread, each run by its thread alone, and each connection served by
+// one of them for its whole life: a request is read, handled and answered on one thread, with no
+// hand-over to another (with one context shared by two threads, each request woke the other
+// thread two or three times: a futex wake and a context switch each). The hint tells Asio a
+// context has one thread, so what a handler posts stays on that thread's own queue.
+struct NetworkThread {
+  explicit NetworkThread(const void* s) : server(s) {}
+  const void* server;  // the HttpServer::Impl it serves
+  asio::io_context context{1};
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running{context.get_executor()};
+  std::thread thread;
+};
+// The network thread running on this thread, if any.
+thread_local NetworkThread* current_network_thread = nullptr;
+
 // Converts Beast's request into ours: decoded path and query, lower-case header names.
 Request to_request(http::request<http::string_body>& in) {
   Request out;
@@ -188,7 +203,7 @@ struct HttpServer::Impl {
   struct Session {
     explicit Session(tcp::socket socket)
         : executor(socket.get_executor()), stream(std::move(socket)) {}
-    asio::any_io_executor executor;  // the connection's strand; outlives a move of `stream`
+    asio::any_io_executor executor;  // the connection's network thread; outlives a move of `stream`
     beast::tcp_stream stream;
     bool busy = false;      // between reading a request and writing its answer; strand-only
     bool upgraded = false;  // became a websocket
@@ -199,21 +214,22 @@ struct HttpServer::Impl {
       : options(std::move(o)),
         router(r),
         auth(a),
-        workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+        workers(static_cast<size_t>(std::max(1, options.worker_threads))) {
+    for (int i = 0; i < std::max(1, options.io_threads); ++i)
+      network.push_back(std::make_unique<NetworkThread>(this));
+  }
 
   HttpServerOptions options;
   const Router& router;
   const ApiKeyAuth& auth;
   std::vector<WebSocketRoute> ws_routes;
-  asio::io_context ioc;
-  // The acceptor is used by accept_loop and closed by stop(); both run on this strand, since
-  // the io threads would otherwise race on it (found by TSan at shutdown).
-  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  std::vector<std::unique_ptr<NetworkThread>> network;
+  size_t next_network = 0;  // accept_loop only: where the next connection goes
+  // The acceptor lives on the first network thread: accept_loop and stop() use it only there.
   std::optional<tcp::acceptor> acceptor;
   asio::thread_pool workers;
-  std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
-  bool stopped = false;
+  bool started = false, stopped = false;
 
   std::mutex mutex;
   std::condition_variable sessions_done;
@@ -226,7 +242,8 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kUseTuple);
+      auto& home = network[next_network++ % network.size()]->context;
+      auto [ec, socket] = co_await acceptor->async_accept(home, kUseTuple);
       if (ec) {
         if (!acceptor->is_open() || stopping) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -422,6 +439,10 @@ struct HttpServer::Impl {
   }
 };
 
+int network_threads_default() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+}
+
 HttpServer::HttpServer(HttpServerOptions options, const Router& router, const ApiKeyAuth& auth)
     : impl_(std::make_unique<Impl>(std::move(options), router, auth)) {}
 
@@ -437,7 +458,8 @@ uint16_t HttpServer::start() {
   auto address = asio::ip::make_address(im.options.host, ec);
   if (ec) throw invalid_argument("'" + im.options.host + "' is not an IP address", "host");
   tcp::endpoint endpoint{address, im.options.port};
-  im.acceptor.emplace(im.accept_strand);
+  auto& first = im.network.front()->context;
+  im.acceptor.emplace(first);
   im.acceptor->open(endpoint.protocol(), ec);
   if (!ec) im.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) im.acceptor->bind(endpoint, ec);
@@ -446,9 +468,13 @@ uint16_t HttpServer::start() {
     throw unavailable("cannot listen on " + im.options.host + ":" +
                       std::to_string(im.options.port) + ": " + ec.message());
   uint16_t port = im.acceptor->local_endpoint().port();
-  asio::co_spawn(im.accept_strand, im.accept_loop(), asio::detached);
-  for (int i = 0; i < std::max(1, im.options.io_threads); ++i)
-    im.threads.emplace_back([&im] { im.ioc.run(); });
+  asio::co_spawn(first, im.accept_loop(), asio::detached);
+  for (auto& n : im.network)
+    n->thread = std::thread([&im, n = n.get()] {
+      current_network_thread = n;
+      n->context.run();
+    });
+  im.started = true;
   return port;
 }
 
@@ -456,9 +482,9 @@ void HttpServer::stop() {
   auto& im = *impl_;
   if (im.stopped) return;
   im.stopped = true;
-  if (im.threads.empty()) return;
+  if (!im.started) return;
   im.stopping = true;
-  asio::post(im.accept_strand, [&im] {
+  asio::post(im.network.front()->context, [&im] {
     beast::error_code ec;
     im.acceptor->close(ec);
   });
@@ -478,9 +504,8 @@ void HttpServer::stop() {
     im.posts_closed = true;
     im.posts_done.wait(lock, [&im] { return im.posts_pending == 0; });
   }
-  im.ioc.stop();
-  for (auto& t : im.threads) t.join();
-  im.threads.clear();
+  for (auto& n : im.network) n->context.stop();
+  for (auto& n : im.network) n->thread.join();
 }
 
 bool HttpServer::post(std::function<void()> task) {
@@ -490,9 +515,11 @@ bool HttpServer::post(std::function<void()> task) {
     if (im.posts_closed) return false;
     ++im.posts_pending;
   }
-  // defer: from a network thread the task joins that thread's own queue, behind the handlers
-  // already queued, without waking the other thread.
-  asio::defer(im.ioc, [&im, task = std::move(task)] {
+  // From a network thread the task joins that thread's own queue, behind the handlers already
+  // queued (defer: no wake-up); from elsewhere it goes to the first network thread.
+  NetworkThread* n = current_network_thread;
+  if (!n || n->server != &im) n = im.network.front().get();
+  asio::defer(n->context, [&im, task = std::move(task)] {
     task();
     std::lock_guard lock(im.posts_mutex);
     if (--im.posts_pending == 0 && im.posts_closed) im.posts_done.notify_all();

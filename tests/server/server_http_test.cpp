@@ -580,15 +580,17 @@ TEST_F(ServerHttp, TransitionEventsAreStoredWhenTheTransitionIsAnswered) {
 
 // Concurrent clients through the group commit: every creation and transition is answered with
 // its own outcome, each run ends Completed with its whole history and its four events, and the
-// server is still up afterwards. Bounded: 8 clients x 10 runs x 4 requests.
-TEST_F(ServerHttp, ConcurrentRunsAreEachDecidedStoredAndEvented) {
+// server is still up afterwards. Bounded: 8 clients x 10 runs x 4 requests. With several network
+// threads the clients' connections are spread over them, and one group commit answers requests
+// read by different threads.
+void expect_concurrent_runs_decided_stored_and_evented(const ServerProcess& server) {
   constexpr int kClients = 8, kRunsEach = 10;
   std::vector<std::vector<std::string>> ids(kClients);
   std::vector<int> failures(kClients, 0);
   std::vector<std::thread> threads;
   for (int c = 0; c < kClients; ++c) {
     threads.emplace_back([&, c] {
-      HttpClient http(server_.url(), "");
+      HttpClient http(server.url(), "");
       for (int i = 0; i < kRunsEach; ++i) {
         auto created = call(http, "POST", "/flow_runs/",
                             {{"flow_name", "crowd"}, {"state", {{"type", "SCHEDULED"}}}});
@@ -608,20 +610,39 @@ TEST_F(ServerHttp, ConcurrentRunsAreEachDecidedStoredAndEvented) {
   }
   for (auto& t : threads) t.join();
   for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], 0) << "client " << c;
+  HttpClient http(server.url(), "");
   for (const auto& mine : ids) {
     ASSERT_EQ(mine.size(), static_cast<size_t>(kRunsEach));
     for (const auto& id : mine) {
-      auto run = call(http_, "GET", "/flow_runs/" + id);
+      auto run = call(http, "GET", "/flow_runs/" + id);
       ASSERT_EQ(run.status, 200);
       EXPECT_EQ(run.body["state_type"], "COMPLETED");
-      auto history = call(http_, "GET", "/flow_run_states/?flow_run_id=" + id);
+      auto history = call(http, "GET", "/flow_run_states/?flow_run_id=" + id);
       EXPECT_EQ(history.body.size(), 4u);
-      auto events = call(http_, "POST", "/events/filter",
+      auto events = call(http, "POST", "/events/filter",
                          {{"filter", {{"resource", {{"id", {"baton.flow-run." + id}}}}}}});
       EXPECT_EQ(events.body["events"].size(), 4u);
     }
   }
-  EXPECT_EQ(call(http_, "GET", "/health").status, 200);
+  EXPECT_EQ(call(http, "GET", "/health").status, 200);
+}
+
+TEST_F(ServerHttp, ConcurrentRunsAreEachDecidedStoredAndEvented) {
+  expect_concurrent_runs_decided_stored_and_evented(server_);
+}
+
+TEST(ServerNetworkThreads, ConcurrentRunsAreEachDecidedStoredAndEventedOverThreeThreads) {
+  ServerProcess server({.args = {"--network-threads", "3"}});
+  expect_concurrent_runs_decided_stored_and_evented(server);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServerNetworkThreads, AnOutOfRangeCountIsRefusedWithExitCode2) {
+  for (const char* bad : {"0", "-1", "100000", "many"}) {
+    auto r = testing::run_baton({"server", "start", "--port", "0", "--network-threads", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--network-threads"), std::string::npos) << r.err;
+  }
 }
 
 TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
