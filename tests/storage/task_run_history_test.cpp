@@ -4,6 +4,8 @@
 // and a database written before 0003 is upgraded with its histories intact.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "model/ids.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/connection.h"
@@ -63,6 +65,14 @@ std::vector<EntryCase> entry_cases() {
   cached.cache_expiration = at_us(1'900'000'000'000'000);
   add("result and cache key", cached);
   add("scalar result", State::completed(42));
+  add("zero result", State::completed(0));
+  add("negative result", State::completed(-7));
+  add("smallest int64 result", State::completed(std::numeric_limits<int64_t>::min()));
+  add("largest uint64 result", State::completed(std::numeric_limits<uint64_t>::max()));
+  add("true result", State::completed(true));
+  add("false result", State::completed(false));
+  add("floating-point result", State::completed(0.1));
+  add("string result", State::completed("done"));
   add("transition id", State::cancelled("stop"), "tx-9");
   return cases;
 }
@@ -88,6 +98,32 @@ TEST(StateHistory, EveryFieldRoundTrips) {
     auto found = find_history_entry(history, id);
     ASSERT_TRUE(found.has_value()) << c.label;
     expect_same_state(found->state, want, c.label);
+  }
+}
+
+// Numbers and booleans are written without nlohmann's serializer: the text must be dump()'s.
+TEST(StateHistory, ScalarResultsAreWrittenAsDumpWritesThem) {
+  const nlohmann::json results[] = {0,
+                                    7,
+                                    -7,
+                                    1'795'523'966'450'232,
+                                    std::numeric_limits<int64_t>::min(),
+                                    std::numeric_limits<int64_t>::max(),
+                                    std::numeric_limits<uint64_t>::max(),
+                                    true,
+                                    false,
+                                    2.5,
+                                    "x"};
+  for (const auto& result : results) {
+    State s = State::completed(result);
+    s.timestamp = at_us(-1'000'001);  // before the epoch: a sign
+    std::string history;
+    append_history_entry(history, "id-1", s);
+    EXPECT_EQ(history, "id-1 C-1000001 {\"data\":" + result.dump() + "}\n");
+    auto rows = parse_history(history);
+    ASSERT_EQ(rows.size(), 1u) << history;
+    EXPECT_EQ(rows[0].state.result, result) << history;
+    EXPECT_EQ(rows[0].state.timestamp, s.timestamp) << history;
   }
 }
 
