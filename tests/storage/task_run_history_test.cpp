@@ -350,6 +350,73 @@ TEST(TaskRunHistory, LargeBatchesWriteEveryRunWithItsOwnFields) {
   EXPECT_EQ(storage.filter_task_runs(all).size(), static_cast<size_t>(kRuns));
 }
 
+// Finished runs alike in flow run, task key, state and run count, whose updated and end times are
+// their state's timestamp and whose expected start is their creation (most of a map's runs), go
+// through statements that bind those values once; runs that differ in any of them, or in their
+// times, go through the others. Every run must read back with its own values either way, also
+// across statements of different sizes in one batch and a second batch.
+TEST(TaskRunHistory, RunsAlikeInTheirSharedColumnsReadBackWithTheirOwnValues) {
+  SqliteStorage storage(fresh_db());
+  constexpr int kRuns = 300;  // two full statements of 128 and halving ones, per kind
+  const std::string flow_a = new_id(), flow_b = new_id();
+  const TimePoint t0 = now();
+  auto us = [&](int i) { return t0 + std::chrono::microseconds(i); };
+  std::vector<TaskRunRecord> runs;
+  for (int i = 0; i < kRuns; ++i) {
+    State state = i % 17 == 0 ? State::failed("boom") : State::completed(i);
+    state.timestamp = us(10 * i + 5);
+    TaskRunRecord t = task_run(new_id(), state);
+    t.flow_run_id = i % 10 == 0 ? flow_b : flow_a;
+    if (i % 23 == 0) t.flow_run_id.clear();
+    t.task_key = i % 9 == 0 ? "other-task" : "noop";
+    t.name = "noop-" + std::to_string(i);
+    t.dynamic_key = std::to_string(i);
+    t.run_count = i % 31 == 0 ? 2 : 1;
+    t.created = us(10 * i);
+    t.expected_start_time = i % 19 == 0 ? us(10 * i + 1) : t.created;
+    t.start_time = us(10 * i + 2);
+    t.end_time = i % 29 == 0 ? us(10 * i + 4) : t.state.timestamp;
+    t.updated = i % 37 == 0 ? us(10 * i + 3) : t.state.timestamp;
+    t.total_run_time_s = 1e-6 * i;
+    runs.push_back(t);
+  }
+  storage.write_batch(runs, {});
+  // The same runs again, newer: their rows are updated through the same statements.
+  std::vector<TaskRunRecord> again = runs;
+  for (auto& t : again) {
+    t.state.timestamp += std::chrono::seconds(1);
+    t.updated = t.state.timestamp;
+    t.end_time = t.state.timestamp;
+  }
+  storage.write_batch({again.begin(), again.begin() + 150}, {});
+  for (int i = 0; i < kRuns; ++i) {
+    const TaskRunRecord& want = i < 150 ? again[i] : runs[i];
+    auto got = storage.read_task_run(want.id);
+    ASSERT_TRUE(got.has_value()) << i;
+    EXPECT_EQ(got->flow_run_id, want.flow_run_id) << i;
+    EXPECT_EQ(got->task_key, want.task_key) << i;
+    EXPECT_EQ(got->name, want.name) << i;
+    EXPECT_EQ(got->dynamic_key, want.dynamic_key) << i;
+    EXPECT_EQ(got->state.type, want.state.type) << i;
+    EXPECT_EQ(got->state.name, want.state.name) << i;
+    EXPECT_EQ(got->state.timestamp, want.state.timestamp) << i;
+    EXPECT_EQ(got->run_count, want.run_count) << i;
+    EXPECT_EQ(got->created, want.created) << i;
+    EXPECT_EQ(got->updated, want.updated) << i;
+    EXPECT_EQ(got->expected_start_time, want.expected_start_time) << i;
+    EXPECT_EQ(got->start_time, want.start_time) << i;
+    EXPECT_EQ(got->end_time, want.end_time) << i;
+    EXPECT_DOUBLE_EQ(got->total_run_time_s, want.total_run_time_s) << i;
+    EXPECT_EQ(storage.read_states(want.id).size(), i < 150 ? 2u : 1u) << i;
+  }
+  TaskRunFilter of_b;
+  of_b.flow_run_id = flow_b;
+  of_b.limit = kRuns;
+  size_t in_b = 0;
+  for (int i = 0; i < kRuns; ++i) in_b += i % 10 == 0 && i % 23 != 0;
+  EXPECT_EQ(storage.filter_task_runs(of_b).size(), in_b);
+}
+
 TEST(TaskRunHistory, CacheLookupTakesNewestUnexpiredCompletedRunThroughItsIndex) {
   auto path = fresh_db();
   SqliteStorage storage(path);
