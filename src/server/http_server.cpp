@@ -53,8 +53,12 @@ Request to_request(http::request<http::string_body>& in) {
   Request out;
   out.method = std::string(in.method_string());
   auto target = in.target();
-  auto parsed = boost::urls::parse_origin_form(std::string_view(target.data(), target.size()));
-  if (parsed) {
+  std::string_view text(target.data(), target.size());
+  // A target with no query, escape or fragment is its own decoded path whether or not it parses
+  // as origin-form (the fallback below takes it whole): most requests skip the URL parser.
+  if (text.find_first_of("?%#") == std::string_view::npos) {
+    out.path = std::string(text);
+  } else if (auto parsed = boost::urls::parse_origin_form(text)) {
     out.path = std::string(parsed->path());
     for (auto param : parsed->params())
       out.query.emplace(std::string(param.key),
@@ -64,7 +68,8 @@ Request to_request(http::request<http::string_body>& in) {
   }
   for (const auto& field : in) {
     std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : name)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // names are ASCII tokens
     out.headers[std::move(name)] = std::string(field.value());
   }
   out.body = std::move(in.body());

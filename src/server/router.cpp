@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <future>
+#include <span>
 
 #include "baton/error.h"
+#include "model/ids.h"
 
 namespace baton::server {
 
@@ -87,6 +90,8 @@ Router::Router(SchemaRegistry schemas) : schemas_(std::move(schemas)) {}
 
 void Router::add(Route route) {
   Compiled c{split_path(route.path)};
+  if (c.segments.size() > 16)
+    throw Error(ErrorKind::kInternal, "route " + route.path + " has more than 16 segments");
   for (const auto& seg : c.segments) {
     if (!is_param(seg)) continue;
     std::string name = seg.substr(1, seg.size() - 2);
@@ -95,14 +100,44 @@ void Router::add(Route route) {
       declared = declared || (p.in == "path" && p.name == name);
     if (!declared) route.parameters.push_back({name, "path", schema::string(), true, ""});
   }
+  for (const auto& p : route.parameters) {
+    bool bare_uuid = p.schema.is_object() && p.schema.value("type", json()) == "string" &&
+                     p.schema.value("format", json()) == "uuid";
+    for (const auto& [key, value] : p.schema.items())
+      bare_uuid = bare_uuid && (key == "type" || key == "format" || key == "description");
+    c.uuid_parameters.push_back(bare_uuid);
+  }
   routes_.push_back(std::move(route));
   compiled_.push_back(std::move(c));
 }
 
+const std::vector<bool>& Router::uuid_parameters_of(const Route& route) const {
+  static const std::vector<bool>& none = *new std::vector<bool>();
+  const Route* first = routes_.data();
+  if (std::less_equal<const Route*>()(first, &route) &&
+      std::less<const Route*>()(&route, first + routes_.size()))
+    return compiled_[static_cast<size_t>(&route - first)].uuid_parameters;
+  return none;  // a route of someone else's: its parameters take the schema walk
+}
+
 Router::Match Router::match(Request& request) const {
-  auto segments = split_path(request.path);
+  // The path's segments as views (split_path's rule, without its strings: every request comes
+  // here). No route has more than kMaxSegments segments, so a longer path matches none.
+  constexpr size_t kMaxSegments = 16;
+  std::array<std::string_view, kMaxSegments + 2> parts;  // one more, and a trailing empty one
+  size_t count = 0;
+  const std::string_view path = request.path;
+  for (size_t start = 1; start <= path.size() && count < parts.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    parts[count++] = path.substr(start, end - start);
+    start = end + 1;
+  }
+  if (count > 0 && parts[count - 1].empty()) --count;
+  const bool too_long = count > kMaxSegments;
+  const std::span<const std::string_view> segments(parts.data(), too_long ? 0 : count);
   bool path_known = false;
-  for (size_t i = 0; i < routes_.size(); ++i) {
+  for (size_t i = 0; i < routes_.size() && !too_long; ++i) {
     const auto& pattern = compiled_[i].segments;
     if (pattern.size() != segments.size()) continue;
     bool ok = true;
@@ -114,7 +149,7 @@ Router::Match Router::match(Request& request) const {
     request.path_params.clear();
     for (size_t k = 0; k < pattern.size(); ++k)
       if (is_param(pattern[k]))
-        request.path_params[pattern[k].substr(1, pattern[k].size() - 2)] = segments[k];
+        request.path_params[pattern[k].substr(1, pattern[k].size() - 2)] = std::string(segments[k]);
     return {&routes_[i], std::nullopt};
   }
   if (path_known)
@@ -129,11 +164,17 @@ Router::Match Router::match(Request& request) const {
 
 namespace {
 // Parses and validates the body and parameters against the route's declarations; throws.
-void validate(const SchemaRegistry& schemas, const Route& route, Request& request) {
-  for (const auto& p : route.parameters) {
+// `uuid_parameters` flags the parameters whose schema is a bare UUID: a value is_uuid accepts
+// fits it without the schema walk (every run route has an id in its path).
+void validate(const SchemaRegistry& schemas, const Route& route,
+              const std::vector<bool>& uuid_parameters, Request& request) {
+  for (size_t i = 0; i < route.parameters.size(); ++i) {
+    const auto& p = route.parameters[i];
     if (p.in == "path") {
       auto it = request.path_params.find(p.name);
-      if (it != request.path_params.end()) schemas.validate(it->second, p.schema, p.name);
+      bool bare_uuid = i < uuid_parameters.size() && uuid_parameters[i];
+      if (it != request.path_params.end() && !(bare_uuid && is_uuid(it->second)))
+        schemas.validate(it->second, p.schema, p.name);
       continue;
     }
     auto value = request.query_param(p.name);
@@ -169,7 +210,7 @@ Response Router::execute(const Route& route, Request& request) const {
     return future.get();
   }
   try {
-    validate(schemas_, route, request);
+    validate(schemas_, route, uuid_parameters_of(route), request);
     return with_success_status(route, route.handler(request));
   } catch (const std::exception& e) {
     return error_response(e);
@@ -193,7 +234,7 @@ void Router::execute_async(const Route& route, Request& request, Respond respond
   auto once = std::make_shared<Once>();
   once->respond = std::move(respond);
   try {
-    validate(schemas_, route, request);
+    validate(schemas_, route, uuid_parameters_of(route), request);
     route.async_handler(request, [once, &route](Response r) {
       once->answer(with_success_status(route, std::move(r)));
     });

@@ -92,7 +92,11 @@ class Router {
  private:
   struct Compiled {
     std::vector<std::string> segments;  // "{id}" segments are parameters
+    // Per route parameter: its schema is a bare UUID, checked with is_uuid alone when it fits.
+    std::vector<bool> uuid_parameters;
   };
+  // Compiled::uuid_parameters of one of routes_; none for any other route.
+  const std::vector<bool>& uuid_parameters_of(const Route& route) const;
   SchemaRegistry schemas_;
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;

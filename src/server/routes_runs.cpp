@@ -282,11 +282,56 @@ bool force_of(const json& body) {
 // timestamp, and an object-or-null state_details. The timestamp's format is checked by
 // from_json(State) with the same parser and field as the schema's. Anything else takes the
 // schema walk, which names what is wrong.
+bool null_or(const json& v, bool (json::*is)() const noexcept) { return v.is_null() || (v.*is)(); }
+
+// A State object that certainly fits the State schema: a known type, string-or-null name, message
+// and (when `timestamp_allowed`) timestamp, an object-or-null state_details; other members are
+// allowed, as the schema allows them.
+bool plainly_valid_state(const json& state, bool timestamp_allowed) {
+  if (!state.is_object()) return false;
+  auto type = state.find("type");
+  if (type == state.end() || !type->is_string() ||
+      !state_type_from_string(type->get_ref<const std::string&>()))
+    return false;
+  for (const char* key : {"name", "message"})
+    if (auto it = state.find(key); it != state.end() && !null_or(*it, &json::is_string))
+      return false;
+  if (auto it = state.find("timestamp");
+      it != state.end() && !it->is_null() && (!timestamp_allowed || !it->is_string()))
+    return false;
+  auto details = state.find("state_details");
+  return details == state.end() || null_or(*details, &json::is_object);
+}
+
+// A flow-run create body that certainly fits FlowRunCreate, checked without the generic schema
+// walk (every W3 run starts here): an object whose members are all among the plain ones below,
+// each of the schema's type (ids UUIDs, the state plainly valid without a timestamp). Anything
+// else (times, a retry policy, members the schema does not name) takes the walk.
+bool plainly_valid_flow_run_create(const json& body) {
+  if (!body.is_object()) return false;
+  for (const auto& [key, value] : body.items()) {
+    if (value.is_null()) continue;
+    if (key == "flow_name" || key == "name" || key == "idempotency_key" ||
+        key == "infrastructure_pid") {
+      if (!value.is_string()) return false;
+    } else if (key == "id" || key == "flow_id" || key == "deployment_id" ||
+               key == "parent_task_run_id") {
+      if (!value.is_string() || !is_uuid(value.get_ref<const std::string&>())) return false;
+    } else if (key == "parameters") {
+      if (!value.is_object()) return false;
+    } else if (key == "tags") {
+      if (!value.is_array()) return false;
+      for (const auto& tag : value)
+        if (!tag.is_string()) return false;
+    } else if (key != "state" || !plainly_valid_state(value, false)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool plainly_valid_set_state(const json& body) {
   if (!body.is_object()) return false;
-  auto null_or = [](const json& v, bool (json::*is)() const noexcept) {
-    return v.is_null() || (v.*is)();
-  };
   const json* state = nullptr;
   for (const auto& [key, value] : body.items()) {
     if (key == "state")
@@ -295,16 +340,17 @@ bool plainly_valid_set_state(const json& body) {
                             : key != "infrastructure_pid" || !null_or(value, &json::is_string))
       return false;
   }
-  if (!state || !state->is_object()) return false;
-  auto type = state->find("type");
-  if (type == state->end() || !type->is_string() ||
-      !state_type_from_string(type->get_ref<const std::string&>()))
-    return false;
-  for (const char* key : {"name", "message", "timestamp"})
-    if (auto it = state->find(key); it != state->end() && !null_or(*it, &json::is_string))
-      return false;
-  auto details = state->find("state_details");
-  return details == state->end() || null_or(*details, &json::is_object);
+  return state && plainly_valid_state(*state, true);
+}
+
+// The body of a route that reads it raw (reads_raw_body): parsed, and checked against `schema`
+// unless `plainly_valid` vouches for it.
+void parse_body(Request& r, const SchemaRegistry& schemas, const json& schema,
+                bool (*plainly_valid)(const json&)) {
+  r.json = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
+  if (r.json.is_discarded())
+    throw Error(ErrorKind::kMalformed, "the request body is not valid JSON");
+  if (!plainly_valid(r.json)) schemas.validate(r.json, schema);
 }
 
 // Prefect's OrchestrationResult: 201 when the proposed state was accepted, 200 otherwise. Written
@@ -446,9 +492,12 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .tag = "Flow Runs",
               .summary = "Create a flow run (idempotent per flow with idempotency_key)",
               .request_schema = ref("FlowRunCreate"),
+              .reads_raw_body = true,
               .response_schema = ref("FlowRun"),
               .success_status = 201,
-              .async_handler = [&ctx, flow_ids](Request& r, Respond respond) {
+              .async_handler = [&ctx, flow_ids, &schemas = router.schemas(),
+                                create = ref("FlowRunCreate")](Request& r, Respond respond) {
+                parse_body(r, schemas, create, plainly_valid_flow_run_create);
                 const json& b = r.json;
                 FlowRunRecord run;
                 bool has_state = b.contains("state") && !b["state"].is_null();
@@ -579,12 +628,9 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .request_schema = ref("SetState"),
        .reads_raw_body = true,
        .response_schema = ref("OrchestrationResult"),
-       .async_handler = [&ctx, &schemas = router.schemas(),
-                         set_state = ref("SetState")](Request& r, Respond respond) {
-         r.json = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
-         if (r.json.is_discarded())
-           throw Error(ErrorKind::kMalformed, "the request body is not valid JSON");
-         if (!plainly_valid_set_state(r.json)) schemas.validate(r.json, set_state);
+       .async_handler = [&ctx, &schemas = router.schemas(), set_state = ref("SetState")](
+                            Request& r, Respond respond) {
+         parse_body(r, schemas, set_state, plainly_valid_set_state);
          State proposed = r.json["state"].get<State>();
          bool force = force_of(r.json);
          std::string identity =

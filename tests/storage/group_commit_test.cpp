@@ -278,5 +278,194 @@ TEST(GroupCommit, AsynchronousTransitionOfAnUnknownRunCompletesWithNotFound) {
   }
 }
 
+// ---- the run cache: write_flow_runs hands decide the run as a read of its rows returns it -----
+
+// Every field a read returns, compared one by one (a difference names its field).
+void expect_same_run(const FlowRunRecord& seen, const FlowRunRecord& read, const std::string& at) {
+  SCOPED_TRACE(at);
+  EXPECT_EQ(seen.id, read.id);
+  EXPECT_EQ(seen.flow_id, read.flow_id);
+  EXPECT_EQ(seen.flow_name, read.flow_name);
+  EXPECT_EQ(seen.name, read.name);
+  EXPECT_EQ(seen.deployment_id, read.deployment_id);
+  EXPECT_EQ(seen.parent_task_run_id, read.parent_task_run_id);
+  EXPECT_EQ(seen.idempotency_key, read.idempotency_key);
+  EXPECT_EQ(seen.parameters, read.parameters);
+  EXPECT_EQ(seen.tags, read.tags);
+  EXPECT_EQ(seen.empirical_policy.retries, read.empirical_policy.retries);
+  EXPECT_EQ(seen.empirical_policy.retry_delays_s, read.empirical_policy.retry_delays_s);
+  EXPECT_EQ(seen.empirical_policy.retry_jitter_factor, read.empirical_policy.retry_jitter_factor);
+  EXPECT_EQ(seen.run_count, read.run_count);
+  EXPECT_EQ(seen.created, read.created);
+  EXPECT_EQ(seen.updated, read.updated);
+  EXPECT_EQ(seen.expected_start_time, read.expected_start_time);
+  EXPECT_EQ(seen.next_scheduled_start_time, read.next_scheduled_start_time);
+  EXPECT_EQ(seen.start_time, read.start_time);
+  EXPECT_EQ(seen.end_time, read.end_time);
+  EXPECT_EQ(seen.total_run_time_s, read.total_run_time_s);
+  EXPECT_EQ(seen.infrastructure_pid, read.infrastructure_pid);
+  EXPECT_EQ(seen.state.type, read.state.type);
+  EXPECT_EQ(seen.state.name, read.state.name);
+  EXPECT_EQ(seen.state.message, read.state.message);
+  EXPECT_EQ(seen.state.timestamp, read.state.timestamp);
+  EXPECT_EQ(seen.state.scheduled_time, read.state.scheduled_time);
+  EXPECT_EQ(seen.state.result, read.state.result);
+  EXPECT_EQ(seen.state.cache_key, read.state.cache_key);
+  EXPECT_EQ(seen.state.cache_expiration, read.state.cache_expiration);
+  EXPECT_EQ(seen.state.retriable, read.state.retriable);
+}
+
+// Moves a run through `states` one batch each, each decide also bumping the fields a transition
+// may change; each decide must see exactly what read_flow_run returned after the batch before.
+// `previous` is the transition id stored with the run's current state.
+void walk(SqliteStorage& storage, const std::string& id, const std::vector<State>& states,
+          const std::string& previous = "") {
+  for (size_t i = 0; i < states.size(); ++i) {
+    FlowRunRecord before = *storage.read_flow_run(id);
+    std::string expected_transition = i == 0 ? previous : "t" + std::to_string(i - 1);
+    FlowRunRecord seen;
+    std::string seen_transition;
+    Storage::DecideFn decide = [&](FlowRunRecord& r, const std::string& transition) {
+      seen = r;
+      seen_transition = transition;
+      r.run_count += 1;
+      r.total_run_time_s += 0.25;
+      if (states[i].type == StateType::kRunning) {
+        r.start_time = now();
+        r.infrastructure_pid = "host:" + std::to_string(i);
+      }
+      if (is_terminal(states[i].type)) r.end_time = now();
+      return FlowRunWrite{states[i], "t" + std::to_string(i), {}};
+    };
+    auto results = storage.write_flow_runs({{nullptr, {}, id, &decide}});
+    ASSERT_TRUE(results[0].found);
+    expect_same_run(seen, before, "decide of transition " + std::to_string(i));
+    EXPECT_EQ(seen_transition, expected_transition) << "transition " << i;
+  }
+}
+
+struct CachedRunCase {
+  const char* name;
+  std::function<void(FlowRunRecord&)> shape;
+};
+
+TEST(RunCache, DecideSeesTheRunAsStoredWhateverItsShape) {
+  auto at = now() + std::chrono::hours(1);
+  const std::vector<CachedRunCase> cases = {
+      {"plain", [](FlowRunRecord&) {}},
+      {"parameters, tags and a retry policy",
+       [](FlowRunRecord& r) {
+         r.parameters = {{"n", 3}, {"x", 0.1}, {"nested", {{"list", {1, "two", nullptr}}}}};
+         r.tags = {"a", "b\"q\""};
+         r.empirical_policy.retries = 2;
+         r.empirical_policy.retry_delays_s = {0.5, 1.25};
+         r.empirical_policy.retry_jitter_factor = 0.2;
+       }},
+      {"null parameters", [](FlowRunRecord& r) { r.parameters = nullptr; }},
+      {"scheduled with a message",
+       [at](FlowRunRecord& r) {
+         r.state = State::scheduled(at, "Late");
+         r.state.message = "late";
+         r.expected_start_time = at;
+       }},
+      {"a state with a result",
+       [](FlowRunRecord& r) {
+         r.state.result = {{"value", 1.5}};
+       }},
+      {"unnamed state", [](FlowRunRecord& r) { r.state.name.clear(); }},
+      {"links and a pid",
+       [](FlowRunRecord& r) {
+         r.deployment_id = new_id();
+         r.parent_task_run_id = new_id();
+         r.infrastructure_pid = "h:1:2";
+         r.idempotency_key = "k";
+       }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    SqliteStorage storage(fresh_db());
+    auto run = new_run(storage);
+    c.shape(run);
+    auto created = storage.write_flow_runs({{&run, {}}});
+    ASSERT_TRUE(created[0].inserted.inserted);
+    State done = State::completed(7);
+    done.cache_key = "key";
+    done.cache_expiration = now() + std::chrono::hours(2);
+    State failed = State::failed("boom");
+    failed.retriable = false;
+    walk(storage, run.id,
+         {State::pending(), State::running(), failed, State::running(), done,
+          State::scheduled(now(), "AwaitingRetry"), State::running()});
+  }
+}
+
+TEST(RunCache, ACommitOfAnotherConnectionIsSeen) {
+  std::string path = fresh_db();
+  SqliteStorage storage(path);
+  auto run = new_run(storage);
+  storage.write_flow_runs({{&run, {}}});
+  walk(storage, run.id, {State::pending()});  // cached now
+  {
+    sqlite::Connection other(path);
+    auto& rename =
+        other.prepare_cached("UPDATE flow_run SET name = 'renamed', run_count = 41 WHERE id = ?");
+    rename.bind(1, run.id).run();
+  }
+  walk(storage, run.id, {State::running(), State::completed()}, "t0");
+  EXPECT_EQ(storage.read_flow_run(run.id)->name, "renamed");
+  EXPECT_EQ(storage.read_flow_run(run.id)->run_count, 43);
+}
+
+TEST(RunCache, AnotherWriteOfTheSameStorageIsSeen) {
+  SqliteStorage storage(fresh_db());
+  auto run = new_run(storage);
+  auto gone = new_run(storage);
+  storage.write_flow_runs({{&run, {}}, {&gone, {}}});
+  walk(storage, run.id, {State::pending()});
+  Storage::DecideFn bump = [](FlowRunRecord& r, const std::string&) {
+    r.run_count += 10;
+    return FlowRunWrite{State::running(), "outside", {}};
+  };
+  ASSERT_TRUE(storage.update_flow_run(run.id, bump));  // its own transaction, not the cache's
+  ASSERT_TRUE(storage.delete_flow_run(gone.id));
+  walk(storage, run.id, {State::completed()}, "outside");
+  EXPECT_EQ(storage.read_flow_run(run.id)->run_count, 12);
+  Storage::DecideFn never = [](FlowRunRecord&, const std::string&) -> FlowRunWrite {
+    ADD_FAILURE() << "decide called for a deleted run";
+    return {};
+  };
+  EXPECT_FALSE(storage.write_flow_runs({{nullptr, {}, gone.id, &never}})[0].found);
+}
+
+TEST(RunCache, ABatchThatFailedLeavesNoTrace) {
+  SqliteStorage storage(fresh_db());
+  auto run = new_run(storage);
+  storage.write_flow_runs({{&run, {}}});
+  Storage::DecideFn to_running = [](FlowRunRecord& r, const std::string&) {
+    r.run_count = 5;
+    return FlowRunWrite{State::running(), "lost", {}};
+  };
+  Storage::DecideFn boom = [](FlowRunRecord&, const std::string&) -> FlowRunWrite {
+    throw invalid_argument("refused", "state");
+  };
+  EXPECT_THROW(
+      storage.write_flow_runs({{nullptr, {}, run.id, &to_running}, {nullptr, {}, run.id, &boom}}),
+      Error);
+  walk(storage, run.id, {State::pending(), State::running()});
+  EXPECT_EQ(storage.read_flow_run(run.id)->run_count, 2);
+}
+
+TEST(RunCache, ADecisionThatWritesNothingKeepsTheStoredRun) {
+  SqliteStorage storage(fresh_db());
+  auto run = new_run(storage);
+  storage.write_flow_runs({{&run, {}}});
+  Storage::DecideFn refuse_but_touch = [](FlowRunRecord& r, const std::string&) {
+    r.run_count = 99;  // changed in place, never written
+    return FlowRunWrite{};
+  };
+  storage.write_flow_runs({{nullptr, {}, run.id, &refuse_but_touch}});
+  walk(storage, run.id, {State::pending()});
+}
+
 }  // namespace
 }  // namespace baton::storage

@@ -247,6 +247,12 @@ bool Connection::truncate_wal() noexcept {
 
 bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+uint32_t Connection::data_version() const {
+  unsigned int version = 0;
+  sqlite3_file_control(db_, "main", SQLITE_FCNTL_DATA_VERSION, &version);
+  return version;
+}
 int Connection::changes() const { return sqlite3_changes(db_); }
 
 void Connection::begin_immediate() {

@@ -175,20 +175,65 @@ std::optional<FlowRecord> select_flow(sqlite::Connection& db, std::string_view c
   return out;
 }
 
-std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::string& id,
-                                             std::string* transition_id = nullptr) {
+std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::string& id) {
   static const std::string& kSql =
       *new std::string(std::string(kFlowRunSelect) + " WHERE r.id = ?");
   auto& q = db.prepare_cached(kSql);
-  q.bind(1, id);
+  q.bind_view(1, id);
   if (!q.step()) {
     q.reset();
     return std::nullopt;
   }
   auto run = read_flow_run_row(q);
-  if (transition_id) *transition_id = q.text(kFlowRunStateColumn + 9);
   q.reset();
   return run;
+}
+
+// A run about to be changed, with its current state's transition id and its rowid, so that the
+// UPDATE finds the row directly instead of searching the id index a second time.
+std::optional<StoredFlowRun> select_flow_run_for_update(sqlite::Connection& db,
+                                                        const std::string& id) {
+  static const std::string& kSql = *new std::string(
+      std::string(kFlowRunSelect).insert(kFlowRunSelect.find(" FROM "), ", r.rowid") +
+      " WHERE r.id = ?");
+  auto& q = db.prepare_cached(kSql);
+  q.bind_view(1, id);
+  if (!q.step()) {
+    q.reset();
+    return std::nullopt;
+  }
+  std::optional<StoredFlowRun> out{StoredFlowRun{
+      read_flow_run_row(q), q.text(kFlowRunStateColumn + 9), q.int64(kFlowRunStateColumn + 10)}};
+  q.reset();
+  return out;
+}
+
+// The run cache of write_flow_runs (SqliteStorage::run_cache_): what a read of a run's rows would
+// return, kept for the runs written last.
+using RunCache = std::unordered_map<std::string, StoredFlowRun>;
+// Runs in flight (a run leaves the cache when it ends); a full cache starts over.
+constexpr size_t kRunCacheLimit = 1024;
+
+void remember(RunCache& cache, const std::string& id, StoredFlowRun entry) {
+  if (cache.size() >= kRunCacheLimit) cache.clear();
+  cache.insert_or_assign(id, std::move(entry));
+}
+
+// `state` as read_state returns it from the row insert_flow_run_state writes for it; nullopt
+// when it holds a result (a JSON round trip need not give back the same value), which leaves its
+// run out of the cache.
+std::optional<State> stored_state(const State& state) {
+  if (!state.result.is_null()) return std::nullopt;
+  State out;
+  out.type = state.type;
+  out.name = state.name.empty() ? std::string(default_name(state.type)) : state.name;
+  out.message = state.message;
+  out.timestamp = state.timestamp;
+  out.scheduled_time = state.scheduled_time;
+  out.cache_key = state.cache_key;
+  out.cache_expiration = state.cache_expiration;
+  out.retriable = state.retriable;
+  return out;
 }
 
 // --- task runs ----------------------------------------------------------------------------------
@@ -709,8 +754,10 @@ void insert_events(sqlite::Connection& db, const std::vector<Row>& events) {
 }
 
 // insert_flow_run inside the caller's transaction on `db`; `events` are written with the run.
+// With `cache`, an inserted run is remembered as it now reads.
 Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRecord& run,
-                                         const std::vector<EventRow>& events) {
+                                         const std::vector<EventRow>& events,
+                                         RunCache* cache = nullptr) {
   std::string state_id = new_id();
   auto& s = db.prepare_cached(
       "INSERT INTO flow_run (id, flow_id, flow_name, name, deployment_id, parent_task_run_id, "
@@ -719,19 +766,22 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
       "next_scheduled_start_time, start_time, end_time, total_run_time, infrastructure_pid) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (flow_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
-  s.bind(1, run.id);
-  s.bind(2, run.flow_id);
-  s.bind(3, run.flow_name);
-  s.bind(4, run.name);
-  s.bind_text_or_null(5, run.deployment_id);
-  s.bind_text_or_null(6, run.parent_task_run_id);
-  s.bind_text_or_null(7, run.idempotency_key);
-  s.bind(8, run.parameters.dump());
-  s.bind(9, tags_text(run.tags));
-  s.bind(10, policy_text(run.empirical_policy));
-  s.bind(11, state_id);
-  s.bind(12, to_string(run.state.type));
-  s.bind(13, run.state.name);
+  s.bind_view(1, run.id);
+  s.bind_view(2, run.flow_id);
+  s.bind_view(3, run.flow_name);
+  s.bind_view(4, run.name);
+  s.bind_view_or_null(5, run.deployment_id);
+  s.bind_view_or_null(6, run.parent_task_run_id);
+  s.bind_view_or_null(7, run.idempotency_key);
+  const std::string parameters = run.parameters.dump();
+  const std::string tags = tags_text(run.tags);
+  const std::string policy = policy_text(run.empirical_policy);
+  s.bind_view(8, parameters);
+  s.bind_view(9, tags);
+  s.bind_view(10, policy);
+  s.bind_view(11, state_id);
+  s.bind_view(12, to_string(run.state.type));
+  s.bind_view(13, run.state.name);
   s.bind(14, micros(run.state.timestamp));
   s.bind(15, run.run_count);
   s.bind(16, micros(run.created));
@@ -744,7 +794,7 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
   s.bind(20, micros(run.start_time));
   s.bind(21, micros(run.end_time));
   s.bind(22, run.total_run_time_s);
-  s.bind_text_or_null(23, run.infrastructure_pid);
+  s.bind_view_or_null(23, run.infrastructure_pid);
   s.run();
   if (db.changes() == 0) {
     auto& q = db.prepare_cached(std::string(kFlowRunSelect) +
@@ -757,6 +807,20 @@ Storage::InsertResult insert_flow_run_in(sqlite::Connection& db, const FlowRunRe
     auto existing = read_flow_run_row(q);
     q.reset();
     return {std::move(existing), false};
+  }
+  if (cache) {
+    if (auto state = stored_state(run.state)) {
+      // The run as read_flow_run_row reads the row just bound: JSON columns through their text.
+      StoredFlowRun entry{run, std::string(), db.last_insert_rowid()};
+      FlowRunRecord& stored = entry.run;
+      if (parameters != "{}") stored.parameters = parse_json(parameters, json::object());
+      if (!run.tags.empty()) stored.tags = parse_tags(tags);
+      stored.empirical_policy = parse_policy(policy);
+      stored.state = std::move(*state);
+      stored.next_scheduled_start_time =
+          run.state.type == StateType::kScheduled ? run.state.scheduled_time : std::nullopt;
+      remember(*cache, run.id, std::move(entry));
+    }
   }
   insert_flow_run_state(db, state_id, run.id, run.state, {});
   insert_events(db, events);
@@ -780,7 +844,7 @@ struct OptionalColumn {
   bool changed;
 };
 
-// "UPDATE flow_run SET <state columns>, <changed optional columns> WHERE id = ?"; built once per
+// "UPDATE flow_run SET <state columns>, <changed optional columns> WHERE rowid = ?"; built once per
 // combination of changed columns (a handful occur) and kept by the statement cache.
 const std::string& update_flow_run_sql(const OptionalColumn (&columns)[7], std::string& buffer) {
   buffer =
@@ -788,16 +852,28 @@ const std::string& update_flow_run_sql(const OptionalColumn (&columns)[7], std::
       "updated = ?";
   for (const auto& c : columns)
     if (c.changed) buffer.append(", ").append(c.name).append(" = ?");
-  buffer += " WHERE id = ?";
+  buffer += " WHERE rowid = ?";
   return buffer;
 }
 
-// One read-decide-write inside the caller's transaction on `db`.
+// One read-decide-write inside the caller's transaction on `db`. With `cache`, the run is taken
+// from it when there, and remembered as it reads after the write. (This trusts decide's contract:
+// it changes only the fields the UPDATE writes.)
 bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
-                        const Storage::DecideFn& decide) {
-  std::string transition_id;
-  auto run = select_flow_run(db, id, &transition_id);
-  if (!run) return false;
+                        const Storage::DecideFn& decide, RunCache* cache = nullptr) {
+  std::optional<StoredFlowRun> selected;
+  if (cache) {
+    // Taken out: put back below once written, left out when decide wrote nothing (it may still
+    // have changed the record in place).
+    if (auto it = cache->find(id); it != cache->end()) {
+      selected = std::move(it->second);
+      cache->erase(it);
+    }
+  }
+  if (!selected) selected = select_flow_run_for_update(db, id);
+  if (!selected) return false;
+  FlowRunRecord* run = &selected->run;
+  const std::string& transition_id = selected->transition_id;
   const int run_count = run->run_count;
   const auto expected_start_time = run->expected_start_time, start_time = run->start_time,
              end_time = run->end_time, next_scheduled_before = run->next_scheduled_start_time;
@@ -821,11 +897,12 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
   };
   thread_local std::string sql;
   auto& u = db.prepare_cached(update_flow_run_sql(columns, sql));
-  u.bind(1, state_id);
-  u.bind(2, to_string(state.type));
-  u.bind(3, state.name);
+  u.bind_view(1, state_id);
+  u.bind_view(2, to_string(state.type));
+  u.bind_view(3, state.name);
   u.bind(4, micros(state.timestamp));
-  u.bind(5, micros(now()));
+  const int64_t updated = micros(now());
+  u.bind(5, updated);
   int next = 6;
   if (columns[0].changed) u.bind(next++, run->run_count);
   if (columns[1].changed) u.bind(next++, micros(run->expected_start_time));
@@ -833,10 +910,19 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
   if (columns[3].changed) u.bind(next++, micros(run->start_time));
   if (columns[4].changed) u.bind(next++, micros(run->end_time));
   if (columns[5].changed) u.bind(next++, run->total_run_time_s);
-  if (columns[6].changed) u.bind_text_or_null(next++, run->infrastructure_pid);
-  u.bind(next, id);
+  if (columns[6].changed) u.bind_view_or_null(next++, run->infrastructure_pid);
+  u.bind(next, selected->rowid);
   u.run();
   insert_events(db, write.events);
+  if (cache && !state.is_terminal()) {
+    if (auto stored = stored_state(state)) {
+      run->state = std::move(*stored);
+      run->updated = time_at(updated);
+      run->next_scheduled_start_time = next_scheduled;
+      selected->transition_id = write.transition_id;
+      remember(*cache, id, std::move(*selected));
+    }
+  }
   return true;
 }
 }  // namespace
@@ -852,16 +938,22 @@ std::vector<Storage::FlowRunOpResult> SqliteStorage::write_flow_runs(
     const std::vector<FlowRunOp>& ops) {
   std::lock_guard lock(main_mutex_);
   auto results = main_.write_transaction([&] {
+    // Inside the transaction, so that the data version has seen every commit before it. An
+    // attempt that did not commit (a busy retry, a throw) may have changed the cache.
+    if (run_cache_open_ || main_.data_version() != run_cache_version_) run_cache_.clear();
+    run_cache_open_ = true;
     std::vector<FlowRunOpResult> out(ops.size());
     for (size_t i = 0; i < ops.size(); ++i) {
       const auto& op = ops[i];
       if (op.insert)
-        out[i].inserted = insert_flow_run_in(main_, *op.insert, op.insert_events);
+        out[i].inserted = insert_flow_run_in(main_, *op.insert, op.insert_events, &run_cache_);
       else
-        out[i].found = update_flow_run_in(main_, op.id, *op.decide);
+        out[i].found = update_flow_run_in(main_, op.id, *op.decide, &run_cache_);
     }
     return out;
   });
+  run_cache_version_ = main_.data_version();
+  run_cache_open_ = false;
   after_main_commit();
   return results;
 }

@@ -12,11 +12,20 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "storage/sqlite/connection.h"
 #include "storage/storage.h"
 
 namespace baton::storage {
+
+// A flow run as a read of its rows returns it, with its current state's transition id and its
+// rowid (see SqliteStorage's run cache).
+struct StoredFlowRun {
+  FlowRunRecord run;
+  std::string transition_id;
+  int64_t rowid = 0;
+};
 
 class SqliteStorage final : public Storage {
  public:
@@ -74,6 +83,14 @@ class SqliteStorage final : public Storage {
   std::mutex write_mutex_;
   std::mutex main_mutex_;
   sqlite::Connection main_;
+  // The flow runs write_flow_runs last created or changed, as their rows now read, so that a
+  // transition does not read its run back (a quarter of its statement work). Trusted only while
+  // main_'s data version is the one recorded after the cache's last commit: any other commit (on
+  // main_ by another method, on batch_, by another process) moves it and the cache is dropped; so
+  // is a transaction that did not commit (run_cache_open_). Guarded by main_mutex_.
+  std::unordered_map<std::string, StoredFlowRun> run_cache_;
+  uint32_t run_cache_version_ = 0;
+  bool run_cache_open_ = false;
   std::mutex batch_mutex_;
   sqlite::Connection batch_;
   // Flow-run commits (the server's requests) hand WAL checkpoints to a thread with a connection
