@@ -38,6 +38,10 @@ void record(ServerContext& ctx, const std::vector<json>& events) {
 }
 }  // namespace
 
+namespace {
+constexpr std::string_view kValidatedStatePrefix = "{\"validated_state\":";
+}  // namespace
+
 storage::EventRow state_event_row(const std::string& kind, const std::string& run_id,
                                   const std::string& run_name, const State& state) {
   storage::EventRow row;
@@ -57,10 +61,18 @@ storage::EventRow state_event_row(const std::string& kind, const std::string& ru
   }
   row.resource += '}';
   row.related = "[]";
-  row.payload = "{\"validated_state\":";
+  row.payload = kValidatedStatePrefix;
   append_json(row.payload, state);
   row.payload += '}';
   return row;
+}
+
+std::string_view validated_state_json(const storage::EventRow& row) {
+  std::string_view payload = row.payload;
+  if (!payload.starts_with(kValidatedStatePrefix) || !payload.ends_with('}')) return {};
+  payload.remove_prefix(kValidatedStatePrefix.size());
+  payload.remove_suffix(1);
+  return payload;
 }
 
 json event_json(const storage::EventRow& row) {

@@ -355,8 +355,9 @@ void parse_body(Request& r, const SchemaRegistry& schemas, const json& schema,
 
 // Prefect's OrchestrationResult: 201 when the proposed state was accepted, 200 otherwise. Written
 // as text (a transition's answer is on the server's hottest synchronous path); the same JSON as
-// {"status": ..., "state": State, "details": details(result)}.
-Response orchestration_result(const SetStateResult& result) {
+// {"status": ..., "state": State, "details": details(result)}. `state_json`, when given, is
+// result.state already written (its event's payload holds it).
+Response orchestration_result(const SetStateResult& result, std::string_view state_json = {}) {
   Response r;
   r.status = result.status == SetStateStatus::kAccept ? 201 : 200;
   std::string& out = r.raw_body.emplace();
@@ -364,7 +365,10 @@ Response orchestration_result(const SetStateResult& result) {
   out += "{\"status\":\"";
   out += to_string(result.status);
   out += "\",\"state\":";
-  append_json(out, result.state);
+  if (state_json.empty())
+    append_json(out, result.state);
+  else
+    out += state_json;
   out += ",\"details\":";
   if (result.status == SetStateStatus::kAccept)
     out += R"({"type":"accept_details"})";
@@ -658,9 +662,11 @@ void add_run_routes(Router& router, ServerContext& ctx) {
              },
              [&ctx, event, respond](std::exception_ptr error, SetStateResult result) {
                if (error) return respond(error_response(error));
-               // Accepted, or a substitute such as AwaitingRetry: recorded, so an event.
-               if (result.recorded) publish_event(ctx, *event);
-               respond(orchestration_result(result));
+               // Accepted, or a substitute such as AwaitingRetry: recorded, so an event, built
+               // from the state the answer carries.
+               if (!result.recorded) return respond(orchestration_result(result));
+               publish_event(ctx, *event);
+               respond(orchestration_result(result, validated_state_json(*event)));
              });
        }});
   router.add(

@@ -45,6 +45,9 @@ void add_concurrency_routes(Router& router, ConcurrencyLimits& limits);
 // written as text: storage writes it in the same transaction as the change it records.
 storage::EventRow state_event_row(const std::string& kind, const std::string& run_id,
                                   const std::string& run_name, const State& state);
+// The state's JSON inside a state_event_row's payload (the text append_json(State) wrote), so
+// that an answer carrying the same state need not write it again; empty for any other row.
+std::string_view validated_state_json(const storage::EventRow& row);
 // A stored event row as the JSON event the API serves and the live stream sends.
 nlohmann::json event_json(const storage::EventRow& row);
 // state_event_row's event as JSON, with `extra` members added to its payload.
