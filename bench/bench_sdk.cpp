@@ -11,7 +11,7 @@
 // Prints one line per workload and the peak resident memory of the process:
 //   W1 n=100000 us_per_task=... baseline_us=... ratio=...
 //
-// Usage: bench_sdk [W1|W2] [page size of the new database files, 0 = Baton's]
+// Usage: bench_sdk [W1|W2] [page size of the new database files, 0 = Baton's] [W2's n]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -121,6 +121,12 @@ double writer_sys_us(int n) {
   return client ? client->writer_stats().sys_s * 1e6 / n : 0;
 }
 
+// Transactions the writer has committed so far.
+double writer_batches() {
+  auto* client = dynamic_cast<baton::EmbeddedClient*>(&baton::core::Runtime::get().client());
+  return client ? static_cast<double>(client->writer_stats().batches) : 0;
+}
+
 // Task-run rows the writer has written so far per task (1: every run written once).
 double writer_rows_per_task(int n) {
   auto* client = dynamic_cast<baton::EmbeddedClient*>(&baton::core::Runtime::get().client());
@@ -147,6 +153,7 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   const std::string only = argc > 1 ? argv[1] : "";
   const int page_size = argc > 2 ? std::stoi(argv[2]) : 0;
+  const int w2_n = argc > 3 ? std::stoi(argv[3]) : 100000;  // smaller under callgrind
 
   auto noop = baton::task("noop", [](int x) { return x; });
   auto w1 = baton::flow("bench_w1", [&](int n) {
@@ -183,9 +190,9 @@ int main(int argc, char** argv) {
     // figure printed is the median of its three. The plain pool's time swings up to 2-3x from run
     // to run on this shared machine (how its sleeping threads happen to be woken), so one round
     // of each would make the ratio a coin toss either way.
-    const int n = 100000;
+    const int n = w2_n;
     constexpr int kRounds = 3;
-    std::vector<double> us, base_us, cpu, writer_cpu, writer_sys, rows;
+    std::vector<double> us, base_us, cpu, writer_cpu, writer_sys, rows, batches;
     for (int round = 0; round < kRounds; ++round) {
       // Opening the round's database closes the previous round's client (its writer and
       // checkpointer threads joined), so the baseline, run next, has the cores to itself.
@@ -203,16 +210,17 @@ int main(int argc, char** argv) {
       writer_cpu.push_back(writer_cpu_us(n));
       writer_sys.push_back(writer_sys_us(n));
       rows.push_back(writer_rows_per_task(n));
+      batches.push_back(writer_batches());
       us.push_back(ours * 1e6 / n);
     }
     // CPU per task, all threads and the writer's alone: on a shared machine these move less than
     // the wall-clock figure.
     std::printf(
         "W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f cpu_us=%.2f writer_cpu_us=%.2f "
-        "writer_sys_us=%.2f rows_per_task=%.2f rounds=%d (medians; us_per_task %.2f-%.2f, "
+        "writer_sys_us=%.2f rows_per_task=%.2f batches=%.0f rounds=%d (medians; us_per_task %.2f-%.2f, "
         "baseline_us %.2f-%.2f)\n",
         n, median(us), median(base_us), median(us) / median(base_us), median(cpu),
-        median(writer_cpu), median(writer_sys), median(rows), kRounds,
+        median(writer_cpu), median(writer_sys), median(rows), median(batches), kRounds,
         *std::min_element(us.begin(), us.end()), *std::max_element(us.begin(), us.end()),
         *std::min_element(base_us.begin(), base_us.end()),
         *std::max_element(base_us.begin(), base_us.end()));

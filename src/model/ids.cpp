@@ -32,6 +32,18 @@ uint64_t next_stamp() {
   return next;
 }
 
+// The eight lowercase hex digits of `x`, most significant first, into out[0..8).
+void hex_digits(uint32_t x, char* out) {
+  uint64_t v = x;
+  v = (v | (v << 16)) & 0x0000ffff0000ffffULL;
+  v = (v | (v << 8)) & 0x00ff00ff00ff00ffULL;
+  v = (v | (v << 4)) & 0x0f0f0f0f0f0f0f0fULL;  // nibble k (from the least) in byte k
+  uint64_t letters = ((v + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;  // nibble > 9
+  v += 0x3030303030303030ULL + letters * ('a' - '0' - 10);
+  v = __builtin_bswap64(v);  // the most significant digit first in memory (little-endian)
+  std::memcpy(out, &v, 8);
+}
+
 uint64_t random_bits() {
   thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
                                    std::random_device{}()};
@@ -52,33 +64,25 @@ void new_id_into(char* out) {
   uint64_t stamp = next_stamp();
   uint64_t ms = stamp >> 16, count = stamp & 0xffff;
   uint64_t b = ((count & 0xf) << 58) | (random_bits() & 0x03ffffffffffffffULL);
-  uint8_t bytes[16];
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
-  bytes[6] = static_cast<uint8_t>(0x70 | ((count >> 12) & 0x0f));
-  bytes[7] = static_cast<uint8_t>((count >> 4) & 0xff);
-  bytes[8] = static_cast<uint8_t>(0x80 | ((b >> 56) & 0x3f));
-  for (int i = 9; i < 16; ++i) bytes[i] = static_cast<uint8_t>(b >> (8 * (15 - i)));
-  // Every task state takes a fresh id on the SDK hot path, so the text is written in place,
-  // two hex digits per table lookup.
-  static constexpr auto kHexPairs = [] {
-    constexpr char kHex[] = "0123456789abcdef";
-    std::array<char, 512> pairs{};
-    for (int i = 0; i < 256; ++i) {
-      pairs[2 * i] = kHex[i >> 4];
-      pairs[2 * i + 1] = kHex[i & 0x0f];
-    }
-    return pairs;
-  }();
-  char* p = out;
-  auto put = [&p](const uint8_t* from, int count, bool dash) {
-    for (int i = 0; i < count; ++i, p += 2) std::memcpy(p, &kHexPairs[2 * from[i]], 2);
-    if (dash) *p++ = '-';  // the dash after the group
-  };
-  put(bytes, 4, true);
-  put(bytes + 4, 2, true);
-  put(bytes + 6, 2, true);
-  put(bytes + 8, 2, true);
-  put(bytes + 10, 6, false);
+  // The 16 bytes, big-endian, as two words.
+  uint64_t hi = (ms << 16) | 0x7000 | ((count >> 4) & 0x0fff);
+  uint64_t lo = (uint64_t{0x80 | ((b >> 56) & 0x3f)} << 56) | (b & 0x00ffffffffffffffULL);
+  // Every task state takes a fresh id on the SDK hot path, so the text is made eight digits at
+  // a time: each nibble spread into a byte of its own, then turned into its digit by arithmetic.
+  char hex[32];
+  hex_digits(static_cast<uint32_t>(hi >> 32), hex);
+  hex_digits(static_cast<uint32_t>(hi), hex + 8);
+  hex_digits(static_cast<uint32_t>(lo >> 32), hex + 16);
+  hex_digits(static_cast<uint32_t>(lo), hex + 24);
+  std::memcpy(out, hex, 8);
+  out[8] = '-';
+  std::memcpy(out + 9, hex + 8, 4);
+  out[13] = '-';
+  std::memcpy(out + 14, hex + 12, 4);
+  out[18] = '-';
+  std::memcpy(out + 19, hex + 16, 4);
+  out[23] = '-';
+  std::memcpy(out + 24, hex + 20, 12);
 }
 
 bool is_uuid(const std::string& text) noexcept {

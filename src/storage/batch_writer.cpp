@@ -37,7 +37,9 @@ uint64_t BatchWriter::enqueue(const TaskRunRecord& run) {
     return enqueued_;
   }
   std::unique_lock lock(mutex_);
-  if (!runs_.contains(run.id)) wait_for_space(lock);
+  // A snapshot that joins its run's queued row takes no room (looked up only when full).
+  if (runs_.size() + logs_.size() >= options_.max_pending && !runs_.contains(snapshot))
+    wait_for_space(lock);
   bool was_empty = runs_.empty() && logs_.empty();
   runs_.add(snapshot);
   uint64_t sequence = ++enqueued_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 #include "model/json_text.h"
@@ -12,10 +13,33 @@ namespace baton::storage {
 namespace {
 using nlohmann::json;
 
-void append_int(std::string& out, int64_t value) {
+// Every state line has a timestamp (16 digits): written from the end, two digits per step,
+// without std::to_chars's length pass.
+void append_uint(std::string& out, uint64_t value) {
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
   char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  out.append(buf, end);
+  char* p = buf + sizeof buf;
+  while (value >= 100) {
+    p -= 2;
+    std::memcpy(p, kPairs + 2 * (value % 100), 2);
+    value /= 100;
+  }
+  if (value >= 10) {
+    p -= 2;
+    std::memcpy(p, kPairs + 2 * value, 2);
+  } else {
+    *--p = static_cast<char>('0' + value);
+  }
+  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+}
+
+void append_int(std::string& out, int64_t value) {
+  if (value >= 0) return append_uint(out, static_cast<uint64_t>(value));
+  out += '-';
+  append_uint(out, 0 - static_cast<uint64_t>(value));
 }
 
 std::optional<TimePoint> optional_time(const json& j, const char* key) {
@@ -139,7 +163,15 @@ void append_history_entry(std::string& out, std::string_view state_id, const Sta
   }
   if (!state.result.is_null()) {
     member("data");
-    out += state.result.dump();
+    // What dump() writes, without its serializer for the common small results.
+    if (state.result.is_number_integer() && !state.result.is_number_unsigned())
+      append_int(out, state.result.get<int64_t>());
+    else if (state.result.is_number_unsigned())
+      append_uint(out, state.result.get<uint64_t>());
+    else if (state.result.is_boolean())
+      out += state.result.get<bool>() ? "true" : "false";
+    else
+      out += state.result.dump();
   }
   if (!state.cache_key.empty()) {
     member("cache_key");

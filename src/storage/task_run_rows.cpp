@@ -1,6 +1,8 @@
 #include "storage/task_run_rows.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <functional>
 #include <limits>
 
@@ -40,6 +42,7 @@ void TaskRunRows::encode(const TaskRunRecord& r, Snapshot& out) {
     return Span{begin, static_cast<uint32_t>(t.size() - begin)};
   };
   c.id = put(r.id);
+  c.hash = hash_id(r.id);
   c.flow_run_id = put(r.flow_run_id);
   c.task_key = put(r.task_key);
   c.name = put(r.name);
@@ -96,29 +99,30 @@ void TaskRunRows::add(const Snapshot& s) {
                            "task_runs");
   if ((rows_.size() + 1) * 2 > slots_.size()) grow_slots();
   if (slots_stale_) rebuild_slots();
-  size_t slot = find_slot({s.text_.data() + in.id.begin, in.id.size});
-  auto base = static_cast<uint32_t>(text_.size());
-  Columns c = in;
-  for (Span* span :
-       {&c.id, &c.flow_run_id, &c.task_key, &c.name, &c.dynamic_key, &c.cache_key, &c.task_inputs,
-        &c.tags, &c.empirical_policy, &c.state_id, &c.state_name, &c.history})
-    span->begin += base;
+  size_t slot = find_slot({s.text_.data() + in.id.begin, in.id.size}, in.hash);
   if (slots_[slot] == 0) {
+    auto base = static_cast<uint32_t>(text_.size());
     text_.append(s.text_);
-    rows_.push_back(c);
+    Columns& c = rows_.emplace_back(in);
+    for (auto member : kSpans) (c.*member).begin += base;
     slots_[slot] = static_cast<uint32_t>(rows_.size());
   } else {
     // The run's row so far: this snapshot becomes its current state, and its history is the
-    // row's lines followed by this one (copied together, so the history stays one span).
+    // row's lines followed by this one (copied together, so the history stays one span). The
+    // other columns are copied in one piece (the snapshot's text up to its history) rather than
+    // compared with the row's one by one, which cost more than the copy.
     Columns& row = rows_[slots_[slot] - 1];
-    c.holds = row.holds;
-    Span earlier = row.history;
+    const Span earlier = row.history;
+    auto base = static_cast<uint32_t>(text_.size());
     text_.reserve(text_.size() + in.history.begin + earlier.size + in.history.size);
     text_.append(s.text_.data(), in.history.begin);
-    c.history = {static_cast<uint32_t>(text_.size()), earlier.size + in.history.size};
+    const uint8_t holds = row.holds;
+    row = in;
+    row.holds = holds;
+    for (auto member : kSpans) (row.*member).begin += base;
+    row.history = {static_cast<uint32_t>(text_.size()), earlier.size + in.history.size};
     text_.append(text_.data() + earlier.begin, earlier.size);  // reserved: no reallocation
     text_.append(s.text_.data() + in.history.begin, in.history.size);
-    row = c;
   }
   ++snapshots_;
 }
@@ -169,7 +173,7 @@ void TaskRunRows::append_row(const TaskRunRows& other, size_t i, bool index) {
     slots_stale_ = true;  // rebuilt at the next lookup, if any (a held-back batch has none)
     return;
   }
-  slots_[find_slot(view(c.id))] = static_cast<uint32_t>(rows_.size());
+  slots_[find_slot(view(c.id), c.hash)] = static_cast<uint32_t>(rows_.size());
 }
 
 int TaskRunRows::hold_back_unfinished(TaskRunRows& out, int max_holds) {
@@ -195,7 +199,7 @@ void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
   for (size_t i = 0; i < earlier.size(); ++i) {
     std::string_view id = earlier.view(earlier.rows_[i].id);
     if (slots_stale_) rebuild_slots();
-    size_t slot = slots_.empty() ? 0 : find_slot(id);
+    size_t slot = slots_.empty() ? 0 : find_slot(id, earlier.rows_[i].hash);
     if (slots_.empty() || slots_[slot] == 0) {
       append_row(earlier, i, /*index=*/true);
       continue;
@@ -217,7 +221,14 @@ void TaskRunRows::merge_earlier(const TaskRunRows& earlier) {
 
 bool TaskRunRows::contains(std::string_view id) {
   if (slots_stale_) rebuild_slots();
-  return !slots_.empty() && slots_[find_slot(id)] != 0;
+  return !slots_.empty() && slots_[find_slot(id, hash_id(id))] != 0;
+}
+
+bool TaskRunRows::contains(const Snapshot& s) {
+  if (slots_stale_) rebuild_slots();
+  const Columns& c = s.columns_;
+  return !slots_.empty() &&
+         slots_[find_slot({s.text_.data() + c.id.begin, c.id.size}, c.hash)] != 0;
 }
 
 TaskRunRow TaskRunRows::row(size_t i) const {
@@ -264,10 +275,32 @@ void TaskRunRows::swap(TaskRunRows& other) noexcept {
   std::swap(slots_stale_, other.slots_stale_);
 }
 
-size_t TaskRunRows::find_slot(std::string_view id) const {
+uint64_t TaskRunRows::hash_id(std::string_view id) noexcept {
+  if (id.size() < 24) return std::hash<std::string_view>{}(id);
+  // Run ids are UUID text (UUIDv7: the leading characters are the time, shared by the ids of a
+  // millisecond; the last ones random): three 8-byte words, from the start, the middle and the
+  // end, mixed, rather than every byte (find_slot compares whole ids anyway).
+  auto word = [&id](size_t at) {
+    uint64_t w;
+    std::memcpy(&w, id.data() + at, sizeof w);
+    return w;
+  };
+  uint64_t h = word(0) * 0x9e3779b97f4a7c15ULL;
+  h ^= std::rotl(word(id.size() / 2 - 4) * 0xc2b2ae3d27d4eb4fULL, 23);
+  h ^= word(id.size() - 8) * 0x165667b19e3779f9ULL;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 32);
+}
+
+size_t TaskRunRows::find_slot(std::string_view id, uint64_t hash) const {
   size_t mask = slots_.size() - 1;
-  size_t h = std::hash<std::string_view>{}(id)&mask;
-  while (slots_[h] != 0 && view(rows_[slots_[h] - 1].id) != id) h = (h + 1) & mask;
+  size_t h = hash & mask;
+  while (slots_[h] != 0) {
+    const Columns& row = rows_[slots_[h] - 1];
+    if (row.hash == hash && view(row.id) == id) break;
+    h = (h + 1) & mask;
+  }
   return h;
 }
 
@@ -280,7 +313,7 @@ void TaskRunRows::rebuild_slots() {
   slots_stale_ = false;
   std::fill(slots_.begin(), slots_.end(), 0u);
   for (size_t i = 0; i < rows_.size(); ++i)
-    slots_[find_slot(view(rows_[i].id))] = static_cast<uint32_t>(i + 1);
+    slots_[find_slot(view(rows_[i].id), rows_[i].hash)] = static_cast<uint32_t>(i + 1);
 }
 
 }  // namespace baton::storage

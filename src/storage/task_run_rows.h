@@ -77,6 +77,7 @@ class TaskRunRows {
       int run_count = 0;
       StateType state_type = StateType::kPending;
       uint8_t holds = 0;  // batches this row has been held back for
+      uint64_t hash = 0;  // hash_id of the run's id
     };
     Columns columns_;
     std::string text_;
@@ -91,8 +92,10 @@ class TaskRunRows {
   void add(const TaskRunRecord& run);
   // Copies row `i` of `other` as a row of its own (to write it alone).
   void add_row(const TaskRunRows& other, size_t i);
-  // True when a row for run `id` is present (an add() of it would not make a row).
+  // True when a row for run `id` (of the snapshot's run) is present: an add() of it would not
+  // make a row.
   bool contains(std::string_view id);
+  bool contains(const Snapshot& snapshot);
 
   // Holding rows back (BatchWriter): moves every row whose current state is not terminal and
   // that was held back fewer than `max_holds` times into `out` (counting this time), keeping the
@@ -125,8 +128,11 @@ class TaskRunRows {
   // Copies row `i` of `other` (not this object; its run not present here) as a row of its own.
   // `index`: make it findable now; otherwise the lookup slots are rebuilt when next needed.
   void append_row(const TaskRunRows& other, size_t i, bool index);
-  // Index into slots_ where `id` is, or the empty slot where it would go.
-  size_t find_slot(std::string_view id) const;
+  // The lookup hash of a run id, computed once per snapshot (on the producer's thread).
+  static uint64_t hash_id(std::string_view id) noexcept;
+  // Index into slots_ where `id` (whose hash_id is `hash`) is, or the empty slot where it would
+  // go.
+  size_t find_slot(std::string_view id, uint64_t hash) const;
   void grow_slots();
   void rebuild_slots();
 

@@ -4,6 +4,8 @@
 // and a database written before 0003 is upgraded with its histories intact.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "model/ids.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/connection.h"
@@ -63,6 +65,14 @@ std::vector<EntryCase> entry_cases() {
   cached.cache_expiration = at_us(1'900'000'000'000'000);
   add("result and cache key", cached);
   add("scalar result", State::completed(42));
+  add("zero result", State::completed(0));
+  add("negative result", State::completed(-7));
+  add("smallest int64 result", State::completed(std::numeric_limits<int64_t>::min()));
+  add("largest uint64 result", State::completed(std::numeric_limits<uint64_t>::max()));
+  add("true result", State::completed(true));
+  add("false result", State::completed(false));
+  add("floating-point result", State::completed(0.1));
+  add("string result", State::completed("done"));
   add("transition id", State::cancelled("stop"), "tx-9");
   return cases;
 }
@@ -88,6 +98,32 @@ TEST(StateHistory, EveryFieldRoundTrips) {
     auto found = find_history_entry(history, id);
     ASSERT_TRUE(found.has_value()) << c.label;
     expect_same_state(found->state, want, c.label);
+  }
+}
+
+// Numbers and booleans are written without nlohmann's serializer: the text must be dump()'s.
+TEST(StateHistory, ScalarResultsAreWrittenAsDumpWritesThem) {
+  const nlohmann::json results[] = {0,
+                                    7,
+                                    -7,
+                                    1'795'523'966'450'232,
+                                    std::numeric_limits<int64_t>::min(),
+                                    std::numeric_limits<int64_t>::max(),
+                                    std::numeric_limits<uint64_t>::max(),
+                                    true,
+                                    false,
+                                    2.5,
+                                    "x"};
+  for (const auto& result : results) {
+    State s = State::completed(result);
+    s.timestamp = at_us(-1'000'001);  // before the epoch: a sign
+    std::string history;
+    append_history_entry(history, "id-1", s);
+    EXPECT_EQ(history, "id-1 C-1000001 {\"data\":" + result.dump() + "}\n");
+    auto rows = parse_history(history);
+    ASSERT_EQ(rows.size(), 1u) << history;
+    EXPECT_EQ(rows[0].state.result, result) << history;
+    EXPECT_EQ(rows[0].state.timestamp, s.timestamp) << history;
   }
 }
 
@@ -312,6 +348,73 @@ TEST(TaskRunHistory, LargeBatchesWriteEveryRunWithItsOwnFields) {
   TaskRunFilter all;
   all.limit = 1000;
   EXPECT_EQ(storage.filter_task_runs(all).size(), static_cast<size_t>(kRuns));
+}
+
+// Finished runs alike in flow run, task key, state and run count, whose updated and end times are
+// their state's timestamp and whose expected start is their creation (most of a map's runs), go
+// through statements that bind those values once; runs that differ in any of them, or in their
+// times, go through the others. Every run must read back with its own values either way, also
+// across statements of different sizes in one batch and a second batch.
+TEST(TaskRunHistory, RunsAlikeInTheirSharedColumnsReadBackWithTheirOwnValues) {
+  SqliteStorage storage(fresh_db());
+  constexpr int kRuns = 300;  // two full statements of 128 and halving ones, per kind
+  const std::string flow_a = new_id(), flow_b = new_id();
+  const TimePoint t0 = now();
+  auto us = [&](int i) { return t0 + std::chrono::microseconds(i); };
+  std::vector<TaskRunRecord> runs;
+  for (int i = 0; i < kRuns; ++i) {
+    State state = i % 17 == 0 ? State::failed("boom") : State::completed(i);
+    state.timestamp = us(10 * i + 5);
+    TaskRunRecord t = task_run(new_id(), state);
+    t.flow_run_id = i % 10 == 0 ? flow_b : flow_a;
+    if (i % 23 == 0) t.flow_run_id.clear();
+    t.task_key = i % 9 == 0 ? "other-task" : "noop";
+    t.name = "noop-" + std::to_string(i);
+    t.dynamic_key = std::to_string(i);
+    t.run_count = i % 31 == 0 ? 2 : 1;
+    t.created = us(10 * i);
+    t.expected_start_time = i % 19 == 0 ? us(10 * i + 1) : t.created;
+    t.start_time = us(10 * i + 2);
+    t.end_time = i % 29 == 0 ? us(10 * i + 4) : t.state.timestamp;
+    t.updated = i % 37 == 0 ? us(10 * i + 3) : t.state.timestamp;
+    t.total_run_time_s = 1e-6 * i;
+    runs.push_back(t);
+  }
+  storage.write_batch(runs, {});
+  // The same runs again, newer: their rows are updated through the same statements.
+  std::vector<TaskRunRecord> again = runs;
+  for (auto& t : again) {
+    t.state.timestamp += std::chrono::seconds(1);
+    t.updated = t.state.timestamp;
+    t.end_time = t.state.timestamp;
+  }
+  storage.write_batch({again.begin(), again.begin() + 150}, {});
+  for (int i = 0; i < kRuns; ++i) {
+    const TaskRunRecord& want = i < 150 ? again[i] : runs[i];
+    auto got = storage.read_task_run(want.id);
+    ASSERT_TRUE(got.has_value()) << i;
+    EXPECT_EQ(got->flow_run_id, want.flow_run_id) << i;
+    EXPECT_EQ(got->task_key, want.task_key) << i;
+    EXPECT_EQ(got->name, want.name) << i;
+    EXPECT_EQ(got->dynamic_key, want.dynamic_key) << i;
+    EXPECT_EQ(got->state.type, want.state.type) << i;
+    EXPECT_EQ(got->state.name, want.state.name) << i;
+    EXPECT_EQ(got->state.timestamp, want.state.timestamp) << i;
+    EXPECT_EQ(got->run_count, want.run_count) << i;
+    EXPECT_EQ(got->created, want.created) << i;
+    EXPECT_EQ(got->updated, want.updated) << i;
+    EXPECT_EQ(got->expected_start_time, want.expected_start_time) << i;
+    EXPECT_EQ(got->start_time, want.start_time) << i;
+    EXPECT_EQ(got->end_time, want.end_time) << i;
+    EXPECT_DOUBLE_EQ(got->total_run_time_s, want.total_run_time_s) << i;
+    EXPECT_EQ(storage.read_states(want.id).size(), i < 150 ? 2u : 1u) << i;
+  }
+  TaskRunFilter of_b;
+  of_b.flow_run_id = flow_b;
+  of_b.limit = kRuns;
+  size_t in_b = 0;
+  for (int i = 0; i < kRuns; ++i) in_b += i % 10 == 0 && i % 23 != 0;
+  EXPECT_EQ(storage.filter_task_runs(of_b).size(), in_b);
 }
 
 TEST(TaskRunHistory, CacheLookupTakesNewestUnexpiredCompletedRunThroughItsIndex) {

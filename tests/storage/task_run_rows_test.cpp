@@ -83,6 +83,36 @@ TEST(TaskRunRows, SnapshotsOfOneRunCoalesceIntoOneRowInTheOrderAdded) {
   EXPECT_FALSE(rows.contains(new_id()));
 }
 
+// Rows are found by a hash of a few words of the id (hash_id): ids that share those words, or
+// are too short to have them, must still be told apart by their whole text.
+TEST(TaskRunRows, IdsAlikeInTheWordsHashedAreStillDistinctRuns) {
+  const std::string same_words = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+  std::vector<std::string> ids = {same_words, "a", "run-1", "run-2", "run-10"};
+  for (size_t at : {8u, 9u, 14u, 20u, 24u}) {
+    std::string id = same_words;  // differs from it only outside the first, middle, last words
+    id[at] = 'x';
+    ids.push_back(id);
+  }
+  for (size_t i = 0; i < 500; ++i) ids.push_back(new_id());
+  TaskRunRows rows;
+  for (size_t i = 0; i < ids.size(); ++i)
+    rows.add(snapshot(ids[i], State::pending(), kT0 + static_cast<int64_t>(i)));
+  for (size_t i = 0; i < ids.size(); ++i)
+    rows.add(snapshot(ids[i], State::running(), kT0 + 1000 + static_cast<int64_t>(i)));
+  ASSERT_EQ(rows.size(), ids.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    TaskRunRow r = rows.row(i);
+    EXPECT_EQ(r.id, ids[i]);
+    EXPECT_EQ(r.state_type, StateType::kRunning) << r.id;
+    EXPECT_EQ(types_in_order_written(r.history),
+              (std::vector<StateType>{StateType::kPending, StateType::kRunning}))
+        << r.id;
+  }
+  for (const auto& id : ids) EXPECT_TRUE(rows.contains(id)) << id;
+  EXPECT_FALSE(rows.contains("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeez"));
+  EXPECT_FALSE(rows.contains("run-3"));
+}
+
 TEST(TaskRunRows, EncodesDefaultsAsLiteralsAndUnsetTimesAsNull) {
   TaskRunRows rows;
   auto t = snapshot(new_id(), State::pending(), kT0);
