@@ -226,8 +226,9 @@ TEST(SqliteStorage, TheWalStaysBoundedUnderASteadyStreamOfCommits) {
   }
   // The checkpointer is asked once the WAL passes 4 MB and then starts it over past the bound,
   // at its own pace: on a busy machine commits keep landing meanwhile, so the bound while writing
-  // is loose (the unbounded WAL passes 300 MB here). Once they stop, the WAL is left under 4 MB
-  // plus a commit (bounded wait: SQLite alone would leave it at its largest).
+  // is loose (the unbounded WAL passes 300 MB here). Each start-over cuts the file back to the
+  // bound, so once the commits stop it is left under 4 MB plus what landed while the checkpointer
+  // ran (bounded wait: SQLite alone would leave it at its largest).
   EXPECT_LT(largest, std::uintmax_t{200} << 20);
   const std::uintmax_t settled = std::uintmax_t{8} << 20;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -227,22 +227,13 @@ void Connection::exec(std::string_view sql) {
   }
 }
 
-int64_t Connection::checkpoint() noexcept {
+Connection::Checkpoint Connection::checkpoint() noexcept {
   int wal = 0, copied = 0;
   if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal, &copied) !=
       SQLITE_OK)
-    return 0;
+    return {};
   if (copied >= wal) wal_pages_ = 0;
-  return int64_t{wal} * page_size_;
-}
-
-bool Connection::truncate_wal() noexcept {
-  int wal = 0, copied = 0;
-  if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &wal, &copied) !=
-      SQLITE_OK)
-    return false;
-  wal_pages_ = 0;
-  return true;
+  return {int64_t{wal} * page_size_, int64_t{std::max(0, wal - copied)} * page_size_};
 }
 
 bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }

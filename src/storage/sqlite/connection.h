@@ -164,14 +164,13 @@ class Connection {
   int page_size() const noexcept { return page_size_; }
   static constexpr int kPageSize = 8192;
   // A PASSIVE checkpoint: copies what it can from the WAL into the database without waiting for
-  // readers or writers. Returns the WAL's size in bytes (copied or not; 0 when the checkpoint
-  // could not run). Never throws (a busy database just means "later").
-  int64_t checkpoint() noexcept;
-  // A TRUNCATE checkpoint: waits (busy_timeout at most) for the writer and for readers of old
-  // pages, copies the whole WAL back and truncates the file, so the next commit starts it over.
-  // Under a steady stream of commits SQLite never finds the WAL fully copied at the start of a
-  // write, so it never starts it over by itself. Never throws; false when it could not finish.
-  bool truncate_wal() noexcept;
+  // readers or writers. Never throws (a busy database just means "later").
+  struct Checkpoint {
+    int64_t wal_bytes = 0;   // the WAL's size (0 when the checkpoint could not run)
+    int64_t left_bytes = 0;  // what it could not copy: pages committed while it ran, or pages
+                             // an older snapshot of a reader still needs
+  };
+  Checkpoint checkpoint() noexcept;
 
   bool in_transaction() const;
   int64_t last_insert_rowid() const;

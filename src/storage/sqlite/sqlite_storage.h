@@ -59,14 +59,17 @@ class SqliteStorage final : public Storage {
 
   const std::string& path() const noexcept { return path_; }
 
-  // Past this WAL size the checkpointer starts the WAL over (Connection::truncate_wal), holding
-  // this process's writers back for the moment it takes. Without it a server under steady load
-  // grew its WAL to 1 GB in 20,000 commits and on without end. 1 GiB, PostgreSQL's max_wal_size
-  // default: each restart stalls the writers for tens of ms, which at 64 MiB moved W3's p99 at
-  // 64 clients from 9 to 30 ms; at 1 GiB a stall comes once in tens of thousands of commits.
-  // Tests lower it.
-  static constexpr int64_t kWalRestartBytes = int64_t{1} << 30;
-  void set_wal_restart_bytes(int64_t bytes) noexcept { wal_restart_bytes_ = bytes; }
+  // Past this WAL size the checkpointer makes SQLite start the WAL over from its beginning
+  // (restart_wal). SQLite does that by itself only when a write begins with every page of the
+  // WAL copied back, and under a steady stream of commits that moment never comes: a server
+  // under load grew its WAL to 1 GB in 20,000 commits and on without end. Starting over also
+  // makes commits cheaper: they write into file pages the kernel already holds instead of
+  // growing the file (at one client a W3 request spent a third of the server's CPU there, most
+  // of it allocating new pages and blocks). The file keeps this size at most (SQLite's
+  // journal_size_limit). Each start-over holds the writers back for a moment (restart_wal), so it
+  // should come rarely: 128 MiB is about one second of one-client W3 commits. Tests lower it.
+  static constexpr int64_t kWalRestartBytes = int64_t{128} << 20;
+  void set_wal_restart_bytes(int64_t bytes);
 
  private:
   // Wakes the checkpointer (started on first use); called with main_mutex_ or batch_mutex_ held.
@@ -75,6 +78,10 @@ class SqliteStorage final : public Storage {
   // handed to the checkpointer, so the committing request never waits for a checkpoint.
   void after_main_commit();
   void run_checkpointer();
+  // Copies the whole WAL back so that the next write starts it over: PASSIVE checkpoints beside
+  // the writers while each leaves less behind, then one with this process's writers held back
+  // for the last pages (see the .cpp for what that costs them).
+  void restart_wal();
 
   std::string path_;
   // Held by write transactions on either connection (Connection::share_write_lock): flow-run
