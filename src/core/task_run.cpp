@@ -313,7 +313,8 @@ std::exception_ptr TaskRunImpl::error() const {
 void TaskRunImpl::prepare() {
   const auto& def = *def_;
   auto& record = live_->record;
-  id_ = new_id();
+  State pending = State::pending();
+  id_ = new_id(pending.timestamp.time_since_epoch().count());  // one clock reading for both
   record.id = id_;
   int index = flow_ ? flow_->next_task_index(def.name) : g_unparented_index++;
   record.dynamic_key = std::to_string(index);
@@ -348,8 +349,7 @@ void TaskRunImpl::prepare() {
     for (const auto& dep : deps_)
       record.task_inputs[dep.input].push_back({{"input_type", "task_run"}, {"id", dep.run->id()}});
   }
-  State pending = State::pending();
-  record.created = pending.timestamp;  // one clock reading for both
+  record.created = pending.timestamp;
   propose_task_state(record, live_->has_state, std::move(pending), std::nullopt, &mutex());
 }
 

@@ -19,12 +19,19 @@ namespace {
 // millisecond, as does a clock that went back: order is kept either way.
 std::atomic<uint64_t> g_last{0};
 
-uint64_t next_stamp() {
-  auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
-  uint64_t fresh = now << 16;
+uint64_t clock_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// The next stamp after the newest one, from millisecond `ms` (0: read the clock).
+uint64_t next_stamp(uint64_t ms) {
   uint64_t last = g_last.load(std::memory_order_relaxed);
+  // A given time far ahead of the ids made so far would carry every later id's time with it.
+  constexpr uint64_t kAheadLimit = uint64_t{1000} << 16;
+  if (ms == 0 || (ms << 16) > last + kAheadLimit) ms = clock_ms();
+  uint64_t fresh = ms << 16;
   uint64_t next;
   do {
     next = fresh > last ? fresh : last + 1;
@@ -49,19 +56,10 @@ uint64_t random_bits() {
                                    std::random_device{}()};
   return rng();
 }
-}  // namespace
 
-std::string new_id() {
-  std::string out(36, '-');
-  new_id_into(out.data());
-  return out;
-}
-
-void new_id_into(char* out) {
-  // stamp: 48-bit milliseconds, 16-bit count. UUIDv7 layout: unix_ts_ms (48) | ver 7 (4) |
-  // rand_a (12) = count's top 12 bits | var 10 (2) | rand_b (62) = count's low 4 bits, then 58
-  // random bits.
-  uint64_t stamp = next_stamp();
+// stamp: 48-bit milliseconds, 16-bit count. UUIDv7 layout: unix_ts_ms (48) | ver 7 (4) | rand_a
+// (12) = count's top 12 bits | var 10 (2) | rand_b (62) = count's low 4 bits, then 58 random bits.
+void format_id(uint64_t stamp, char* out) {
   uint64_t ms = stamp >> 16, count = stamp & 0xffff;
   uint64_t b = ((count & 0xf) << 58) | (random_bits() & 0x03ffffffffffffffULL);
   // The 16 bytes, big-endian, as two words.
@@ -83,6 +81,25 @@ void new_id_into(char* out) {
   std::memcpy(out + 19, hex + 16, 4);
   out[23] = '-';
   std::memcpy(out + 24, hex + 20, 12);
+}
+}  // namespace
+
+std::string new_id() {
+  std::string out(36, '-');
+  new_id_into(out.data());
+  return out;
+}
+
+std::string new_id(int64_t unix_us) {
+  std::string out(36, '-');
+  new_id_into(out.data(), unix_us);
+  return out;
+}
+
+void new_id_into(char* out) { format_id(next_stamp(0), out); }
+
+void new_id_into(char* out, int64_t unix_us) {
+  format_id(next_stamp(unix_us >= 1000 ? static_cast<uint64_t>(unix_us / 1000) : 0), out);
 }
 
 bool is_uuid(const std::string& text) noexcept {

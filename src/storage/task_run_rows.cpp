@@ -68,7 +68,7 @@ void TaskRunRows::encode(const TaskRunRecord& r, Snapshot& out) {
   else
     c.empirical_policy = put_json(p);
   char state_id[36];
-  new_id_into(state_id);
+  new_id_into(state_id, micros(r.state.timestamp));  // the state's time: no clock reading
   c.state_id = put({state_id, sizeof state_id});
   c.state_type = r.state.type;
   c.state_name = put(r.state.name.empty() ? default_name(r.state.type) : r.state.name);
@@ -108,21 +108,38 @@ void TaskRunRows::add(const Snapshot& s) {
     slots_[slot] = static_cast<uint32_t>(rows_.size());
   } else {
     // The run's row so far: this snapshot becomes its current state, and its history is the
-    // row's lines followed by this one (copied together, so the history stays one span). The
-    // other columns are copied in one piece (the snapshot's text up to its history) rather than
-    // compared with the row's one by one, which cost more than the copy.
+    // row's lines followed by this one (copied together, so the history stays one span).
     Columns& row = rows_[slots_[slot] - 1];
     const Span earlier = row.history;
+    // The run's own columns (id, flow run id, task key, name, dynamic key) are one block of text
+    // in a snapshot and in a row. When the row's block is the same text (a run's keys and name
+    // do not change from state to state), the row keeps it and only the state's columns are
+    // copied, a third of the snapshot's text; otherwise the snapshot's columns are copied whole.
+    // (Comparing the columns one by one cost more than copying them.)
+    auto same_place = [&](Span Columns::*m) {
+      return (in.*m).size == (row.*m).size &&
+             (in.*m).begin - in.id.begin == (row.*m).begin - row.id.begin;
+    };
+    const uint32_t run_size = in.dynamic_key.begin + in.dynamic_key.size - in.id.begin;
+    const bool same_run = same_place(&Columns::dynamic_key) && same_place(&Columns::name) &&
+                          same_place(&Columns::task_key) && same_place(&Columns::flow_run_id) &&
+                          std::memcmp(s.text_.data() + in.id.begin, text_.data() + row.id.begin,
+                                      run_size) == 0;
+    const uint32_t from = same_run ? in.cache_key.begin : 0;
     auto base = static_cast<uint32_t>(text_.size());
-    text_.reserve(text_.size() + in.history.begin + earlier.size + in.history.size);
-    text_.append(s.text_.data(), in.history.begin);
-    const uint8_t holds = row.holds;
-    row = in;
-    row.holds = holds;
-    for (auto member : kSpans) (row.*member).begin += base;
-    row.history = {static_cast<uint32_t>(text_.size()), earlier.size + in.history.size};
+    text_.reserve(text_.size() + in.history.begin - from + earlier.size + in.history.size);
+    text_.append(s.text_.data() + from, in.history.begin - from);
+    Columns c = in;
+    c.holds = row.holds;
+    for (auto member : kSpans) (c.*member).begin += base - from;
+    if (same_run)
+      for (auto member : {&Columns::id, &Columns::flow_run_id, &Columns::task_key,
+                          &Columns::name, &Columns::dynamic_key})
+        c.*member = row.*member;
+    c.history = {static_cast<uint32_t>(text_.size()), earlier.size + in.history.size};
     text_.append(text_.data() + earlier.begin, earlier.size);  // reserved: no reallocation
     text_.append(s.text_.data() + in.history.begin, in.history.size);
+    row = c;
   }
   ++snapshots_;
 }

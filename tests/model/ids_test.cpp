@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -48,6 +49,65 @@ TEST(Ids, IdsMadeOnManyThreadsAtOnceAreUniqueAndOrderedPerThread) {
       }
       ASSERT_TRUE(seen.insert(mine[i]).second) << "repeated id " << mine[i];
     }
+  }
+}
+
+// The millisecond a UUIDv7 carries (its first 12 hex digits).
+int64_t millisecond_of(const std::string& id) {
+  return std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// An id made for a given time (a state's, read from the clock a moment before) carries that
+// time's millisecond when it is not ahead of the ids made so far; an earlier time takes the next
+// count after the newest id, a time far ahead or before the epoch is not taken: in every case the
+// ids keep their creation order.
+TEST(Ids, IdsForAGivenTimeCarryItsMillisecondAndKeepCreationOrder) {
+  struct Case {
+    const char* label;
+    int64_t offset_us;  // from the clock read just before the id is made
+    bool carries_it;    // the id's millisecond is the given time's (or the newest id's, if later)
+  };
+  const Case cases[] = {
+      {"now", 0, true},
+      {"an hour ago: the newest id's time", -3'600'000'000LL, false},
+      {"a day ahead: the clock's", 86'400'000'000LL, false},
+      {"half a second ahead (later ids carry its time)", 500'000, true},
+  };
+  std::string previous = new_id();
+  for (const auto& c : cases) {
+    const int64_t before_ms = now_us() / 1000;
+    const int64_t given_us = now_us() + c.offset_us;
+    std::string id = new_id(given_us);
+    const int64_t after_ms = now_us() / 1000;
+    ASSERT_TRUE(is_uuid(id)) << c.label << ": " << id;
+    EXPECT_EQ(id[14], '7') << c.label;
+    EXPECT_LT(previous, id) << c.label << ": ids must sort in creation order";
+    const int64_t ms = millisecond_of(id), newest_ms = millisecond_of(previous);
+    if (c.carries_it) {
+      EXPECT_EQ(ms, std::max(given_us / 1000, newest_ms)) << c.label;
+    } else {
+      // Not the given time: the clock's, or the newest id's if that is later.
+      EXPECT_GE(ms, std::min(before_ms, newest_ms)) << c.label;
+      EXPECT_LE(ms, std::max(after_ms, newest_ms + 1)) << c.label;
+    }
+    char into[36];
+    new_id_into(into, given_us);
+    previous = std::string(into, sizeof into);
+    EXPECT_LT(id, previous) << c.label;
+  }
+  // Before the epoch, or no time at all: the clock's (or the newest id's, now half a second on).
+  for (int64_t given_us : {int64_t{-5'000'000}, int64_t{0}}) {
+    std::string id = new_id(given_us);
+    EXPECT_LT(previous, id);
+    EXPECT_GE(millisecond_of(id), millisecond_of(previous));
+    EXPECT_LE(millisecond_of(id), millisecond_of(previous) + 1);
+    previous = id;
   }
 }
 

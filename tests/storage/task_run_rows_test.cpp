@@ -83,6 +83,46 @@ TEST(TaskRunRows, SnapshotsOfOneRunCoalesceIntoOneRowInTheOrderAdded) {
   EXPECT_FALSE(rows.contains(new_id()));
 }
 
+// A coalescing snapshot keeps the row's copy of the run's own columns when they are the same
+// text and brings its own when any differs (here the name, then the dynamic key, then a longer
+// flow run id): the row always has the newest snapshot's values and every state in its history.
+TEST(TaskRunRows, ASnapshotWithOtherRunColumnsBringsThemIntoTheRow) {
+  const std::string id = new_id();
+  TaskRunRows rows;
+  auto first = snapshot(id, State::pending(), kT0);
+  first.dynamic_key = "0";
+  rows.add(first);
+  struct Step {
+    const char* label;
+    std::string name, dynamic_key, flow_run_id;
+  };
+  const Step steps[] = {
+      {"same columns", first.name, "0", "run-1"},
+      {"renamed", "renamed", "0", "run-1"},
+      {"same as the renamed", "renamed", "0", "run-1"},
+      {"another dynamic key", "renamed", "1", "run-1"},
+      {"a longer flow run id", "renamed", "1", "run-1-longer"},
+      {"a name of the same length", "RENAMED", "1", "run-1-longer"},
+  };
+  int64_t at = kT0;
+  for (const auto& step : steps) {
+    auto t = snapshot(id, State::running(), ++at);
+    t.name = step.name;
+    t.dynamic_key = step.dynamic_key;
+    t.flow_run_id = step.flow_run_id;
+    rows.add(t);
+    ASSERT_EQ(rows.size(), 1u) << step.label;
+    TaskRunRow r = rows.row(0);
+    EXPECT_EQ(r.id, id) << step.label;
+    EXPECT_EQ(r.name, step.name) << step.label;
+    EXPECT_EQ(r.dynamic_key, step.dynamic_key) << step.label;
+    EXPECT_EQ(r.flow_run_id, step.flow_run_id) << step.label;
+    EXPECT_EQ(r.task_key, "k") << step.label;
+    EXPECT_EQ(r.state_timestamp, at) << step.label;
+    EXPECT_EQ(parse_history(r.history).size(), static_cast<size_t>(at - kT0 + 1)) << step.label;
+  }
+}
+
 // Rows are found by a hash of a few words of the id (hash_id): ids that share those words, or
 // are too short to have them, must still be told apart by their whole text.
 TEST(TaskRunRows, IdsAlikeInTheWordsHashedAreStillDistinctRuns) {
