@@ -1090,7 +1090,8 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
                   upsert_task_run_sql(kUpsertRows >> k, static_cast<RowKind>(kind));
           return sql;
         }());
-    thread_local std::array<std::vector<uint32_t>, kRowKinds> rows_of;  // row indexes per kind
+    // Each row's views, made once (TaskRunRows::row builds 22 of them), grouped by kind.
+    thread_local std::array<std::vector<TaskRunRow>, kRowKinds> rows_of;
     for (auto& v : rows_of) v.clear();
     const size_t n = task_runs.size();
     std::optional<TaskRunRow> shared;  // the first row of the shared kind: ?1-?5
@@ -1104,7 +1105,7 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
           if (alike(r, *shared)) kind = RowKind::kShared;
         }
       }
-      rows_of[static_cast<size_t>(kind)].push_back(static_cast<uint32_t>(i));
+      rows_of[static_cast<size_t>(kind)].push_back(r);
     }
     for (int kind = 0; kind < kRowKinds; ++kind) {
       const auto& order = rows_of[static_cast<size_t>(kind)];
@@ -1123,8 +1124,7 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
         if (row_kind == RowKind::kShared) bind_shared(upsert, *shared);
         for (; end - i >= rows; i += rows) {
           for (size_t r = 0; r < rows; ++r)
-            bind_task_run(upsert, static_cast<int>(r) * columns, task_runs.row(order[i + r]),
-                          now_us, row_kind);
+            bind_task_run(upsert, static_cast<int>(r) * columns, order[i + r], now_us, row_kind);
           upsert.run();
         }
       }
