@@ -122,6 +122,9 @@ struct EmbeddedClient::FlowRunJob {
   storage::Storage::DecideFn decide;
   orchestration::Decision decision;  // filled by `decide`
   storage::Storage::FlowRunOpResult result;
+  // Moved, not copied, into the caller's `done`: the caller's thread then owns the exception
+  // alone. (A copy left here was freed by the committing thread after the caller had read it;
+  // TSan, which cannot see libstdc++'s reference count, reported that as a race.)
   std::exception_ptr error;
   std::function<void(FlowRunJob&)> complete;
 };
@@ -160,7 +163,7 @@ void EmbeddedClient::create_flow_run_async(FlowRunRecord run, EventsFn events, C
   if (events) job->op.insert_events = events(job->run, job->run.state);
   job->op.insert = &job->run;
   job->complete = [done = std::move(done)](FlowRunJob& j) {
-    done(j.error, std::move(j.result.inserted));
+    done(std::move(j.error), std::move(j.result.inserted));
   };
   submit(std::move(job));
 }
@@ -238,7 +241,7 @@ void EmbeddedClient::set_flow_run_state_async(std::string flow_run_id, State pro
       result.wait_s = j.decision.wait_s;
       result.recorded = j.decision.write_state;
     }
-    done(j.error, std::move(result));
+    done(std::move(j.error), std::move(result));
   };
   submit(std::move(job));
 }
