@@ -332,8 +332,8 @@ int main(int argc, char** argv) {
   write_pid_file(pid);
   double http_rate = ingest_http(server->url(), flow_run_id, 4, kTotal, 1000);
   long after_kb = rss_kb(pid);
-  std::string other_db = baton::testing::fresh_dir("bench-embedded") + "/baton.db";
-  double embedded_rate = ingest_embedded(other_db, kTotal);
+  baton::testing::FreshDir other_home("bench-embedded");
+  double embedded_rate = ingest_embedded(other_home.path() + "/baton.db", kTotal);
   std::printf(
       "ING task-run states via POST /api/task_runs/batch (4 clients x 1000/batch): %8.0f states/s\n"
       "    baseline embedded group-commit writer, same states in-process:      %8.0f states/s   "

@@ -530,7 +530,8 @@ TEST_F(ServerAuth, WebSocketNeedsTheKeyToo) {
 }
 
 TEST(ServerAuthFile, KeyFromAFile) {
-  std::string dir = testing::fresh_dir("keyfile");
+  testing::FreshDir keyfile("keyfile");
+  const std::string& dir = keyfile.path();
   {
     std::FILE* f = std::fopen((dir + "/key").c_str(), "w");
     std::fputs("  from-file\n", f);
@@ -704,7 +705,8 @@ TEST(ServerNetworkThreads, AnOutOfRangeCountIsRefusedWithExitCode2) {
 }
 
 TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
-  std::string home = testing::fresh_dir("lifecycle");
+  testing::FreshDir lifecycle("lifecycle");
+  const std::string& home = lifecycle.path();
   std::string id;
   {
     ServerProcess server({.home = home});
@@ -750,7 +752,8 @@ TEST(ServerLifecycle, TransitionsAnsweredDuringAStopAreDurable) {
   static const std::vector<std::string> kSequence = {"SCHEDULED", "PENDING", "RUNNING",
                                                      "COMPLETED"};
   constexpr int kClients = 8, kMaxRuns = 200;
-  std::string home = testing::fresh_dir("stop-under-load");
+  testing::FreshDir stop_under_load("stop-under-load");
+  const std::string& home = stop_under_load.path();
   // Per client: each run's id and the index in kSequence of its last accepted state.
   std::vector<std::vector<std::pair<std::string, size_t>>> accepted(kClients);
   std::atomic<int> answered{0};

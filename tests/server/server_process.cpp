@@ -89,8 +89,14 @@ std::string fresh_dir(const std::string& prefix) {
   return dir;
 }
 
+FreshDir::~FreshDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
 ServerProcess::ServerProcess(Options options) {
-  home_ = options.home.empty() ? fresh_dir("server") : options.home;
+  owns_home_ = options.home.empty();
+  home_ = owns_home_ ? fresh_dir("server") : options.home;
   std::vector<std::string> args{baton_binary(), "server", "start", "--host",
                                 "127.0.0.1",    "--port", "0"};
   for (auto& a : options.args) args.push_back(a);
@@ -123,7 +129,13 @@ ServerProcess::ServerProcess(Options options) {
   throw std::runtime_error("the server did not start; it printed: " + output_);
 }
 
-ServerProcess::~ServerProcess() { stop(); }
+ServerProcess::~ServerProcess() {
+  stop();
+  if (owns_home_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(home_, ignored);
+  }
+}
 
 int ServerProcess::stop() {
   if (pid_ > 0) {

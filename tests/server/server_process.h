@@ -40,12 +40,27 @@ class ServerProcess {
   int out_fd_ = -1;
   int status_ = -1;
   std::string url_, home_, output_;
+  bool owns_home_ = false;  // a fresh home, removed by the destructor
 };
 
 // The `baton` executable under test (BATON_TEST_BINARY overrides it, to compare two builds).
 std::string baton_binary();
-// A fresh empty folder under the test's BATON_HOME.
+// A fresh empty folder under the test's BATON_HOME (or /tmp); the caller removes it, or holds it
+// in a FreshDir.
 std::string fresh_dir(const std::string& prefix);
+
+// A fresh_dir() removed with everything in it when this goes out of scope.
+class FreshDir {
+ public:
+  explicit FreshDir(const std::string& prefix) : path_(fresh_dir(prefix)) {}
+  ~FreshDir();
+  FreshDir(const FreshDir&) = delete;
+  FreshDir& operator=(const FreshDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 struct CommandResult {
   int exit_code = -1;
