@@ -152,6 +152,9 @@ class EmbeddedClient final : public OrchestrationClient {
   // One scheduled transaction, after `more_turns` more passes through the scheduler; schedules
   // the next when more writes queued meanwhile.
   void run_scheduled_commit(int more_turns);
+  // Hands run_scheduled_commit(more_turns) to the commit scheduler, `lock` (on jobs_mutex_)
+  // released; false, with `lock` held again, when there is none or it refuses the task.
+  bool schedule_commit(std::unique_lock<std::mutex>& lock, int more_turns);
   void commit_batch(std::vector<std::unique_ptr<FlowRunJob>>& batch);
   // Validates and decides a new run's first state (the caller's thread).
   FlowRunRecord prepare_flow_run(FlowRunRecord run);

@@ -18,11 +18,23 @@
 
 namespace baton::core::run_memory {
 
-// Blocks larger than this come from operator new (RunAllocator decides by size).
+// Blocks larger than this come from operator new (allocate_sized decides by size).
 inline constexpr std::size_t kMaxBlock = 4096;
 
 void* allocate(std::size_t size);
 void deallocate(void* block) noexcept;
+
+// A block of any size: carved up to kMaxBlock, from operator new above it. deallocate_sized must
+// get the size allocate_sized got.
+inline void* allocate_sized(std::size_t size) {
+  return size > kMaxBlock ? ::operator new(size) : allocate(size);
+}
+inline void deallocate_sized(void* block, std::size_t size) noexcept {
+  if (size > kMaxBlock)
+    ::operator delete(block);
+  else
+    deallocate(block);
+}
 
 // Statistics for tests: slabs currently mapped by this process.
 std::size_t mapped_slabs() noexcept;
@@ -36,18 +48,10 @@ struct RunAllocator {
   RunAllocator(const RunAllocator<U>&) noexcept {}  // NOLINT: rebinding is implicit by design
 
   T* allocate(std::size_t n) {
-    std::size_t size = n * sizeof(T);
     static_assert(alignof(T) <= alignof(std::max_align_t), "over-aligned types are not carved");
-    if (size > kMaxBlock) return static_cast<T*>(::operator new(size));
-    return static_cast<T*>(run_memory::allocate(size));
+    return static_cast<T*>(allocate_sized(n * sizeof(T)));
   }
-  void deallocate(T* p, std::size_t n) noexcept {
-    if (n * sizeof(T) > kMaxBlock) {
-      ::operator delete(p);
-    } else {
-      run_memory::deallocate(p);
-    }
-  }
+  void deallocate(T* p, std::size_t n) noexcept { deallocate_sized(p, n * sizeof(T)); }
   template <class U>
   bool operator==(const RunAllocator<U>&) const noexcept {
     return true;

@@ -350,7 +350,12 @@ void TaskRunImpl::prepare() {
       record.task_inputs[dep.input].push_back({{"input_type", "task_run"}, {"id", dep.run->id()}});
   }
   record.created = pending.timestamp;
-  propose_task_state(record, live_->has_state, std::move(pending), std::nullopt, &mutex());
+  propose(std::move(pending));
+}
+
+Proposal TaskRunImpl::propose(State&& state, std::optional<State> cached) {
+  return propose_task_state(live_->record, live_->has_state, std::move(state), std::move(cached),
+                            &mutex());
 }
 
 void TaskRunImpl::run_here() {
@@ -416,7 +421,7 @@ void TaskRunImpl::run_to_completion() {
         "Upstream task run '" + dep.run->name() + "' did not complete (" + s.name + ")";
     State failed = State::failed(msg, "NotReady");
     failed.retriable = false;
-    propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt, &mutex());
+    propose(std::move(failed));
     emit_log(40, live_->record.flow_run_id, id_, label(), "Finished in state NotReady: " + msg);
     finish(std::make_exception_ptr(UpstreamFailedError(msg)));
     return;
@@ -434,8 +439,7 @@ void TaskRunImpl::run_to_completion() {
       auto e = std::current_exception();
       State failed = State::failed("Cannot compute the cache key: " + exception_message(e));
       failed.retriable = false;
-      propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt,
-                         &mutex());
+      propose(std::move(failed));
       finish(e);
       return;
     }
@@ -464,8 +468,7 @@ void TaskRunImpl::run_to_completion() {
                                   [this](const std::string& why) {
                                     State waiting = State::pending("AwaitingConcurrencySlot");
                                     waiting.message = why;
-                                    propose_task_state(live_->record, live_->has_state,
-                                                       std::move(waiting), std::nullopt, &mutex());
+                                    propose(std::move(waiting));
                                   });
       } catch (...) {
         slots.status = TagSlots::Status::kAborted;
@@ -473,16 +476,14 @@ void TaskRunImpl::run_to_completion() {
             "Could not take a tag concurrency slot: " + exception_message(std::current_exception());
       }
       if (slots.status == TagSlots::Status::kCancelled) {
-        propose_task_state(live_->record, live_->has_state, State::cancelled(slots.reason),
-                           std::nullopt, &mutex());
+        propose(State::cancelled(slots.reason));
         finish(std::make_exception_ptr(CancelledError(label() + " was " + slots.reason)));
         return;
       }
       if (slots.status == TagSlots::Status::kAborted) {
         State failed = State::failed(slots.reason);
         failed.retriable = false;
-        propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt,
-                           &mutex());
+        propose(std::move(failed));
         emit_log(40, live_->record.flow_run_id, id_, label(),
                  "Finished in state Failed: " + slots.reason);
         finish(std::make_exception_ptr(std::runtime_error(slots.reason)));
@@ -493,8 +494,7 @@ void TaskRunImpl::run_to_completion() {
     }
     State running = State::running();
     running.cache_key = cache_key;
-    auto d = propose_task_state(live_->record, live_->has_state, std::move(running),
-                                std::move(cached), &mutex());
+    auto d = propose(std::move(running), std::move(cached));
     cached.reset();
     if (d.outcome == orchestration::Outcome::kWait) {
       std::this_thread::sleep_for(Seconds(std::min(d.wait_s, 1.0)));
@@ -582,8 +582,7 @@ void TaskRunImpl::run_to_completion() {
         error = std::current_exception();
       }
       if (!error) {
-        propose_task_state(live_->record, live_->has_state, std::move(completed), std::nullopt,
-                           &mutex());
+        propose(std::move(completed));
         if (Runtime::get().log_level() <= 10)
           emit_log(10, live_->record.flow_run_id, id_, label(), "Finished in state Completed");
         finish(nullptr);
@@ -600,8 +599,7 @@ void TaskRunImpl::run_to_completion() {
         failed.retriable = false;
       }
     }
-    auto fd = propose_task_state(live_->record, live_->has_state, std::move(failed), std::nullopt,
-                                 &mutex());
+    auto fd = propose(std::move(failed));
     if (live_->record.state.type == StateType::kScheduled && live_->record.state.scheduled_time) {
       release_tag_slots();  // a run waiting to retry is not running
       emit_log(30, live_->record.flow_run_id, id_, label(),
@@ -609,8 +607,7 @@ void TaskRunImpl::run_to_completion() {
       if (sleep_until(*live_->record.state.scheduled_time)) continue;
       State cancelled =
           State::cancelled("The flow run was cancelled while the task waited to retry");
-      propose_task_state(live_->record, live_->has_state, std::move(cancelled), std::nullopt,
-                         &mutex());
+      propose(std::move(cancelled));
       finish(error);
       return;
     }
@@ -670,17 +667,10 @@ void TaskRunImpl::finish(std::exception_ptr error) {
 
 namespace baton::engine {
 
-void* allocate_call_memory(std::size_t size) {
-  if (size > core::run_memory::kMaxBlock) return ::operator new(size);
-  return core::run_memory::allocate(size);
-}
+void* allocate_call_memory(std::size_t size) { return core::run_memory::allocate_sized(size); }
 
 void free_call_memory(void* block, std::size_t size) noexcept {
-  if (size > core::run_memory::kMaxBlock) {
-    ::operator delete(block);
-  } else {
-    core::run_memory::deallocate(block);
-  }
+  core::run_memory::deallocate_sized(block, size);
 }
 
 SubmitBatch::SubmitBatch() : state_(std::make_unique<SubmitBatchState>()) {

@@ -84,6 +84,8 @@ class TaskRunImpl final : public engine::TaskRunHandle,
   void dependency_done();
   void finish(std::exception_ptr error);
   bool sleep_until(TimePoint at);
+  // propose_task_state for this run's record, under its lock.
+  Proposal propose(State&& state, std::optional<State> cached = std::nullopt);
   // Gives back the tag concurrency slots this run holds, if any (see core/tag_slots.h).
   void release_tag_slots();
   // The lock and condition variable of this run: one of a fixed set shared by all runs (a run

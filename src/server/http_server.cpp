@@ -133,7 +133,7 @@ std::string header(const Request& r, const std::string& name) {
 }  // namespace
 
 // A websocket connection: a read loop delivering messages to the application, and a write queue
-// drained by one writer coroutine at a time on the connection's strand.
+// drained by one writer coroutine at a time on the connection's network thread.
 class WsPeer : public WebSocketPeer, public std::enable_shared_from_this<WsPeer> {
  public:
   explicit WsPeer(beast::tcp_stream stream) : ws_(std::move(stream)) {}
@@ -210,7 +210,7 @@ struct HttpServer::Impl {
         : executor(socket.get_executor()), stream(std::move(socket)) {}
     asio::any_io_executor executor;  // the connection's network thread; outlives a move of `stream`
     beast::tcp_stream stream;
-    bool busy = false;      // between reading a request and writing its answer; strand-only
+    bool busy = false;      // between reading a request and writing its answer; its thread only
     bool upgraded = false;  // became a websocket
     std::shared_ptr<WsPeer> peer;
   };
@@ -279,7 +279,7 @@ struct HttpServer::Impl {
   // Runs an asynchronous route. The handler answers from whichever thread completes its work:
   // often this one (a request that found no group commit in progress commits it here and is
   // answered before execute_async returns), and then the answer is used at once; otherwise the
-  // coroutine suspends and the answer is posted back to this connection's strand. Deciding
+  // coroutine suspends and the answer is posted back to this connection's network thread. Deciding
   // which under one mutex means the answer is neither lost nor delivered twice, and the
   // coroutine is never resumed from inside its own initiation.
   asio::awaitable<Response> answer_async(const Route& route, Request& request) {

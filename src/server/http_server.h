@@ -34,7 +34,7 @@ namespace baton::server {
 // a time), so threads past that mostly add hand-overs between them, and the other cores are left
 // to the blocking handlers' pool, the checkpointer, and the flows and workers that often run on
 // the same machine. Measured on 2 cores with the load generator beside the server (W3, server
-// CPU per request at 1 / 8 / 64 clients): one thread 151-181 / 56-71 / 39-43 µs, two threads
+// CPU per request at 1 / 8 / 64 clients): one thread 165-218 / 56-71 / 39-45 µs, two threads
 // sharing one io_context 180-233 / 67-93 / 44-59, two with a context each 186-216 / 84-89 / 45-49.
 int network_threads_default();
 

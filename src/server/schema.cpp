@@ -69,7 +69,7 @@ json SchemaRegistry::add(const std::string& name, json schema) {
   return json{{"$ref", std::string(kRefPrefix) + name}};
 }
 
-const json* SchemaRegistry::find(const std::string& name) const {
+const json* SchemaRegistry::find(std::string_view name) const {
   auto it = schemas_.find(name);
   return it == schemas_.end() ? nullptr : &it->second;
 }
@@ -84,8 +84,7 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
   if (!s.is_object()) return;
   if (auto ref = s.find("$ref"); ref != s.end()) {
     std::string_view target = ref->get_ref<const std::string&>();
-    auto it = schemas_.find(target.substr(std::min(target.size(), kRefPrefix.size())));
-    const json* resolved = it == schemas_.end() ? nullptr : &it->second;
+    const json* resolved = find(target.substr(std::min(target.size(), kRefPrefix.size())));
     if (!resolved)
       throw Error(ErrorKind::kInternal,
                   "schema reference " + std::string(target) + " is not registered");
@@ -125,7 +124,8 @@ void SchemaRegistry::validate(const json& value, const json& s, const std::strin
     if (std::find(e->begin(), e->end(), value) == e->end()) {
       std::string allowed;
       for (const auto& v : *e) allowed += (allowed.empty() ? "" : ", ") + v.dump();
-      throw invalid_argument(where() + " is " + value.dump() + "; expected one of " + allowed, field);
+      throw invalid_argument(where() + " is " + value.dump() + "; expected one of " + allowed,
+                             field);
     }
   }
   if (value.is_number()) {

@@ -23,7 +23,7 @@ class SchemaRegistry {
  public:
   // Registers a named schema; returns {"$ref": "#/components/schemas/<name>"} to use in others.
   nlohmann::json add(const std::string& name, nlohmann::json schema);
-  const nlohmann::json* find(const std::string& name) const;
+  const nlohmann::json* find(std::string_view name) const;
   // {"<name>": schema, ...} for OpenAPI's components.schemas.
   nlohmann::json components() const;
 

@@ -175,24 +175,9 @@ std::optional<FlowRecord> select_flow(sqlite::Connection& db, std::string_view c
   return out;
 }
 
-std::optional<FlowRunRecord> select_flow_run(sqlite::Connection& db, const std::string& id) {
-  static const std::string& kSql =
-      *new std::string(std::string(kFlowRunSelect) + " WHERE r.id = ?");
-  auto& q = db.prepare_cached(kSql);
-  q.bind_view(1, id);
-  if (!q.step()) {
-    q.reset();
-    return std::nullopt;
-  }
-  auto run = read_flow_run_row(q);
-  q.reset();
-  return run;
-}
-
-// A run about to be changed, with its current state's transition id and its rowid, so that the
-// UPDATE finds the row directly instead of searching the id index a second time.
-std::optional<StoredFlowRun> select_flow_run_for_update(sqlite::Connection& db,
-                                                        const std::string& id) {
+// A run with its current state's transition id and its rowid (so that an UPDATE finds the row
+// directly instead of searching the id index a second time).
+std::optional<StoredFlowRun> select_stored_flow_run(sqlite::Connection& db, const std::string& id) {
   static const std::string& kSql = *new std::string(
       std::string(kFlowRunSelect).insert(kFlowRunSelect.find(" FROM "), ", r.rowid") +
       " WHERE r.id = ?");
@@ -453,13 +438,14 @@ Where task_run_where(const TaskRunFilter& f) {
 // (`?n` used twice), so each row binds 9 parameters instead of 17.
 constexpr int kUpsertColumns = 22;
 constexpr int kPlainColumns = 17;
-constexpr int kSharedColumns = 9;    // per row; the statement's five shared ones come first
+constexpr int kSharedColumns = 9;  // per row; the statement's five shared ones come first
 constexpr int kSharedParameters = 5;
 constexpr int kUpsertRows = 128;
 constexpr int kUpsertSizes = 8;  // statements of 128, 64, ... 1 rows
 static_assert(kUpsertRows >> (kUpsertSizes - 1) == 1);
 enum class RowKind { kFull = 0, kPlain = 1, kShared = 2 };
 constexpr int kRowKinds = 3;
+constexpr int kColumnsOf[kRowKinds] = {kUpsertColumns, kPlainColumns, kSharedColumns};  // per row
 
 std::string upsert_task_run_sql(int rows, RowKind kind) {
   std::string out =
@@ -519,8 +505,7 @@ bool has_shared_times(const TaskRunRow& r) {
 // True when two rows that have shared times are alike in the shared statement's parameters ?1-?5.
 bool alike(const TaskRunRow& a, const TaskRunRow& b) {
   return a.state_type == b.state_type && a.run_count == b.run_count &&
-         a.flow_run_id == b.flow_run_id && a.task_key == b.task_key &&
-         a.state_name == b.state_name;
+         a.flow_run_id == b.flow_run_id && a.task_key == b.task_key && a.state_name == b.state_name;
 }
 
 // Binds one row of the upsert at parameters base+1..base+kUpsertColumns (kPlainColumns for a
@@ -899,7 +884,7 @@ bool update_flow_run_in(sqlite::Connection& db, const std::string& id,
       cache->erase(it);
     }
   }
-  if (!selected) selected = select_flow_run_for_update(db, id);
+  if (!selected) selected = select_stored_flow_run(db, id);
   if (!selected) return false;
   FlowRunRecord* run = &selected->run;
   const std::string& transition_id = selected->transition_id;
@@ -994,7 +979,9 @@ std::optional<FlowRecord> SqliteStorage::read_flow(const std::string& id) {
 
 std::optional<FlowRunRecord> SqliteStorage::read_flow_run(const std::string& id) {
   std::lock_guard lock(main_mutex_);
-  return select_flow_run(main_, id);
+  auto stored = select_stored_flow_run(main_, id);
+  if (!stored) return std::nullopt;
+  return std::move(stored->run);
 }
 
 std::vector<FlowRunRecord> SqliteStorage::filter_flow_runs(const FlowRunFilter& f) {
@@ -1110,16 +1097,14 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
     for (int kind = 0; kind < kRowKinds; ++kind) {
       const auto& order = rows_of[static_cast<size_t>(kind)];
       const RowKind row_kind = static_cast<RowKind>(kind);
-      const int columns = row_kind == RowKind::kShared  ? kSharedColumns
-                          : row_kind == RowKind::kPlain ? kPlainColumns
-                                                        : kUpsertColumns;
+      const int columns = kColumnsOf[kind];
       size_t i = 0;
       const size_t end = order.size();
       for (int k = 0; k < kUpsertSizes && i < end; ++k) {
         const size_t rows = kUpsertRows >> k;
         if (end - i < rows) continue;
-        auto& upsert = batch_.prepare_cached(
-            kUpsertSql[static_cast<size_t>(kind)][static_cast<size_t>(k)]);
+        auto& upsert =
+            batch_.prepare_cached(kUpsertSql[static_cast<size_t>(kind)][static_cast<size_t>(k)]);
         // Bindings stay until rebound: ?1-?5 once for every statement of this size.
         if (row_kind == RowKind::kShared) bind_shared(upsert, *shared);
         for (; end - i >= rows; i += rows) {
