@@ -28,8 +28,9 @@ sqlite3_vfs g_vfs;
 std::atomic<uint64_t> g_wal_writes{0};
 std::atomic<uint64_t> g_wal_real_writes{0};
 
-// The wrapper SQLite allocates (szOsFile bytes); the real file follows it.
-struct alignas(std::max_align_t) WrappedFile {
+// The wrapper SQLite allocates (szOsFile bytes, 8-byte aligned: the pager carves it out of one
+// block); the real file follows it.
+struct WrappedFile {
   sqlite3_file base;            // must be first: SQLite sees this
   sqlite3_io_methods methods;   // ours, with the real file's iVersion
   bool is_wal = false;
@@ -111,6 +112,9 @@ struct alignas(std::max_align_t) WrappedFile {
     return SQLITE_OK;
   }
 };
+
+static_assert(alignof(WrappedFile) <= 8 && sizeof(WrappedFile) % 8 == 0,
+              "SQLite aligns a file to 8 bytes, and the real file must be aligned after ours");
 
 WrappedFile* wrapped(sqlite3_file* file) { return reinterpret_cast<WrappedFile*>(file); }
 
