@@ -10,7 +10,8 @@
 //            baseline_cpu_us=... cpu_ratio=... written_kb_per_commit=...
 //   FRAMES batch=B page_size=P frames_per_commit=... <b-tree>=<frames per commit> ...
 //
-// Usage: bench_flow_runs [batch (0 = 1, 8 and 64)] [ops] [page size of the new file, 0 = Baton's]
+// Usage: bench_flow_runs [batch (0 = 1, 8 and 64)] [ops] [page size of the new file, 0 = the
+// server's, sqlite::kTransactionalPageSize]
 //
 // cpu_us_per_op is the process's CPU time (the checkpointer thread included), steadier than wall
 // time on a shared machine. written_kb_per_commit is what the process wrote (wchar in
@@ -125,7 +126,7 @@ std::vector<uint32_t> wal_frames(const std::string& wal_path) {
 
 Result bench_storage(const std::string& path, int batch, int ops, int page_size) {
   bench::create_with_page_size(path, page_size);
-  storage::SqliteStorage db(path);
+  storage::SqliteStorage db(path, {.new_file_page_size = sqlite::kTransactionalPageSize});
   auto flow = db.upsert_flow("bench", {});
   std::vector<Client> clients(static_cast<size_t>(batch));
   for (int c = 0; c < batch; ++c) {

@@ -14,6 +14,7 @@
 #include "client/remote_client.h"
 #include "server/server.h"
 #include "server/sqlite_event_store.h"
+#include "storage/sqlite/connection.h"
 #include "storage/storage.h"
 
 namespace baton::cli {
@@ -48,7 +49,9 @@ void start_server(const std::string& host, int port, const std::string& database
   options.http.body_limit = body_limit;
   std::string path = database.empty() ? storage::default_database_path() : database;
   options.database_path = path;
-  auto client = EmbeddedClient::open(path);  // creates and migrates the file
+  // Creates and migrates the file; a new one gets the small pages that suit the server's many
+  // small commits (an existing file keeps its own).
+  auto client = EmbeddedClient::open(path, sqlite::kTransactionalPageSize);
   server::Server srv(options, std::move(client), std::make_unique<server::SqliteEventStore>(path));
   uint16_t bound = srv.start();
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;

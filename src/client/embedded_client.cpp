@@ -66,9 +66,10 @@ EmbeddedClient::~EmbeddedClient() {
   writer_.reset();  // drains and joins before the storage closes
 }
 
-std::unique_ptr<EmbeddedClient> EmbeddedClient::open(const std::string& path) {
-  return std::make_unique<EmbeddedClient>(
-      storage::open_sqlite_storage(path.empty() ? storage::default_database_path() : path));
+std::unique_ptr<EmbeddedClient> EmbeddedClient::open(const std::string& path,
+                                                     int new_file_page_size) {
+  return std::make_unique<EmbeddedClient>(storage::open_sqlite_storage(
+      path.empty() ? storage::default_database_path() : path, new_file_page_size));
 }
 
 FlowRecord EmbeddedClient::ensure_flow(const std::string& name,

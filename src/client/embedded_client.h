@@ -41,7 +41,10 @@ class EmbeddedClient final : public OrchestrationClient {
   ~EmbeddedClient() override;
 
   // Opens (creating and migrating) the SQLite database at `path`; empty = $BATON_HOME/baton.db.
-  static std::unique_ptr<EmbeddedClient> open(const std::string& path = {});
+  // A file it creates gets pages of `new_file_page_size` bytes; 0 = what suits a program
+  // recording its own runs (storage::open_sqlite_storage says more).
+  static std::unique_ptr<EmbeddedClient> open(const std::string& path = {},
+                                              int new_file_page_size = 0);
 
   FlowRecord ensure_flow(const std::string& name, const std::vector<std::string>& tags) override;
   std::vector<FlowRecord> list_flows(int limit = 200, int offset = 0) override;

@@ -29,8 +29,10 @@ std::string default_database_path() {
   return (std::filesystem::path(baton_home()) / "baton.db").string();
 }
 
-std::unique_ptr<Storage> open_sqlite_storage(const std::string& path) {
-  return std::make_unique<SqliteStorage>(path);
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, int new_file_page_size) {
+  sqlite::ConnectionOptions options;
+  if (new_file_page_size > 0) options.new_file_page_size = new_file_page_size;
+  return std::make_unique<SqliteStorage>(path, options);
 }
 
 std::vector<bool> Storage::update_flow_runs(const std::vector<FlowRunUpdate>& updates) {

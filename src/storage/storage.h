@@ -183,7 +183,9 @@ std::string baton_home();
 // $BATON_HOME/baton.db.
 std::string default_database_path();
 
-// Opens (creating and migrating) the SQLite database at `path`.
-std::unique_ptr<Storage> open_sqlite_storage(const std::string& path);
+// Opens (creating and migrating) the SQLite database at `path`. A file it creates gets pages of
+// `new_file_page_size` bytes: sqlite::kBulkPageSize (the default) suits a program that records its
+// own task runs, sqlite::kTransactionalPageSize the server (see sqlite/connection.h).
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, int new_file_page_size = 0);
 
 }  // namespace baton::storage

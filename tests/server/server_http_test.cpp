@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -61,6 +62,28 @@ TEST_F(ServerHttp, HealthVersionAndOpenApi) {
         "/api/logs/", "/api/logs/filter", "/api/events", "/api/events/filter", "/api/health"})
     EXPECT_TRUE(doc.body["paths"].contains(path)) << path;
   EXPECT_TRUE(doc.body["components"]["schemas"].contains("FlowRun"));
+}
+
+// The page size is in the file header: two big-endian bytes at offset 16 (1 means 65536).
+int page_size_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char header[18] = {};
+  in.read(reinterpret_cast<char*>(header), sizeof header);
+  int size = header[16] << 8 | header[17];
+  return size == 1 ? 65536 : size;
+}
+
+TEST_F(ServerHttp, ADatabaseTheServerCreatesHasSmallPagesAndAnOlderOneKeepsItsOwn) {
+  create_flow_run();
+  EXPECT_EQ(page_size_of(server_.home() + "/baton.db"), 4096);
+  // A home whose file a local program created first (big pages) keeps them under the server.
+  testing::FreshDir home("pages");
+  ASSERT_EQ(testing::run_baton({"flow-run", "ls"}, {{"BATON_HOME", home.path()}}).exit_code, 0);
+  ASSERT_EQ(page_size_of(home.path() + "/baton.db"), 16384);
+  ServerProcess server({.home = home.path()});
+  HttpClient http(server.url(), "");
+  EXPECT_EQ(call(http, "POST", "/flow_runs/", {{"flow_name", "etl"}}).status, 201);
+  EXPECT_EQ(page_size_of(home.path() + "/baton.db"), 16384);
 }
 
 TEST_F(ServerHttp, FlowRunLifecycleThroughTheRules) {

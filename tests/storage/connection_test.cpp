@@ -189,9 +189,14 @@ TEST(Connection, ManualCheckpointsLeaveTheWalToTheOwner) {
   EXPECT_GT(std::filesystem::file_size(path), db_size_before);  // pages moved into the database
 }
 
-TEST(Connection, NewFilesGetLargePagesAndExistingFilesKeepTheirs) {
+TEST(Connection, NewFilesGetTheAskedPageSizeAndExistingFilesKeepTheirs) {
   auto path = baton::testing::fresh_db();
-  EXPECT_EQ(Connection(path).page_size(), Connection::kPageSize);
+  EXPECT_EQ(Connection(path).page_size(), kBulkPageSize);
+  auto small_path = baton::testing::fresh_db();
+  EXPECT_EQ(Connection(small_path, {.new_file_page_size = kTransactionalPageSize}).page_size(),
+            kTransactionalPageSize);
+  // An existing file keeps its pages whatever the next opener asks for.
+  EXPECT_EQ(Connection(small_path).page_size(), kTransactionalPageSize);
   auto old_path = baton::testing::fresh_folder() / "old.db";
   {
     sqlite3* raw = nullptr;

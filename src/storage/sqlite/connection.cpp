@@ -141,13 +141,8 @@ Connection::Connection(const std::string& path, ConnectionOptions options)
   sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
   try {
     if (!options.read_only) {
-      // A new file gets 8 KiB pages (an existing one keeps its own). Every page a commit changes
-      // is a whole WAL frame, so the page size sets two costs pulling apart: the task-run writer
-      // appends wide rows in bulk and wants big pages (fewer b-tree splits, frames and write
-      // calls per row), a flow-run commit changes ~9 pages whatever their size and wants small
-      // ones. Against 16 KiB, 8 KiB costs the writer a tenth more CPU per task and a one-run
-      // flow-run commit a third less (docs/storage.md has the table).
-      exec("PRAGMA page_size=" + std::to_string(kPageSize));
+      // Applies to a new file only (see kBulkPageSize): an existing one keeps its own.
+      exec("PRAGMA page_size=" + std::to_string(options.new_file_page_size));
       // Switching to WAL needs a moment of exclusive access; exec() retries while busy.
       exec("PRAGMA journal_mode=WAL");
     }

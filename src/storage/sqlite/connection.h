@@ -113,6 +113,14 @@ class Statement {
   bool needs_reset_ = false;
 };
 
+// Page sizes for files Baton creates (an existing file keeps its own). Every page a commit changes
+// is a whole WAL frame, so the two ways Baton writes pull apart: the SDK's task-run writer appends
+// wide rows in bulk and wants big pages (fewer b-tree splits, frames and write calls per row); the
+// server commits a few small changes per request (a flow-run state and its event) to ~9 pages
+// whatever their size and wants small ones. docs/storage.md has the figures.
+inline constexpr int kBulkPageSize = 16384;
+inline constexpr int kTransactionalPageSize = 4096;
+
 struct ConnectionOptions {
   // How long one sqlite3 call waits for another process's lock before SQLITE_BUSY.
   std::chrono::milliseconds busy_timeout{5000};
@@ -127,6 +135,8 @@ struct ConnectionOptions {
   // automatic checkpoints off: the owner then calls checkpoint() at moments of its choosing
   // (SqliteStorage does when its writer is idle), reading wal_pages() to decide.
   int wal_autocheckpoint = 4000;
+  // The page size when this connection creates the file; ignored for an existing file.
+  int new_file_page_size = kBulkPageSize;
 };
 
 // An open database file. Opening creates the file, switches it to WAL and synchronous=NORMAL,
@@ -160,9 +170,8 @@ class Connection {
   // Bytes of pages in the WAL file after this connection's last commit (tracked only when
   // wal_autocheckpoint is 0); 0 once this connection's checkpoint found every page copied.
   int64_t wal_bytes() const noexcept { return int64_t{wal_pages_} * page_size_; }
-  // The file's page size: kPageSize for files this code created.
+  // The file's page size: ConnectionOptions::new_file_page_size for a file this connection created.
   int page_size() const noexcept { return page_size_; }
-  static constexpr int kPageSize = 8192;
   // A PASSIVE checkpoint: copies what it can from the WAL into the database without waiting for
   // readers or writers. Never throws (a busy database just means "later").
   struct Checkpoint {
