@@ -189,6 +189,24 @@ TEST(WalWriteBuffer, AMultiPageCommitReachesTheFileInFewerWritesThanFrames) {
   EXPECT_EQ(scalar(db, "SELECT count(*) FROM t"), rows + 1);
 }
 
+// A commit of one frame is flushed by the write of its page, as a longer one is by the write of
+// its last page: nothing of it waits for xShmBarrier, which could not report a failed write.
+TEST(WalWriteBuffer, AOneFrameCommitReachesTheFileAsOneWriteWhenItsPageIsWritten) {
+  std::string path = fresh_db();
+  ConnectionOptions no_autocheckpoint;
+  no_autocheckpoint.wal_autocheckpoint = 0;
+  Connection db(path, no_autocheckpoint);
+  db.exec("CREATE TABLE small (x INTEGER)");
+  db.exec("INSERT INTO small VALUES (1)");  // the table's leaf page exists, the WAL has its header
+  auto before = WalWriteBuffer::stats();
+  db.exec("UPDATE small SET x = 2");  // changes that one leaf page: one frame
+  auto after = WalWriteBuffer::stats();
+  EXPECT_EQ(after.wal_writes - before.wal_writes, 2u);  // its header, then its page
+  EXPECT_EQ(after.wal_real_writes - before.wal_real_writes, 1u);
+  Connection other(path);
+  EXPECT_EQ(scalar(other, "SELECT x FROM small"), 2);
+}
+
 // Runs longer than one write of the unix VFS (under 128 KiB) and than the buffer's bound.
 TEST(WalWriteBuffer, LargeCommitsArriveWhole) {
   std::string path = fresh_db();

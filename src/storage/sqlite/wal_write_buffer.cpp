@@ -91,13 +91,13 @@ struct WrappedFile {
       return flush();
     }
     // A WAL frame header whose "database size after commit" (bytes 4-7) is non-zero starts the
-    // commit frame. Met with nothing buffered (a one-frame commit, or walRewriteChecksums
-    // rewriting headers in place) it goes straight through, so no commit frame ever waits for
-    // xShmBarrier, which cannot report an error.
+    // commit frame: the write after it (its page) flushes, so no commit frame ever waits for
+    // xShmBarrier, which cannot report an error. (walRewriteChecksums rewrites headers in place,
+    // each after an xRead, which flushes what the previous one left.)
     const auto* bytes = static_cast<const unsigned char*>(data);
     bool commit_header =
         amount == kFrameHeaderBytes && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
-    if (db == nullptr || (commit_header && buffer.empty())) {
+    if (db == nullptr) {
       g_wal_real_writes.fetch_add(1, std::memory_order_relaxed);
       return real_methods()->xWrite(real(), data, amount, offset);
     }
