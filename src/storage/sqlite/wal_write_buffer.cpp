@@ -128,6 +128,22 @@ std::unordered_map<const char*, WrappedFile*>& registry() {
 
 // --- io methods ---------------------------------------------------------------------------------
 
+// Most methods flush the buffered WAL run (this file's, or its connection's), then forward to the
+// real file: forwarding<&sqlite3_io_methods::xRead> is such a method.
+template <typename Member>
+struct Forward;
+template <typename... Args>
+struct Forward<int (*sqlite3_io_methods::*)(sqlite3_file*, Args...)> {
+  template <int (*sqlite3_io_methods::*Method)(sqlite3_file*, Args...)>
+  static int call(sqlite3_file* file, Args... args) {
+    WrappedFile* f = wrapped(file);
+    if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
+    return (f->real_methods()->*Method)(f->real(), args...);
+  }
+};
+template <auto Method>
+constexpr auto forwarding = &Forward<decltype(Method)>::template call<Method>;
+
 int file_close(sqlite3_file* file) {
   WrappedFile* f = wrapped(file);
   int rc = f->flush_linked();
@@ -143,59 +159,11 @@ int file_close(sqlite3_file* file) {
   return rc != SQLITE_OK ? rc : close_rc;
 }
 
-int file_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xRead(f->real(), out, amount, offset);
-}
-
 int file_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   WrappedFile* f = wrapped(file);
   if (f->is_wal) return f->buffered_write(data, amount, offset);
   if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
   return f->real_methods()->xWrite(f->real(), data, amount, offset);
-}
-
-int file_truncate(sqlite3_file* file, sqlite3_int64 size) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xTruncate(f->real(), size);
-}
-
-int file_sync(sqlite3_file* file, int flags) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xSync(f->real(), flags);
-}
-
-int file_size(sqlite3_file* file, sqlite3_int64* size) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xFileSize(f->real(), size);
-}
-
-int file_lock(sqlite3_file* file, int level) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xLock(f->real(), level);
-}
-
-int file_unlock(sqlite3_file* file, int level) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xUnlock(f->real(), level);
-}
-
-int file_check_reserved_lock(sqlite3_file* file, int* out) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xCheckReservedLock(f->real(), out);
-}
-
-int file_control(sqlite3_file* file, int op, void* arg) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xFileControl(f->real(), op, arg);
 }
 
 int file_sector_size(sqlite3_file* file) {
@@ -210,18 +178,6 @@ int file_device_characteristics(sqlite3_file* file) {
   return f->real_methods()->xDeviceCharacteristics(f->real());
 }
 
-int file_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xShmMap(f->real(), region, size, extend, out);
-}
-
-int file_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xShmLock(f->real(), offset, n, flags);
-}
-
 // walIndexWriteHdr calls this between the wal-index header's two copies: the frames must be in
 // the file before the first copy makes them visible.
 void file_shm_barrier(sqlite3_file* file) {
@@ -230,48 +186,30 @@ void file_shm_barrier(sqlite3_file* file) {
   f->real_methods()->xShmBarrier(f->real());
 }
 
-int file_shm_unmap(sqlite3_file* file, int delete_flag) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xShmUnmap(f->real(), delete_flag);
-}
-
-int file_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xFetch(f->real(), offset, amount, out);
-}
-
-int file_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
-  WrappedFile* f = wrapped(file);
-  if (int rc = f->flush_linked(); rc != SQLITE_OK) return rc;
-  return f->real_methods()->xUnfetch(f->real(), offset, page);
-}
-
 sqlite3_io_methods methods_like(const sqlite3_io_methods& real) {
   sqlite3_io_methods m{};
   m.iVersion = std::min(real.iVersion, 3);
   m.xClose = file_close;
-  m.xRead = file_read;
+  m.xRead = forwarding<&sqlite3_io_methods::xRead>;
   m.xWrite = file_write;
-  m.xTruncate = file_truncate;
-  m.xSync = file_sync;
-  m.xFileSize = file_size;
-  m.xLock = file_lock;
-  m.xUnlock = file_unlock;
-  m.xCheckReservedLock = file_check_reserved_lock;
-  m.xFileControl = file_control;
+  m.xTruncate = forwarding<&sqlite3_io_methods::xTruncate>;
+  m.xSync = forwarding<&sqlite3_io_methods::xSync>;
+  m.xFileSize = forwarding<&sqlite3_io_methods::xFileSize>;
+  m.xLock = forwarding<&sqlite3_io_methods::xLock>;
+  m.xUnlock = forwarding<&sqlite3_io_methods::xUnlock>;
+  m.xCheckReservedLock = forwarding<&sqlite3_io_methods::xCheckReservedLock>;
+  m.xFileControl = forwarding<&sqlite3_io_methods::xFileControl>;
   m.xSectorSize = file_sector_size;
   m.xDeviceCharacteristics = file_device_characteristics;
   if (m.iVersion >= 2) {
-    m.xShmMap = real.xShmMap ? file_shm_map : nullptr;
-    m.xShmLock = real.xShmLock ? file_shm_lock : nullptr;
+    m.xShmMap = real.xShmMap ? forwarding<&sqlite3_io_methods::xShmMap> : nullptr;
+    m.xShmLock = real.xShmLock ? forwarding<&sqlite3_io_methods::xShmLock> : nullptr;
     m.xShmBarrier = real.xShmBarrier ? file_shm_barrier : nullptr;
-    m.xShmUnmap = real.xShmUnmap ? file_shm_unmap : nullptr;
+    m.xShmUnmap = real.xShmUnmap ? forwarding<&sqlite3_io_methods::xShmUnmap> : nullptr;
   }
   if (m.iVersion >= 3) {
-    m.xFetch = real.xFetch ? file_fetch : nullptr;
-    m.xUnfetch = real.xUnfetch ? file_unfetch : nullptr;
+    m.xFetch = real.xFetch ? forwarding<&sqlite3_io_methods::xFetch> : nullptr;
+    m.xUnfetch = real.xUnfetch ? forwarding<&sqlite3_io_methods::xUnfetch> : nullptr;
   }
   return m;
 }
