@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <span>
 
 #include "baton/error.h"
 #include "model/ids.h"
@@ -120,9 +121,10 @@ void TaskRunRows::add(const Snapshot& s) {
       return (in.*m).size == (row.*m).size &&
              (in.*m).begin - in.id.begin == (row.*m).begin - row.id.begin;
     };
+    static_assert(kSpans[0] == &Columns::id && kSpans[kRunColumns - 1] == &Columns::dynamic_key);
+    const auto run_spans = std::span(kSpans).first<kRunColumns>();
     const uint32_t run_size = in.dynamic_key.begin + in.dynamic_key.size - in.id.begin;
-    const bool same_run = same_place(&Columns::dynamic_key) && same_place(&Columns::name) &&
-                          same_place(&Columns::task_key) && same_place(&Columns::flow_run_id) &&
+    const bool same_run = std::all_of(run_spans.begin(), run_spans.end(), same_place) &&
                           std::memcmp(s.text_.data() + in.id.begin, text_.data() + row.id.begin,
                                       run_size) == 0;
     const uint32_t from = same_run ? in.cache_key.begin : 0;
@@ -133,9 +135,7 @@ void TaskRunRows::add(const Snapshot& s) {
     c.holds = row.holds;
     for (auto member : kSpans) (c.*member).begin += base - from;
     if (same_run)
-      for (auto member : {&Columns::id, &Columns::flow_run_id, &Columns::task_key,
-                          &Columns::name, &Columns::dynamic_key})
-        c.*member = row.*member;
+      for (auto member : run_spans) c.*member = row.*member;
     c.history = {static_cast<uint32_t>(text_.size()), earlier.size + in.history.size};
     text_.append(text_.data() + earlier.begin, earlier.size);  // reserved: no reallocation
     text_.append(s.text_.data() + in.history.begin, in.history.size);

@@ -125,6 +125,9 @@ class TaskRunRows {
       &Columns::name,        &Columns::dynamic_key, &Columns::cache_key,
       &Columns::task_inputs, &Columns::tags,        &Columns::empirical_policy,
       &Columns::state_id,    &Columns::state_name,  &Columns::history};
+  // The first kRunColumns of kSpans are the run's own columns (id to dynamic_key), one block of
+  // text in that order in a snapshot and in a row; the others change with the run's state.
+  static constexpr size_t kRunColumns = 5;
   // Copies row `i` of `other` (not this object; its run not present here) as a row of its own.
   // `index`: make it findable now; otherwise the lookup slots are rebuilt when next needed.
   void append_row(const TaskRunRows& other, size_t i, bool index);
