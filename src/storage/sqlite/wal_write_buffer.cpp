@@ -85,6 +85,11 @@ struct WrappedFile {
 
   int buffered_write(const void* data, int amount, sqlite3_int64 offset) {
     g_wal_writes.fetch_add(1, std::memory_order_relaxed);
+    if (db == nullptr) {
+      // Unlinked (see vfs_open): nothing would flush it in xShmBarrier, so nothing is held.
+      g_wal_real_writes.fetch_add(1, std::memory_order_relaxed);
+      return real_methods()->xWrite(real(), data, amount, offset);
+    }
     if (!buffer.empty() && offset != buffer_offset + static_cast<sqlite3_int64>(buffer.size())) {
       if (int rc = flush(); rc != SQLITE_OK) return rc;
     } else if (deferred_error != SQLITE_OK) {
@@ -97,10 +102,6 @@ struct WrappedFile {
     const auto* bytes = static_cast<const unsigned char*>(data);
     bool commit_header =
         amount == kFrameHeaderBytes && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
-    if (db == nullptr) {
-      g_wal_real_writes.fetch_add(1, std::memory_order_relaxed);
-      return real_methods()->xWrite(real(), data, amount, offset);
-    }
     if (buffer.empty()) buffer_offset = offset;
     buffer.insert(buffer.end(), bytes, bytes + amount);
     if (commit_header) {

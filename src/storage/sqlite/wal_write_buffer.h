@@ -3,8 +3,8 @@
 // transaction.
 //
 // SQLite appends a commit's frames as a run of xWrite calls on the -wal file, each contiguous with
-// the one before; at 8 KiB pages a flow-run commit is ~9 frames, so ~18 pwrite calls, and the
-// kernel's per-call cost is most of it. The shim keeps the run in a per-file buffer and hands it to
+// the one before; a flow-run commit is ~8-12 frames, so ~16-24 pwrite calls, and the kernel's
+// per-call cost is most of it. The shim keeps the run in a per-file buffer and hands it to
 // the real file as one xWrite.
 //
 // Usage: Connection opens every database with `sqlite3_open_v2(..., WalWriteBuffer::vfs_name())`.
