@@ -6,7 +6,9 @@
 //       statements in batched transactions.
 //   W2: one flow mapping a trivial task over N inputs on its thread pool, every state durable.
 //       Baseline: N no-op jobs submitted to a plain thread pool of the same size, with futures.
-//       Three alternating rounds of each; the medians are printed, with the range.
+//       Three alternating rounds of each; the medians are printed, with the range. Each round
+//       also times W1's baseline for N rows (row_us): what recording one row per task costs in
+//       SQLite alone, which bounds W2 from below however little the rest costs (row_ratio).
 //
 // Prints one line per workload and the peak resident memory of the process:
 //   W1 n=100000 us_per_task=... baseline_us=... ratio=...
@@ -192,12 +194,15 @@ int main(int argc, char** argv) {
     // of each would make the ratio a coin toss either way.
     const int n = w2_n;
     constexpr int kRounds = 3;
-    std::vector<double> us, base_us, cpu, writer_cpu, writer_sys, rows, batches;
+    std::vector<double> us, base_us, row_us, cpu, writer_cpu, writer_sys, rows, batches;
     for (int round = 0; round < kRounds; ++round) {
       // Opening the round's database closes the previous round's client (its writer and
       // checkpointer threads joined), so the baseline, run next, has the cores to itself.
       use_database(dir / ("w2-" + std::to_string(round) + ".db"), page_size);
       base_us.push_back(baseline_pool(n) * 1e6 / n);
+      row_us.push_back(baton::bench::write_state_rows_directly(
+                           (dir / ("w2-rows-" + std::to_string(round) + ".db")).string(), n) *
+                       1e6 / n);
       rusage u0{}, u1{};
       getrusage(RUSAGE_SELF, &u0);
       auto start = Clock::now();
@@ -216,10 +221,11 @@ int main(int argc, char** argv) {
     // CPU per task, all threads and the writer's alone: on a shared machine these move less than
     // the wall-clock figure.
     std::printf(
-        "W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f cpu_us=%.2f writer_cpu_us=%.2f "
-        "writer_sys_us=%.2f rows_per_task=%.2f batches=%.0f rounds=%d (medians; us_per_task %.2f-%.2f, "
-        "baseline_us %.2f-%.2f)\n",
-        n, median(us), median(base_us), median(us) / median(base_us), median(cpu),
+        "W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f row_us=%.2f row_ratio=%.2f "
+        "cpu_us=%.2f writer_cpu_us=%.2f writer_sys_us=%.2f rows_per_task=%.2f batches=%.0f "
+        "rounds=%d (medians; us_per_task %.2f-%.2f, baseline_us %.2f-%.2f)\n",
+        n, median(us), median(base_us), median(us) / median(base_us), median(row_us),
+        median(us) / median(row_us), median(cpu),
         median(writer_cpu), median(writer_sys), median(rows), median(batches), kRounds,
         *std::min_element(us.begin(), us.end()), *std::max_element(us.begin(), us.end()),
         *std::min_element(base_us.begin(), base_us.end()),
