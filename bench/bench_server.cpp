@@ -2,7 +2,7 @@
 // loopback port. Every figure is printed next to a baseline measured in the same run:
 //   W3   flow-run create + three transitions over HTTP from 1, 8, 64 clients, against the same
 //        server answering GET /api/health with the same clients (ratio = what orchestration costs
-//        over bare HTTP); requests/s, p50, p99.
+//        over bare HTTP); requests/s, p50, p99: the medians of three alternating rounds.
 //   ING  task-run states ingested through POST /api/task_runs/batch, against the embedded
 //        client's group-commit writer doing the same work in-process.
 //   W6   start-up until /api/health answers, against starting `baton version`; resident memory
@@ -303,24 +303,59 @@ int main(int argc, char** argv) {
   long idle_kb = rss_kb(pid);
   std::printf("W6 idle resident memory: %.1f MB\n", idle_kb / 1024.0);
 
-  // W3. BENCH_W3_CLIENTS=8 runs one client count only (for profiling).
+  // W3. Each client count runs kW3Rounds alternating rounds of the health baseline and W3, and
+  // prints the medians: on this shared machine one pair of 2.5 s phases moves the ratio by a
+  // fifth from run to run. The ratio printed is the median of the rounds' own ratios (each
+  // measured in the same minute as its baseline). BENCH_W3_CLIENTS=8 runs one client count only,
+  // BENCH_W3_ROUNDS=1 one round (for profiling).
   std::vector<int> client_counts{1, 8, 64};
   if (const char* only = std::getenv("BENCH_W3_CLIENTS")) client_counts = {std::atoi(only)};
+  int rounds = 3;
+  if (const char* r = std::getenv("BENCH_W3_ROUNDS")) rounds = std::max(1, std::atoi(r));
   if (wanted("w3")) write_pid_file(pid);
   for (int clients : client_counts) {
     if (!wanted("w3")) break;
-    LoadResult base = health_load(server->url(), pid, clients);
-    LoadResult w3 = w3_load(server->url(), pid, clients);
+    std::vector<LoadResult> bases, w3s;
+    std::vector<double> ratios;
+    for (int round = 0; round < rounds; ++round) {
+      bases.push_back(health_load(server->url(), pid, clients));
+      w3s.push_back(w3_load(server->url(), pid, clients));
+      ratios.push_back(w3s.back().per_second / bases.back().per_second);
+    }
+    auto med = [](const std::vector<LoadResult>& v, double LoadResult::*field) {
+      std::vector<double> values;
+      for (const auto& r : v) values.push_back(r.*field);
+      return median(values);
+    };
+    auto worst = [](const std::vector<LoadResult>& v, double LoadResult::*field) {
+      double m = 0;
+      for (const auto& r : v) m = std::max(m, r.*field);
+      return m;
+    };
+    long failures = 0;
+    for (const auto& r : w3s) failures += r.failures;
+    std::string each;
+    for (double r : ratios) {
+      char text[16];
+      std::snprintf(text, sizeof text, "%s%.2f", each.empty() ? "" : " ", r);
+      each += text;
+    }
+    const double w3_server = med(w3s, &LoadResult::server_cpu_us);
+    const double base_server = med(bases, &LoadResult::server_cpu_us);
+    const double base_client = med(bases, &LoadResult::client_cpu_us);
     std::printf(
         "W3 %2d clients: create+3 transitions %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (failures "
         "%ld)\n"
         "   baseline GET /api/health       %8.0f req/s  p50 %.2f ms  p99 %.2f ms   ratio %.2f\n"
+        "   rounds %d (medians; p99 the worst round's; ratio per round: %s)\n"
         "   CPU per request: server %.0f us (health %.0f us), load generator %.0f us (health %.0f "
         "us); server over health + generator %.2f\n",
-        clients, w3.per_second, w3.p50_ms, w3.p99_ms, w3.failures, base.per_second, base.p50_ms,
-        base.p99_ms, w3.per_second / base.per_second, w3.server_cpu_us, base.server_cpu_us,
-        w3.client_cpu_us, base.client_cpu_us,
-        w3.server_cpu_us / (base.server_cpu_us + base.client_cpu_us));
+        clients, med(w3s, &LoadResult::per_second), med(w3s, &LoadResult::p50_ms),
+        worst(w3s, &LoadResult::p99_ms), failures, med(bases, &LoadResult::per_second),
+        med(bases, &LoadResult::p50_ms), worst(bases, &LoadResult::p99_ms), median(ratios),
+        rounds, each.c_str(), w3_server, base_server, med(w3s, &LoadResult::client_cpu_us),
+        base_client, w3_server / (base_server + base_client));
+    std::fflush(stdout);
   }
 
   if (!wanted("ing")) return server->stop();
