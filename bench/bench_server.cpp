@@ -352,9 +352,9 @@ int main(int argc, char** argv) {
         "us); server over health + generator %.2f\n",
         clients, med(w3s, &LoadResult::per_second), med(w3s, &LoadResult::p50_ms),
         worst(w3s, &LoadResult::p99_ms), failures, med(bases, &LoadResult::per_second),
-        med(bases, &LoadResult::p50_ms), worst(bases, &LoadResult::p99_ms), median(ratios),
-        rounds, each.c_str(), w3_server, base_server, med(w3s, &LoadResult::client_cpu_us),
-        base_client, w3_server / (base_server + base_client));
+        med(bases, &LoadResult::p50_ms), worst(bases, &LoadResult::p99_ms), median(ratios), rounds,
+        each.c_str(), w3_server, base_server, med(w3s, &LoadResult::client_cpu_us), base_client,
+        w3_server / (base_server + base_client));
     std::fflush(stdout);
   }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <utility>
 
 #include "baton/error.h"
 #include "client/process_identity.h"
@@ -294,11 +295,23 @@ void RemoteClient::flush() {
   uint64_t target = enqueued_;
   work_cv_.notify_one();
   done_cv_.wait(lock, [&] { return sent_ >= target; });
-  if (error_) {
-    auto e = error_;
-    error_ = nullptr;
-    std::rethrow_exception(e);
+  if (!error_) return;
+  auto first = std::exchange(error_, nullptr);
+  const uint64_t lost = std::exchange(lost_records_, 0);
+  const uint64_t first_lost = std::exchange(first_error_records_, 0);
+  lock.unlock();
+  if (lost > first_lost) {
+    // Several batches were dropped since the last flush: the first one's error, with the total.
+    try {
+      std::rethrow_exception(first);
+    } catch (const Error& e) {
+      throw Error(e.kind(),
+                  std::string(e.what()) + " In all " + std::to_string(lost) +
+                      " record(s) were lost since the last flush (each batch is logged).",
+                  e.field());
+    }
   }
+  std::rethrow_exception(first);
 }
 
 std::optional<State> RemoteClient::find_cached_state(const std::string& cache_key, TimePoint at) {
@@ -373,6 +386,14 @@ void RemoteClient::run_sender() {
     lock.unlock();
     size_t records = batch.task_runs.size() + batch.logs.size();
     std::exception_ptr failure;
+    size_t failure_records = 0, lost = 0;
+    auto record_failure = [&](size_t count) {
+      if (!failure) {
+        failure = std::current_exception();
+        failure_records = count;
+      }
+      lost += count;
+    };
     for (size_t i = 0; i < batch.task_runs.size(); i += options_.max_batch) {
       size_t end = std::min(batch.task_runs.size(), i + options_.max_batch);
       // Written as text directly: a tree per snapshot cost more than the request itself.
@@ -386,7 +407,7 @@ void RemoteClient::run_sender() {
       try {
         send_with_retry("/task_runs/batch", body, end - i);
       } catch (...) {
-        if (!failure) failure = std::current_exception();
+        record_failure(end - i);
       }
     }
     for (size_t i = 0; i < batch.logs.size(); i += options_.max_batch) {
@@ -396,12 +417,16 @@ void RemoteClient::run_sender() {
       try {
         send_with_retry("/logs/", logs.dump(), end - i);
       } catch (...) {
-        if (!failure) failure = std::current_exception();
+        record_failure(end - i);
       }
     }
     lock.lock();
     sent_ += records;
-    if (failure && !error_) error_ = failure;
+    if (failure && !error_) {
+      error_ = failure;
+      first_error_records_ = failure_records;
+    }
+    lost_records_ += lost;
     done_cv_.notify_all();
   }
 }

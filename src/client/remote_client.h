@@ -9,7 +9,9 @@
 // recorded. When the server is unreachable or answers 503, the sender retries with exponential
 // backoff (100 ms doubling to 5 s) for up to `give_up_after`; then it drops that batch, logs an
 // error saying how many records were lost and why, and the next flush() throws kUnavailable with
-// the same message. A batch the server rejects as invalid (4xx) is dropped and reported likewise.
+// the same message (when several batches were dropped since the previous flush, the first one's,
+// with the total lost). A batch the server rejects as invalid (4xx) is dropped and reported
+// likewise.
 // flush() waits until everything recorded before it has been accepted by the server (durable
 // there); reads of task runs, logs and cached states flush first, so a process reads its writes.
 // The destructor flushes (logging, not throwing, a failure) and joins the sender.
@@ -119,7 +121,10 @@ class RemoteClient final : public OrchestrationClient {
   Outbox pending_;
   uint64_t enqueued_ = 0, sent_ = 0;
   bool stop_ = false;
+  // The first batch dropped since the last flush(), how many records it held, and how many
+  // records every batch dropped since then held in all (reported by the next flush()).
   std::exception_ptr error_;
+  uint64_t first_error_records_ = 0, lost_records_ = 0;
   std::thread sender_;
 };
 

@@ -97,8 +97,9 @@ FreshDir::~FreshDir() {
 ServerProcess::ServerProcess(Options options) {
   owns_home_ = options.home.empty();
   home_ = owns_home_ ? fresh_dir("server") : options.home;
-  std::vector<std::string> args{baton_binary(), "server", "start", "--host",
-                                "127.0.0.1",    "--port", "0"};
+  std::vector<std::string> args{baton_binary(), "server", "start", "--host", "127.0.0.1"};
+  args.push_back("--port");
+  args.push_back(std::to_string(options.port));
   for (auto& a : options.args) args.push_back(a);
   auto env = options.env;
   env["BATON_HOME"] = home_;

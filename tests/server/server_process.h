@@ -1,10 +1,12 @@
 // Test fixture: the real `baton server start` binary on a free loopback port, over a fresh
 // database in its own folder. Reads the "listening on" line to learn the port (the server binds
-// port 0), and on destruction sends SIGTERM and checks that the server exited cleanly.
+// port 0 unless Options::port names one, as a restart on the port a client already uses does),
+// and on destruction sends SIGTERM and checks that the server exited cleanly.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +22,7 @@ class ServerProcess {
     std::map<std::string, std::string> env;  // extra environment, e.g. BATON_SERVER_API_KEY
     std::vector<std::string> args;           // extra arguments to `baton server start`
     std::string home;                        // BATON_HOME to reuse; fresh when empty
+    uint16_t port = 0;                       // 0: a free port (see url())
   };
   ServerProcess() : ServerProcess(Options{}) {}
   explicit ServerProcess(Options options);
