@@ -213,7 +213,9 @@ double ingest_http(const std::string& url, const std::string& flow_run_id, int c
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       for (const auto& body : bodies[static_cast<size_t>(c)]) {
-        auto r = connections[static_cast<size_t>(c)]->request("POST", "/task_runs/batch", body);
+        // With an idempotency key, as Baton's remote client sends every batch.
+        auto r = connections[static_cast<size_t>(c)]->request(
+            "POST", "/task_runs/batch", body, {{"Idempotency-Key", baton::new_id()}});
         if (r.status == 201)
           sent += batch;
         else

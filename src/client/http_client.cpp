@@ -87,7 +87,7 @@ void HttpClient::give_back(std::unique_ptr<Connection> c) {
 }
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
-                               const std::string& body) {
+                               const std::string& body, const Headers& headers) {
   // The request head as text, the body beside it, one gathered write: what Beast's serializer
   // would write for the same message, without building its field list on every request.
   std::string head;
@@ -102,6 +102,12 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
   if (!api_key_.empty()) {
     head += "Authorization: Bearer ";
     head += api_key_;
+    head += "\r\n";
+  }
+  for (const auto& [name, value] : headers) {
+    head += name;
+    head += ": ";
+    head += value;
     head += "\r\n";
   }
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {

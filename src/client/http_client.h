@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace baton {
@@ -46,8 +47,10 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // `target` is appended to the base path: request("POST", "/flow_runs/filter", body).
+  // `headers`: extra header lines, {name, value} (e.g. {"Idempotency-Key", key}).
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   HttpResult request(const std::string& method, const std::string& target,
-                     const std::string& body = {});
+                     const std::string& body = {}, const Headers& headers = {});
 
   const HttpUrl& url() const { return url_; }
 

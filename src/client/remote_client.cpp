@@ -9,6 +9,7 @@
 
 #include "baton/error.h"
 #include "client/process_identity.h"
+#include "model/ids.h"
 #include "model/json_text.h"
 #include "storage/artifact_store.h"
 #include "storage/variable_store.h"
@@ -436,9 +437,12 @@ void RemoteClient::send_with_retry(const std::string& target, const std::string&
   const auto started = std::chrono::steady_clock::now();
   auto delay = std::chrono::milliseconds(100);
   std::string last_error;
+  // One key for every attempt of this batch: an attempt the server committed but could not
+  // answer makes the next attempt a repeat the server recognises, not a second copy.
+  const HttpClient::Headers headers{{"Idempotency-Key", new_id()}};
   for (;;) {
     try {
-      auto r = http_.request("POST", target, text);
+      auto r = http_.request("POST", target, text, headers);
       if (r.status >= 200 && r.status < 300) return;
       Error e = error_from_response(r.status, r.body);
       if (e.kind() != ErrorKind::kUnavailable && r.status < 500) {

@@ -3,15 +3,16 @@
 //   export BATON_API_URL=http://127.0.0.1:4200/api   # make_client() then returns a RemoteClient
 //   export BATON_API_KEY=...                          # sent as "Authorization: Bearer ..."
 //
-// Flow-run calls are synchronous requests: the server applies the orchestration rules and answers
-// with the outcome. Task-run snapshots and log lines are queued and sent in batches by one
-// background sender thread (POST /api/task_runs/batch, POST /api/logs/), in the order they were
-// recorded. When the server is unreachable or answers 503, the sender retries with exponential
-// backoff (100 ms doubling to 5 s) for up to `give_up_after`; then it drops that batch, logs an
-// error saying how many records were lost and why, and the next flush() throws kUnavailable with
-// the same message (when several batches were dropped since the previous flush, the first one's,
-// with the total lost). A batch the server rejects as invalid (4xx) is dropped and reported
-// likewise.
+// Flow-run calls are synchronous requests: the server applies the orchestration rules and
+// answers with the outcome. Task-run snapshots and log lines are queued and sent in batches by
+// one background sender thread (POST /api/task_runs/batch, POST /api/logs/), in the order they
+// were recorded, each batch with an Idempotency-Key header that its retries repeat, so that a
+// batch the server committed but could not answer is not recorded twice. When the server is
+// unreachable or answers 503, the sender retries with exponential backoff (100 ms doubling to 5
+// s) for up to `give_up_after`; then it drops that batch, logs an error saying how many records
+// were lost and why, and the next flush() throws kUnavailable with the same message (when
+// several batches were dropped since the previous flush, the first one's, with the total lost).
+// A batch the server rejects as invalid (4xx) is dropped and reported likewise.
 // flush() waits until everything recorded before it has been accepted by the server (durable
 // there); reads of task runs, logs and cached states flush first, so a process reads its writes.
 // The destructor flushes (logging, not throwing, a failure) and joins the sender.

@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <future>
 #include <span>
 
@@ -175,6 +177,19 @@ void validate(const SchemaRegistry& schemas, const Route& route,
       bool bare_uuid = i < uuid_parameters.size() && uuid_parameters[i];
       if (it != request.path_params.end() && !(bare_uuid && is_uuid(it->second)))
         schemas.validate(it->second, p.schema, p.name);
+      continue;
+    }
+    if (p.in == "header") {
+      // Request::headers has lower-case names.
+      std::string name = p.name;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      auto it = request.headers.find(name);
+      if (it == request.headers.end()) {
+        if (p.required) throw invalid_argument("missing header '" + p.name + "'", p.name);
+        continue;
+      }
+      schemas.validate(json(it->second), p.schema, p.name);
       continue;
     }
     auto value = request.query_param(p.name);

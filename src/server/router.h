@@ -35,7 +35,7 @@ using AsyncHandler = std::function<void(Request&, Respond respond)>;
 
 struct Parameter {
   std::string name;
-  std::string in = "query";  // "query" or "path"
+  std::string in = "query";  // "query", "path" or "header" (matched case-insensitively)
   nlohmann::json schema;
   bool required = false;
   std::string description;

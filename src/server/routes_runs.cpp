@@ -271,6 +271,21 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
+// The optional Idempotency-Key header of the batch routes (Baton's remote client sends one per
+// batch, the same on every retry of it): a batch whose key the server has stored is answered as
+// recorded without being written again (TaskRunIngest::record).
+Parameter idempotency_key_param() {
+  return {"Idempotency-Key", "header",
+          json{{"type", "string"}, {"minLength", 1}, {"maxLength", 255}}, false,
+          "a key of the client's choosing, the same for every retry of one batch: a batch whose key "
+          "was recorded in the last day is answered without being written twice"};
+}
+
+std::string idempotency_key_of(const Request& r) {
+  auto it = r.headers.find("idempotency-key");
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
 // Prefect's set_state body: {"state": {...}, "force": bool}.
 bool force_of(const json& body) {
   return body.value("force", json(false)).is_boolean() && body.value("force", false);
@@ -742,9 +757,10 @@ void add_run_routes(Router& router, ServerContext& ctx) {
   if (ctx.embedded)
     ingest =
         std::make_shared<TaskRunIngest>(ctx.embedded->storage(), ctx.bus, ctx.events != nullptr);
-  auto record_task_runs = [&ctx, ingest](std::vector<TaskRunRecord>& runs) {
+  auto record_task_runs = [&ctx, ingest](std::vector<TaskRunRecord>& runs,
+                                          const std::string& request_key = {}) {
     if (ingest) {
-      ingest->record(runs, {});
+      ingest->record(runs, {}, request_key);
       return;
     }
     for (auto& run : runs) {
@@ -775,6 +791,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .summary =
                   "Record many task run snapshots in one durable batch (the SDK's background "
                   "sender); all or nothing, each state also an event",
+              .parameters = {idempotency_key_param()},
               .request_schema = s::object(
                   {{"task_runs",
                     {{"type", "array"}, {"items", ref("TaskRun")}, {"maxItems", kMaxBatchItems}}}},
@@ -784,7 +801,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
               .success_status = 201,
               .handler = [record_task_runs](Request& r) {
                 auto runs = read_task_run_batch(r.body, kMaxBatchItems);
-                record_task_runs(runs);
+                record_task_runs(runs, idempotency_key_of(r));
                 return Response::json({{"recorded", runs.size()}}, 201);
               }});
   router.add(
@@ -886,6 +903,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .path = "/api/logs/",
        .tag = "Logs",
        .summary = "Write a batch of log lines; answered once durable",
+       .parameters = {idempotency_key_param()},
        .request_schema = {{"type", "array"}, {"items", ref("Log")}, {"maxItems", kMaxBatchItems}},
        .success_status = 201,
        .handler = [&client, ingest](Request& r) {
@@ -899,7 +917,8 @@ void add_run_routes(Router& router, ServerContext& ctx) {
          }
          if (ingest) {
            std::vector<TaskRunRecord> no_runs;
-           ingest->record(no_runs, logs);  // all or nothing, answered once durable
+           // All or nothing, answered once durable (or at once when the key says it is already).
+           ingest->record(no_runs, logs, idempotency_key_of(r));
          } else {
            client.write_logs(std::move(logs));
            client.flush();

@@ -22,6 +22,7 @@ constexpr std::string_view kNoRelated = "[]";
 struct TaskRunIngest::Pending {
   std::vector<TaskRunRecord>* runs = nullptr;
   const std::vector<LogRecord>* logs = nullptr;
+  std::vector<std::string> keys;  // the batch's idempotency key, if it has one
   std::string text;
   struct Offsets {
     size_t id, event, resource_id, resource, payload, end;
@@ -85,8 +86,10 @@ struct TaskRunIngest::Pending {
 TaskRunIngest::TaskRunIngest(storage::Storage& storage, EventBus& bus, bool store_events)
     : storage_(storage), bus_(bus), store_events_(store_events) {}
 
-void TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs) {
-  if (runs.empty() && logs.empty()) return;
+bool TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
+                           const std::string& request_key) {
+  if (runs.empty() && logs.empty()) return true;
+  if (!request_key.empty() && storage_.has_request_key(request_key)) return false;
   TimePoint at = now();
   for (auto& r : runs) {
     if (r.created == TimePoint{}) r.created = at;
@@ -95,10 +98,12 @@ void TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<L
   Pending batch;
   batch.runs = &runs;
   batch.logs = &logs;
+  if (!request_key.empty()) batch.keys.push_back(request_key);
   batch.build_events();
   commit(batch);
   if (batch.error) std::rethrow_exception(batch.error);
   publish(batch);
+  return true;
 }
 
 void TaskRunIngest::commit(Pending& batch) {
@@ -125,7 +130,8 @@ void TaskRunIngest::write(std::vector<Pending*>& batches) {
   static const std::vector<storage::EventView> kNoEvents;
   auto write_one = [&](Pending& b) {
     try {
-      storage_.write_batch_with_events(*b.runs, *b.logs, store_events_ ? b.events : kNoEvents);
+      storage_.write_batch_with_events(*b.runs, *b.logs, store_events_ ? b.events : kNoEvents,
+                                       b.keys);
     } catch (...) {
       b.error = std::current_exception();
     }
@@ -139,14 +145,16 @@ void TaskRunIngest::write(std::vector<Pending*>& batches) {
   auto& runs = combined_runs_;
   auto& logs = combined_logs_;
   auto& events = combined_events_;
+  auto& keys = combined_keys_;
   for (auto* b : batches) {
     std::move(b->runs->begin(), b->runs->end(), std::back_inserter(runs));
     logs.insert(logs.end(), b->logs->begin(), b->logs->end());
     if (store_events_) events.insert(events.end(), b->events.begin(), b->events.end());
+    keys.insert(keys.end(), b->keys.begin(), b->keys.end());
   }
   bool failed = false;
   try {
-    storage_.write_batch_with_events(runs, logs, events);
+    storage_.write_batch_with_events(runs, logs, events, keys);
   } catch (...) {
     failed = true;
   }
@@ -157,6 +165,7 @@ void TaskRunIngest::write(std::vector<Pending*>& batches) {
   runs.clear();
   logs.clear();
   events.clear();
+  keys.clear();
   if (!failed) return;
   // Find the request(s) at fault: each alone is all or nothing.
   for (auto* b : batches) write_one(*b);

@@ -42,7 +42,13 @@ class TaskRunIngest {
 
   // Records the snapshots (each appends its state to its run's history) and the log lines.
   // Runs with no `created` time get now(); `updated` is set to now().
-  void record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs);
+  // `request_key` (optional): the client's idempotency key for this batch, stored with it in the
+  // same transaction. A batch whose key is stored already (a client's retry of a batch that was
+  // committed but not answered) is not written again, nor are its events published; returns
+  // false then, true when the batch was written now. (Two requests with one key at the same
+  // moment can both be written: the key is looked up before the batch queues.)
+  bool record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
+              const std::string& request_key = {});
 
  private:
   struct Pending;
@@ -61,6 +67,7 @@ class TaskRunIngest {
   std::vector<TaskRunRecord> combined_runs_;
   std::vector<LogRecord> combined_logs_;
   std::vector<storage::EventView> combined_events_;
+  std::vector<std::string> combined_keys_;
 };
 
 }  // namespace baton::server

@@ -54,12 +54,13 @@ void Storage::write_batch(const std::vector<TaskRunRecord>& task_runs,
 
 void Storage::write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                       const std::vector<LogRecord>& logs,
-                                      const std::vector<EventView>& events) {
+                                      const std::vector<EventView>& events,
+                                      const std::vector<std::string>& request_keys) {
   // Several snapshots of one run (Pending, Running, Completed of a quick task) coalesce into one
   // row: the run costs one row write.
   TaskRunRows rows;
   for (const auto& run : task_runs) rows.add(run);
-  write_task_runs(rows, logs, events);
+  write_task_runs(rows, logs, events, request_keys);
 }
 
 }  // namespace baton::storage

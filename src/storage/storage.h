@@ -147,15 +147,27 @@ class Storage {
   // changes are durable exactly when the states are, and a failure writes neither. Events whose
   // id is already stored are skipped. (Encodes the snapshots as TaskRunRows, then
   // write_task_runs.)
+  // `request_keys`: the idempotency keys of the client batches these records came from, stored
+  // in the same transaction (see has_request_key).
   void write_batch_with_events(const std::vector<TaskRunRecord>& task_runs,
                                const std::vector<LogRecord>& logs,
-                               const std::vector<EventView>& events);
+                               const std::vector<EventView>& events,
+                               const std::vector<std::string>& request_keys = {});
   // The same with the snapshots already encoded (the group-commit writer encodes them as they
   // are queued): each row is upserted, its lines appended to the run's history and its
   // current-state columns written unless the stored state is newer; logs and events inserted;
-  // one transaction, all or nothing.
+  // `request_keys` stored (a key stored already is left as it is); one transaction, all or
+  // nothing.
   virtual void write_task_runs(const TaskRunRows& task_runs, const std::vector<LogRecord>& logs,
-                               const std::vector<EventView>& events) = 0;
+                               const std::vector<EventView>& events,
+                               const std::vector<std::string>& request_keys) = 0;
+  void write_task_runs(const TaskRunRows& task_runs, const std::vector<LogRecord>& logs,
+                       const std::vector<EventView>& events) {
+    write_task_runs(task_runs, logs, events, {});
+  }
+  // True when a batch was written with idempotency key `key` within the last day (older keys
+  // do not count and are pruned by later writes): a client's retry of it is then a repeat.
+  virtual bool has_request_key(const std::string& key) = 0;
 
   virtual std::optional<TaskRunRecord> read_task_run(const std::string& id) = 0;
   virtual std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) = 0;

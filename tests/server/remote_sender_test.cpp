@@ -6,7 +6,8 @@
 //   nothing twice: a batch committed but not answered would be recorded twice, docs/server.md);
 // - a batch still unsent after `give_up_after` is dropped, and the next flush() throws
 //   kUnavailable saying how many records were lost in all and where they were going; only once;
-// - flow-run calls, which are synchronous, fail at once with kUnavailable naming the URL.
+// - flow-run calls, which are synchronous, fail at once with kUnavailable naming the URL;
+// - every batch carries an idempotency key, which the server stores with it.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "client/remote_client.h"
 #include "model/ids.h"
 #include "server_process.h"
+#include "storage/sqlite/connection.h"
 
 namespace baton::testing {
 namespace {
@@ -136,6 +138,15 @@ TEST(RemoteSender, StatesRecordedWhileTheServerIsDownArriveOnceItIsBack) {
     EXPECT_EQ(reader.read_states(t.id).size(), 3u) << t.name;
   }
   EXPECT_EQ(logs_of(reader, run.id), 42u);
+
+  // Each batch went with an idempotency key, which the server stored with it: what makes the
+  // retry of a batch committed but not answered a repeat rather than a copy (the server's side is
+  // ServerHttp.ABatchRepeatedWithItsIdempotencyKeyIsRecordedOnce). At least the two batches
+  // before the outage and one of task runs and one of logs after it.
+  sqlite::Connection db(home.path() + "/baton.db");
+  auto keys = db.prepare("SELECT count(*) FROM request_key");
+  ASSERT_TRUE(keys->step());
+  EXPECT_GE(keys->int64(0), 4);
 }
 
 TEST(RemoteSender, GivingUpReportsTheLostRecordsOnceAndLosesNothingElse) {

@@ -228,6 +228,63 @@ TEST_F(ServerHttp, TaskRunsAreRecordedInBatchesWithHistory) {
   EXPECT_EQ(call(http_, "GET", "/task_runs/0190a6e2-7c3f-7b41-8d2e-0000000000ff").status, 404);
 }
 
+// The batch routes' Idempotency-Key: a repeat of a batch the server stored (a client's retry of
+// a batch committed but not answered) is answered the same and written nowhere a second time,
+// not in the history, the events or the logs; another key is another batch.
+TEST_F(ServerHttp, ABatchRepeatedWithItsIdempotencyKeyIsRecordedOnce) {
+  std::string flow_run_id = create_flow_run()["id"];
+  std::string task_id = "0190a6e2-7c3f-7b41-8d2e-0000000000a1";
+  json pending{{"id", task_id},
+               {"flow_run_id", flow_run_id},
+               {"task_key", "extract"},
+               {"name", "extract-0"},
+               {"state", {{"type", "PENDING"}}}};
+  json completed = pending;
+  completed["state"] = {{"type", "COMPLETED"}};
+  const std::string runs = json{{"task_runs", {pending, completed}}}.dump();
+  const std::string logs =
+      json::array({{{"flow_run_id", flow_run_id}, {"name", "t"}, {"level", 20}, {"message", "m"}}})
+          .dump();
+  auto post = [&](const std::string& target, const std::string& body, const std::string& key) {
+    return http_.request("POST", target, body, {{"Idempotency-Key", key}});
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = post("/task_runs/batch", runs, "batch-key-1");
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(json::parse(r.body)["recorded"], 2);
+    ASSERT_EQ(post("/logs/", logs, "log-key-1").status, 201);
+  }
+  auto history = [&] {
+    return call(http_, "GET", "/task_run_states/?task_run_id=" + task_id).body;
+  };
+  auto events = [&] {
+    return call(http_, "POST", "/events/filter",
+                {{"filter", {{"resource", {{"id", {"baton.task-run." + task_id}}}}}}})
+        .body["events"];
+  };
+  auto log_lines = [&] {
+    return call(http_, "POST", "/logs/filter",
+                {{"logs", {{"flow_run_id", {{"any_", {flow_run_id}}}}}}})
+        .body;
+  };
+  EXPECT_EQ(history().size(), 2u);
+  EXPECT_EQ(events().size(), 2u);
+  EXPECT_EQ(log_lines().size(), 1u);
+
+  // The same records under other keys are other batches.
+  ASSERT_EQ(post("/task_runs/batch", runs, "batch-key-2").status, 201);
+  ASSERT_EQ(post("/logs/", logs, "log-key-2").status, 201);
+  EXPECT_EQ(history().size(), 4u);
+  EXPECT_EQ(events().size(), 4u);
+  EXPECT_EQ(log_lines().size(), 2u);
+
+  // A key must be 1-255 characters: refused naming the header, nothing written.
+  auto too_long = post("/task_runs/batch", runs, std::string(256, 'k'));
+  EXPECT_EQ(too_long.status, 422) << too_long.body;
+  EXPECT_EQ(json::parse(too_long.body)["error"]["field"], "Idempotency-Key");
+  EXPECT_EQ(history().size(), 4u);
+}
+
 TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
   json run = create_flow_run();
   std::string id = run["id"];

@@ -1055,10 +1055,28 @@ std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {
   return out;
 }
 
+namespace {
+// How long an idempotency key counts (has_request_key), and how many keys are stored between two
+// prunings of the older ones: a pruning is one indexed range delete in the transaction that
+// crosses the count, a few ms for a day's keys at most.
+constexpr int64_t kRequestKeyLifetimeUs = int64_t{24} * 3600 * 1'000'000;
+constexpr int64_t kRequestKeysPerPruning = 4'096;
+}  // namespace
+
+bool SqliteStorage::has_request_key(const std::string& key) {
+  std::lock_guard lock(main_mutex_);
+  auto& q = main_.prepare_cached("SELECT 1 FROM request_key WHERE key = ? AND created >= ?");
+  q.bind(1, key).bind(2, micros(now()) - kRequestKeyLifetimeUs);
+  bool found = q.step();
+  q.reset();
+  return found;
+}
+
 void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
                                     const std::vector<LogRecord>& logs,
-                                    const std::vector<EventView>& events) {
-  if (task_runs.empty() && logs.empty() && events.empty()) return;
+                                    const std::vector<EventView>& events,
+                                    const std::vector<std::string>& request_keys) {
+  if (task_runs.empty() && logs.empty() && events.empty() && request_keys.empty()) return;
   std::lock_guard lock(batch_mutex_);
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
@@ -1128,7 +1146,27 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
       insert_log.run();
     }
     insert_events(batch_, events);
+    if (!request_keys.empty()) {
+      auto& insert_key = batch_.prepare_cached(
+          "INSERT INTO request_key (key, created) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
+      for (const auto& key : request_keys) {
+        insert_key.bind(1, key).bind(2, now_us);
+        insert_key.run();
+      }
+      // Counted once the transaction commits (below); a retried attempt counts again, which
+      // only prunes a little earlier.
+      if (request_keys_since_prune_ + static_cast<int64_t>(request_keys.size()) >=
+          kRequestKeysPerPruning) {
+        auto& prune = batch_.prepare_cached("DELETE FROM request_key WHERE created < ?");
+        prune.bind(1, now_us - kRequestKeyLifetimeUs);
+        prune.run();
+      }
+    }
   });
+  if (!request_keys.empty()) {
+    request_keys_since_prune_ += static_cast<int64_t>(request_keys.size());
+    if (request_keys_since_prune_ >= kRequestKeysPerPruning) request_keys_since_prune_ = 0;
+  }
   // A WAL grown past kCheckpointBusyBytes is copied back by the checkpointer thread rather than
   // by this caller: copying 64 MiB here stalled every request waiting on the commit (about a
   // tenth of the server's task-state ingestion time).

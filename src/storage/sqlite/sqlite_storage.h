@@ -45,8 +45,11 @@ class SqliteStorage final : public Storage {
   int64_t count_flow_runs(const FlowRunFilter& filter) override;
   bool delete_flow_run(const std::string& id) override;
   std::vector<StateRow> read_states(const std::string& run_id) override;
+  using Storage::write_task_runs;
   void write_task_runs(const TaskRunRows& task_runs, const std::vector<LogRecord>& logs,
-                       const std::vector<EventView>& events) override;
+                       const std::vector<EventView>& events,
+                       const std::vector<std::string>& request_keys) override;
+  bool has_request_key(const std::string& key) override;
   std::optional<TaskRunRecord> read_task_run(const std::string& id) override;
   std::vector<TaskRunRecord> filter_task_runs(const TaskRunFilter& filter) override;
   int64_t count_task_runs(const TaskRunFilter& filter) override;
@@ -100,6 +103,9 @@ class SqliteStorage final : public Storage {
   bool run_cache_open_ = false;
   std::mutex batch_mutex_;
   sqlite::Connection batch_;
+  // Idempotency keys stored since old ones were last pruned (see write_task_runs). Guarded by
+  // batch_mutex_.
+  int64_t request_keys_since_prune_ = 0;
   // Flow-run commits (the server's requests) hand WAL checkpoints to a thread with a connection
   // of its own: a PASSIVE checkpoint runs beside writers, so no commit waits for one.
   std::mutex checkpoint_mutex_;
