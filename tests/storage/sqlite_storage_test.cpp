@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "model/ids.h"
+#include "storage/sqlite/connection.h"
+#include "storage/task_run_rows.h"
 #include "storage_test_util.h"
 
 namespace baton::storage {
@@ -261,6 +263,42 @@ TEST(Paths, BatonHomeComesFromTheEnvironment) {
   ASSERT_NE(home, nullptr);
   EXPECT_EQ(baton_home(), std::string(home));
   EXPECT_EQ(default_database_path(), std::string(home) + "/baton.db");
+}
+
+// Idempotency keys (the server's batch routes): a key written with a batch is found for a day;
+// an older one is not, and the write that brings the count of new keys to 4,096 prunes it.
+TEST(SqliteStorage, RequestKeysCountForADayAndOldOnesArePruned) {
+  auto path = fresh_db();
+  SqliteStorage storage(path);
+  static const TaskRunRows kNoRows;
+  storage.write_task_runs(kNoRows, {}, {}, {"fresh-key"});
+  EXPECT_TRUE(storage.has_request_key("fresh-key"));
+  EXPECT_FALSE(storage.has_request_key("other-key"));
+  storage.write_task_runs(kNoRows, {}, {}, {"fresh-key"});  // stored already: left as it is
+
+  sqlite::Connection db(path);
+  const int64_t two_days_ago =
+      now().time_since_epoch().count() - int64_t{48} * 3600 * 1'000'000;  // µs
+  db.prepare("INSERT INTO request_key (key, created) VALUES ('old-key', ?)")
+      ->bind(1, two_days_ago)
+      .run();
+  auto count = [&] {
+    auto q = db.prepare("SELECT count(*) FROM request_key");
+    EXPECT_TRUE(q->step());
+    return q->int64(0);
+  };
+  EXPECT_FALSE(storage.has_request_key("old-key"));  // too old to count, though still stored
+  EXPECT_EQ(count(), 2);
+
+  // Keys written so far, counting the repeat: 2. Pruning comes with the write that makes 4,096.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4'093; ++i) keys.push_back("key-" + std::to_string(i));
+  storage.write_task_runs(kNoRows, {}, {}, keys);  // 4,095: no pruning yet
+  EXPECT_EQ(count(), 1 + 1 + 4'093);
+  storage.write_task_runs(kNoRows, {}, {}, {"the-4096th"});
+  EXPECT_EQ(count(), 1 + 4'093 + 1);  // the old key went, the new one came
+  EXPECT_TRUE(storage.has_request_key("the-4096th"));
+  EXPECT_TRUE(storage.has_request_key("fresh-key"));
 }
 
 }  // namespace
