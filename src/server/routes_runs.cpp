@@ -277,8 +277,8 @@ std::string csv_field(const std::string& text) {
 Parameter idempotency_key_param() {
   return {"Idempotency-Key", "header",
           json{{"type", "string"}, {"minLength", 1}, {"maxLength", 255}}, false,
-          "a key of the client's choosing, the same for every retry of one batch: a batch whose key "
-          "was recorded in the last day is answered without being written twice"};
+          "a key of the client's choosing, the same for every retry of one batch: a batch whose "
+          "key was recorded in the last day is answered without being written twice"};
 }
 
 std::string idempotency_key_of(const Request& r) {

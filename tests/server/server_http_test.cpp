@@ -14,6 +14,7 @@
 
 #include "baton/error.h"
 #include "client/http_client.h"
+#include "client/orchestration_client.h"
 #include "server_process.h"
 
 namespace baton {
@@ -607,6 +608,57 @@ TEST_F(ServerAuth, WebSocketNeedsTheKeyToo) {
       Error);
   WebSocketClient ok(server_.url(), "/events/out", "s3cret-key");
   EXPECT_TRUE(ok.is_open());
+}
+
+// What a key-protected server asks of its clients: the CLI and the SDK's client (make_client())
+// send BATON_API_KEY; without it, or with a wrong one, they fail with a one-line error that
+// reveals nothing (CLI exit code 1, baton::Error kUnauthorized).
+TEST_F(ServerAuth, TheCliAndTheSdkClientSendBatonApiKey) {
+  HttpClient admin(server_.url(), "s3cret-key");
+  std::string id = call(admin, "POST", "/flow_runs/", {{"flow_name", "guarded"}}).body["id"];
+
+  auto with_key =
+      testing::run_baton({"flow-run", "inspect", id, "--json"},
+                         {{"BATON_API_URL", server_.url()}, {"BATON_API_KEY", "s3cret-key"}});
+  EXPECT_EQ(with_key.exit_code, 0) << with_key.err;
+  EXPECT_NE(with_key.out.find(id), std::string::npos) << with_key.out;
+  for (const char* key : {"", "wrong-key"}) {
+    auto refused = testing::run_baton({"flow-run", "inspect", id},
+                                      {{"BATON_API_URL", server_.url()}, {"BATON_API_KEY", key}});
+    EXPECT_EQ(refused.exit_code, 1) << "key '" << key << "': " << refused.err;
+    EXPECT_NE(refused.err.find("missing or invalid API key"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.out.find(id), std::string::npos) << refused.out;
+  }
+
+  // make_client() reads the same two variables (restored afterwards: other tests of this process
+  // must not see them).
+  struct Environment {
+    Environment(const std::string& url, const char* key) {
+      setenv("BATON_API_URL", url.c_str(), 1);
+      setenv("BATON_API_KEY", key, 1);
+    }
+    ~Environment() {
+      unsetenv("BATON_API_URL");
+      unsetenv("BATON_API_KEY");
+    }
+  };
+  {
+    Environment env(server_.url(), "s3cret-key");
+    auto client = make_client();
+    auto run = client->read_flow_run(id);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->flow_name, "guarded");
+  }
+  {
+    Environment env(server_.url(), "wrong-key");
+    auto client = make_client();
+    try {
+      client->read_flow_run(id);
+      ADD_FAILURE() << "a wrong key read a flow run";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUnauthorized) << e.what();
+    }
+  }
 }
 
 TEST(ServerAuthFile, KeyFromAFile) {
