@@ -876,6 +876,26 @@ TEST(ServerLifecycle, StopsCleanlyOnSigtermAndKeepsAcceptedStates) {
   EXPECT_EQ(read.body["state_type"], "RUNNING");
 }
 
+// Ctrl-C in a terminal is SIGINT: the same clean stop as SIGTERM, what was accepted kept.
+TEST(ServerLifecycle, StopsCleanlyOnSigintToo) {
+  testing::FreshDir lifecycle("lifecycle-sigint");
+  std::string id;
+  {
+    ServerProcess server({.home = lifecycle.path()});
+    HttpClient http(server.url(), "");
+    id = call(http, "POST", "/flow_runs/", {{"flow_name", "etl"}}).body["id"];
+    ASSERT_EQ(
+        call(http, "POST", "/flow_runs/" + id + "/set_state", {{"state", {{"type", "RUNNING"}}}})
+            .body["status"],
+        "ACCEPT");
+    EXPECT_EQ(server.stop(SIGINT), 0);
+    EXPECT_NE(server.output().find("Baton server stopped"), std::string::npos) << server.output();
+  }
+  ServerProcess again({.home = lifecycle.path()});
+  HttpClient http(again.url(), "");
+  EXPECT_EQ(call(http, "GET", "/flow_runs/" + id).body["state_type"], "RUNNING");
+}
+
 // Writes in flight when the stop signal arrives (the group commit runs on the network threads,
 // and stop() lets the commits it accepted finish): every transition answered ACCEPT is in the
 // database after a restart, and the server exits cleanly. Bounded: 8 clients, at most 200 runs

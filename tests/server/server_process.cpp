@@ -138,9 +138,9 @@ ServerProcess::~ServerProcess() {
   }
 }
 
-int ServerProcess::stop() {
+int ServerProcess::stop(int signal) {
   if (pid_ > 0) {
-    kill(pid_, SIGTERM);
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

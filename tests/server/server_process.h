@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <csignal>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -33,8 +34,9 @@ class ServerProcess {
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT/api"
   const std::string& home() const { return home_; }
   pid_t pid() const { return pid_; }
-  // SIGTERM and wait; returns the exit status (0 for a clean stop). Idempotent.
-  int stop();
+  // `signal` (SIGTERM unless said) and wait; returns the exit status (0 for a clean stop).
+  // Idempotent.
+  int stop(int signal = SIGTERM);
   // Everything the server printed on stdout so far (after stop(): all of it).
   std::string output();
 
