@@ -86,10 +86,10 @@ struct TaskRunIngest::Pending {
 TaskRunIngest::TaskRunIngest(storage::Storage& storage, EventBus& bus, bool store_events)
     : storage_(storage), bus_(bus), store_events_(store_events) {}
 
-bool TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
+void TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
                            const std::string& request_key) {
-  if (runs.empty() && logs.empty()) return true;
-  if (!request_key.empty() && storage_.has_request_key(request_key)) return false;
+  if (runs.empty() && logs.empty()) return;
+  if (!request_key.empty() && storage_.has_request_key(request_key)) return;
   TimePoint at = now();
   for (auto& r : runs) {
     if (r.created == TimePoint{}) r.created = at;
@@ -103,7 +103,6 @@ bool TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<L
   commit(batch);
   if (batch.error) std::rethrow_exception(batch.error);
   publish(batch);
-  return true;
 }
 
 void TaskRunIngest::commit(Pending& batch) {

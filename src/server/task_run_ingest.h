@@ -44,10 +44,10 @@ class TaskRunIngest {
   // Runs with no `created` time get now(); `updated` is set to now().
   // `request_key` (optional): the client's idempotency key for this batch, stored with it in the
   // same transaction. A batch whose key is stored already (a client's retry of a batch that was
-  // committed but not answered) is not written again, nor are its events published; returns
-  // false then, true when the batch was written now. (Two requests with one key at the same
-  // moment can both be written: the key is looked up before the batch queues.)
-  bool record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
+  // committed but not answered) is not written again, nor are its events published. (Two
+  // requests with one key at the same moment can both be written: the key is looked up before
+  // the batch queues.)
+  void record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
               const std::string& request_key = {});
 
  private:

@@ -1078,6 +1078,9 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
                                     const std::vector<std::string>& request_keys) {
   if (task_runs.empty() && logs.empty() && events.empty() && request_keys.empty()) return;
   std::lock_guard lock(batch_mutex_);
+  const int64_t keys_since_prune =
+      request_keys_since_prune_ + static_cast<int64_t>(request_keys.size());
+  const bool prune_keys = keys_since_prune >= kRequestKeysPerPruning;
   batch_.write_transaction([&] {
     int64_t now_us = micros(now());
     // Rows are encoded already (TaskRunRows): bind and step, kUpsertRows runs per statement and
@@ -1153,20 +1156,15 @@ void SqliteStorage::write_task_runs(const TaskRunRows& task_runs,
         insert_key.bind(1, key).bind(2, now_us);
         insert_key.run();
       }
-      // Counted once the transaction commits (below); a retried attempt counts again, which
-      // only prunes a little earlier.
-      if (request_keys_since_prune_ + static_cast<int64_t>(request_keys.size()) >=
-          kRequestKeysPerPruning) {
+      if (prune_keys) {
         auto& prune = batch_.prepare_cached("DELETE FROM request_key WHERE created < ?");
         prune.bind(1, now_us - kRequestKeyLifetimeUs);
         prune.run();
       }
     }
   });
-  if (!request_keys.empty()) {
-    request_keys_since_prune_ += static_cast<int64_t>(request_keys.size());
-    if (request_keys_since_prune_ >= kRequestKeysPerPruning) request_keys_since_prune_ = 0;
-  }
+  // Counted once the transaction has committed.
+  request_keys_since_prune_ = prune_keys ? 0 : keys_since_prune;
   // A WAL grown past kCheckpointBusyBytes is copied back by the checkpointer thread rather than
   // by this caller: copying 64 MiB here stalled every request waiting on the commit (about a
   // tenth of the server's task-state ingestion time).
