@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "baton/error.h"
 #include "client/http_client.h"
@@ -284,6 +285,55 @@ TEST_F(ServerHttp, ABatchRepeatedWithItsIdempotencyKeyIsRecordedOnce) {
   EXPECT_EQ(too_long.status, 422) << too_long.body;
   EXPECT_EQ(json::parse(too_long.body)["error"]["field"], "Idempotency-Key");
   EXPECT_EQ(history().size(), 4u);
+}
+
+// Requests carrying one Idempotency-Key at the same moment (a proxy or a client retrying while
+// the first attempt is still being committed) record the batch once: the others wait for the
+// first's outcome and are answered as repeats.
+TEST_F(ServerHttp, ConcurrentRequestsWithOneIdempotencyKeyAreRecordedOnce) {
+  std::string flow_run_id = create_flow_run()["id"];
+  constexpr int kRounds = 5, kSenders = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string task_id = "0190a6e2-7c3f-7b41-8d2e-0000000001a" + std::to_string(round);
+    json pending{{"id", task_id},
+                 {"flow_run_id", flow_run_id},
+                 {"task_key", "extract"},
+                 {"name", "extract-" + std::to_string(round)},
+                 {"state", {{"type", "PENDING"}}}};
+    json completed = pending;
+    completed["state"] = {{"type", "COMPLETED"}};
+    const std::string runs = json{{"task_runs", {pending, completed}}}.dump();
+    const std::string log = json::array({{{"flow_run_id", flow_run_id},
+                                          {"name", "t"},
+                                          {"level", 20},
+                                          {"message", "round " + std::to_string(round)}}})
+                                .dump();
+    const std::string key = "concurrent-" + std::to_string(round);
+    std::atomic<bool> go{false};
+    std::atomic<int> created{0};
+    std::vector<std::thread> senders;
+    for (int i = 0; i < kSenders; ++i)
+      senders.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        bool logs = i % 2 == 1;
+        auto r = http_.request("POST", logs ? "/logs/" : "/task_runs/batch", logs ? log : runs,
+                               {{"Idempotency-Key", logs ? key + "-logs" : key}});
+        if (r.status == 201) ++created;
+      });
+    go = true;
+    for (auto& t : senders) t.join();
+    EXPECT_EQ(created.load(), kSenders);
+    auto history = call(http_, "GET", "/task_run_states/?task_run_id=" + task_id).body;
+    EXPECT_EQ(history.size(), 2u) << "round " << round;
+    auto events = call(http_, "POST", "/events/filter",
+                       {{"filter", {{"resource", {{"id", {"baton.task-run." + task_id}}}}}}})
+                      .body["events"];
+    EXPECT_EQ(events.size(), 2u) << "round " << round;
+  }
+  auto logs =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"flow_run_id", {{"any_", {flow_run_id}}}}}}})
+          .body;
+  EXPECT_EQ(logs.size(), static_cast<size_t>(kRounds));
 }
 
 TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
