@@ -30,7 +30,7 @@ std::string env(const char* name, std::string fallback = {}) {
 std::string api_url() { return env("BATON_API_URL", "http://127.0.0.1:4200/api"); }
 
 void start_server(const std::string& host, int port, const std::string& database, int workers,
-                  int network_threads, size_t body_limit) {
+                  int network_threads, size_t body_limit, bool store_events) {
   if (port < 0 || port > 65535)
     throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
   // Block the stop signals before any thread exists, so every thread inherits the mask and this
@@ -52,7 +52,8 @@ void start_server(const std::string& host, int port, const std::string& database
   // Creates and migrates the file; a new one gets the small pages that suit the server's many
   // small commits (an existing file keeps its own).
   auto client = EmbeddedClient::open(path, sqlite::kTransactionalPageSize);
-  server::Server srv(options, std::move(client), std::make_unique<server::SqliteEventStore>(path));
+  server::Server srv(options, std::move(client),
+                     store_events ? std::make_unique<server::SqliteEventStore>(path) : nullptr);
   uint16_t bound = srv.start();
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api"
@@ -137,6 +138,7 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   static int workers = 64;
   static int network_threads = server::network_threads_default();
   static size_t body_limit = 8 * 1024 * 1024;
+  static bool no_event_store = false;
   start->add_option("--host", host, "Address to listen on")->capture_default_str();
   start->add_option("--port", port, "Port to listen on (0: any free port)")->capture_default_str();
   start->add_option("--database", database, "SQLite file (default $BATON_HOME/baton.db)");
@@ -150,8 +152,13 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   start->add_option("--max-body-bytes", body_limit, "Larger request bodies are refused with 413")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
       ->capture_default_str();
-  start->callback(
-      [] { start_server(host, port, database, workers, network_threads, body_limit); });
+  // Prefect's PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED=false.
+  start->add_flag("--no-event-store", no_event_store,
+                  "Stream events live without storing them (POST /api/events/filter then answers "
+                  "503)");
+  start->callback([] {
+    start_server(host, port, database, workers, network_threads, body_limit, !no_event_store);
+  });
 
   auto* status = server->add_subcommand("status", "Tell whether a server answers at BATON_API_URL");
   status->callback([] { server_status(); });
