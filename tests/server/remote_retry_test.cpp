@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -220,6 +221,11 @@ TEST_F(RemoteRetry, AfterTheRequestWasSentOnlyAGetIsRepeated) {
     pid_t pid;
     ~Thaw() { kill(pid, SIGCONT); }
   } thaw{pid};
+  // The stop takes effect once one of its threads has handled the signal, which on a busy machine
+  // may be after an already running thread answered a request: wait until every thread stopped.
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+  ASSERT_TRUE(WIFSTOPPED(status));
 
   std::string what = what_of([&] { client.set_flow_run_state(run.id, State::running()); },
                              ErrorKind::kUnavailable);
