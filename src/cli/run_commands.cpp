@@ -3,6 +3,7 @@
 // server (BATON_API_URL). Human tables by default, --json for machines.
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -99,6 +100,13 @@ FlowRunRecord read_flow_run_or_throw(OrchestrationClient& client, const std::str
   return *run;
 }
 
+TaskRunRecord read_task_run_or_throw(OrchestrationClient& client, const std::string& id) {
+  require_id(id, "task run");
+  auto run = client.read_task_run(id);
+  if (!run) throw not_found("no task run with id " + id);
+  return *run;
+}
+
 void print_json(const json& j) { std::cout << j.dump(2) << '\n'; }
 
 struct ListOptions {
@@ -112,6 +120,84 @@ void add_limit_and_json(CLI::App* cmd, ListOptions& opts, int default_limit) {
       ->check(CLI::Range(1, 10000))
       ->default_val(default_limit);
   cmd->add_flag("--json", opts.as_json, "Print JSON instead of a table");
+}
+
+// "Flow run id" for "flow run": the help text of a command's id argument.
+std::string id_help(const std::string& what) {
+  std::string help = what + " id";
+  help[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(help[0])));
+  return help;
+}
+
+// `<group> inspect ID [--json]`: one run read by `read` (which throws for an unknown or malformed
+// id) with its state history. Human output: the id and name, the lines `describe` prints, the
+// state, times and run count, the tags, then the history as a table. --json: the run as the API
+// gives it plus "state_history". Shared by flow-run and task-run.
+template <typename Run>
+void install_inspect(CLI::App* group, const std::string& what,
+                     Run (*read)(OrchestrationClient&, const std::string&),
+                     void (*describe)(const Run&)) {
+  auto id = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  auto* inspect = group->add_subcommand("inspect", "Show one " + what + " with its state history");
+  inspect->add_option("id", *id, id_help(what))->required();
+  inspect->add_flag("--json", *as_json, "Print JSON");
+  inspect->callback([id, as_json, read, describe] {
+    auto client = make_client();
+    Run run = read(*client, *id);
+    auto history = client->read_states(run.id);
+    if (*as_json) {
+      json j = run;
+      j["state_history"] = history;
+      return print_json(j);
+    }
+    std::cout << "id:               " << run.id << '\n' << "name:             " << run.name << '\n';
+    describe(run);
+    std::cout << "state:            " << state_label(run.state)
+              << (run.state.message.empty() ? "" : ": " + run.state.message) << '\n'
+              << "run count:        " << run.run_count << '\n'
+              << "start (UTC):      " << when(run.start_time) << '\n'
+              << "end (UTC):        " << when(run.end_time) << '\n'
+              << "run time:         " << duration(run.total_run_time_s) << '\n';
+    if (!run.tags.empty()) {
+      std::cout << "tags:            ";
+      for (const auto& t : run.tags) std::cout << ' ' << t;
+      std::cout << '\n';
+    }
+    std::cout << "\nstate history:\n";
+    Table table({"TIME (UTC)", "TYPE", "NAME", "MESSAGE"});
+    for (const auto& s : history)
+      table.add_row(
+          {format_time(s.timestamp), std::string(to_string(s.type)), state_label(s), s.message});
+    table.print(std::cout);
+  });
+}
+
+// `<group> logs ID [--limit N] [--json]`: the log lines `filter_for` selects (it also checks that
+// the run exists), oldest first. Shared by flow-run and task-run.
+void install_logs(CLI::App* group, const std::string& what,
+                  std::function<LogFilter(OrchestrationClient&, const std::string&)> filter_for) {
+  auto id = std::make_shared<std::string>();
+  auto opts = std::make_shared<ListOptions>();
+  auto* logs = group->add_subcommand("logs", "Print a " + what + "'s log lines, oldest first");
+  logs->add_option("id", *id, id_help(what))->required();
+  add_limit_and_json(logs, *opts, 1000);
+  logs->callback([id, opts, filter_for] {
+    auto client = make_client();
+    LogFilter filter = filter_for(*client, *id);
+    filter.limit = opts->limit;
+    auto lines = client->read_logs(filter);
+    if (opts->as_json) return print_json(lines);
+    for (const auto& line : lines) {
+      const char* level = line.level >= 50   ? "CRITICAL"
+                          : line.level >= 40 ? "ERROR"
+                          : line.level >= 30 ? "WARNING"
+                          : line.level >= 20 ? "INFO"
+                                             : "DEBUG";
+      std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name << " - "
+                << line.message << '\n';
+    }
+  });
 }
 
 // --- flow ------------------------------------------------------------------------------------
@@ -170,72 +256,18 @@ void install_flow_run(CLI::App& root) {
     });
   }
 
-  {
-    auto id = std::make_shared<std::string>();
-    auto as_json = std::make_shared<bool>(false);
-    auto* inspect = fr->add_subcommand("inspect", "Show one flow run with its state history");
-    inspect->add_option("id", *id, "Flow run id")->required();
-    inspect->add_flag("--json", *as_json, "Print JSON");
-    inspect->callback([id, as_json] {
-      auto client = make_client();
-      auto run = read_flow_run_or_throw(*client, *id);
-      auto history = client->read_states(run.id);
-      if (*as_json) {
-        json j = run;
-        j["state_history"] = history;
-        return print_json(j);
-      }
-      std::cout << "id:               " << run.id << '\n'
-                << "name:             " << run.name << '\n'
-                << "flow:             " << run.flow_name << " (" << run.flow_id << ")\n"
-                << "state:            " << state_label(run.state)
-                << (run.state.message.empty() ? "" : ": " + run.state.message) << '\n'
-                << "run count:        " << run.run_count << '\n'
-                << "start (UTC):      " << when(run.start_time) << '\n'
-                << "end (UTC):        " << when(run.end_time) << '\n'
-                << "run time:         " << duration(run.total_run_time_s) << '\n'
-                << "parameters:       " << run.parameters.dump() << '\n';
-      if (!run.parent_task_run_id.empty())
-        std::cout << "parent task run:  " << run.parent_task_run_id << '\n';
-      if (!run.tags.empty()) {
-        std::cout << "tags:            ";
-        for (const auto& t : run.tags) std::cout << ' ' << t;
-        std::cout << '\n';
-      }
-      std::cout << "\nstate history:\n";
-      Table table({"TIME (UTC)", "TYPE", "NAME", "MESSAGE"});
-      for (const auto& s : history)
-        table.add_row(
-            {format_time(s.timestamp), std::string(to_string(s.type)), state_label(s), s.message});
-      table.print(std::cout);
-    });
-  }
+  install_inspect<FlowRunRecord>(fr, "flow run", read_flow_run_or_throw, [](const auto& run) {
+    std::cout << "flow:             " << run.flow_name << " (" << run.flow_id << ")\n"
+              << "parameters:       " << run.parameters.dump() << '\n';
+    if (!run.parent_task_run_id.empty())
+      std::cout << "parent task run:  " << run.parent_task_run_id << '\n';
+  });
 
-  {
-    auto id = std::make_shared<std::string>();
-    auto opts = std::make_shared<ListOptions>();
-    auto* logs = fr->add_subcommand("logs", "Print a flow run's log lines, oldest first");
-    logs->add_option("id", *id, "Flow run id")->required();
-    add_limit_and_json(logs, *opts, 1000);
-    logs->callback([id, opts] {
-      auto client = make_client();
-      auto run = read_flow_run_or_throw(*client, *id);
-      LogFilter filter;
-      filter.flow_run_id = run.id;
-      filter.limit = opts->limit;
-      auto lines = client->read_logs(filter);
-      if (opts->as_json) return print_json(lines);
-      for (const auto& line : lines) {
-        const char* level = line.level >= 50   ? "CRITICAL"
-                            : line.level >= 40 ? "ERROR"
-                            : line.level >= 30 ? "WARNING"
-                            : line.level >= 20 ? "INFO"
-                                               : "DEBUG";
-        std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name << " - "
-                  << line.message << '\n';
-      }
-    });
-  }
+  install_logs(fr, "flow run", [](OrchestrationClient& client, const std::string& id) {
+    LogFilter filter;
+    filter.flow_run_id = read_flow_run_or_throw(client, id).id;
+    return filter;
+  });
 
   {
     auto id = std::make_shared<std::string>();
@@ -279,6 +311,22 @@ void install_task_run(CLI::App& root) {
       table.add_row({r.id, r.name, state_label(r.state), std::to_string(r.run_count),
                      when(r.start_time), r.start_time ? duration(r.total_run_time_s) : "-"});
     table.print(std::cout);
+  });
+
+  install_inspect<TaskRunRecord>(tr, "task run", read_task_run_or_throw, [](const auto& run) {
+    std::cout << "task key:         " << run.task_key << '\n'
+              << "flow run:         " << run.flow_run_id << '\n';
+    if (!run.cache_key.empty()) {
+      std::cout << "cache key:        " << run.cache_key;
+      if (run.cache_expiration) std::cout << " (expires " << when(run.cache_expiration) << ")";
+      std::cout << '\n';
+    }
+  });
+
+  install_logs(tr, "task run", [](OrchestrationClient& client, const std::string& id) {
+    LogFilter filter;
+    filter.task_run_id = read_task_run_or_throw(client, id).id;
+    return filter;
   });
 }
 

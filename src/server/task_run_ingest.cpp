@@ -89,6 +89,14 @@ TaskRunIngest::TaskRunIngest(storage::Storage& storage, EventBus& bus, bool stor
 void TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
                            const std::string& request_key) {
   if (runs.empty() && logs.empty()) return;
+  // Claimed before the key is looked up, and released only once the batch is committed or has
+  // failed: a second request with the key either finds it stored or records the batch itself.
+  claim_key(request_key);
+  struct Release {
+    TaskRunIngest& self;
+    const std::string& key;
+    ~Release() { self.release_key(key); }
+  } release{*this, request_key};
   if (!request_key.empty() && storage_.has_request_key(request_key)) return;
   TimePoint at = now();
   for (auto& r : runs) {
@@ -103,6 +111,22 @@ void TaskRunIngest::record(std::vector<TaskRunRecord>& runs, const std::vector<L
   commit(batch);
   if (batch.error) std::rethrow_exception(batch.error);
   publish(batch);
+}
+
+void TaskRunIngest::claim_key(const std::string& key) {
+  if (key.empty()) return;
+  std::unique_lock lock(mutex_);
+  done_cv_.wait(lock, [&] { return !keys_in_flight_.contains(key); });
+  keys_in_flight_.insert(key);
+}
+
+void TaskRunIngest::release_key(const std::string& key) {
+  if (key.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    keys_in_flight_.erase(key);
+  }
+  done_cv_.notify_all();
 }
 
 void TaskRunIngest::commit(Pending& batch) {

@@ -26,6 +26,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "model/records.h"
@@ -44,9 +45,10 @@ class TaskRunIngest {
   // Runs with no `created` time get now(); `updated` is set to now().
   // `request_key` (optional): the client's idempotency key for this batch, stored with it in the
   // same transaction. A batch whose key is stored already (a client's retry of a batch that was
-  // committed but not answered) is not written again, nor are its events published. (Two
-  // requests with one key at the same moment can both be written: the key is looked up before
-  // the batch queues.)
+  // committed but not answered) is not written again, nor are its events published. A request
+  // whose key another request is recording at that moment waits for that one's outcome: once it
+  // is committed, the waiting one is answered as a repeat; if it failed, the waiting one is
+  // recorded as usual.
   void record(std::vector<TaskRunRecord>& runs, const std::vector<LogRecord>& logs,
               const std::string& request_key = {});
 
@@ -55,6 +57,10 @@ class TaskRunIngest {
   void commit(Pending& batch);
   void write(std::vector<Pending*>& batches);
   void publish(const Pending& batch);
+  // Waits until no other request is recording `key`, then marks it as being recorded (until
+  // release_key). An empty key claims nothing.
+  void claim_key(const std::string& key);
+  void release_key(const std::string& key);
 
   storage::Storage& storage_;
   EventBus& bus_;
@@ -68,6 +74,8 @@ class TaskRunIngest {
   std::vector<LogRecord> combined_logs_;
   std::vector<storage::EventView> combined_events_;
   std::vector<std::string> combined_keys_;
+  // The idempotency keys of the requests being recorded now (under mutex_).
+  std::unordered_set<std::string> keys_in_flight_;
 };
 
 }  // namespace baton::server

@@ -11,10 +11,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "baton/error.h"
 #include "client/http_client.h"
 #include "client/orchestration_client.h"
+#include "model/ids.h"
 #include "server_process.h"
 
 namespace baton {
@@ -286,6 +288,55 @@ TEST_F(ServerHttp, ABatchRepeatedWithItsIdempotencyKeyIsRecordedOnce) {
   EXPECT_EQ(history().size(), 4u);
 }
 
+// Requests carrying one Idempotency-Key at the same moment (a proxy or a client retrying while
+// the first attempt is still being committed) record the batch once: the others wait for the
+// first's outcome and are answered as repeats.
+TEST_F(ServerHttp, ConcurrentRequestsWithOneIdempotencyKeyAreRecordedOnce) {
+  std::string flow_run_id = create_flow_run()["id"];
+  constexpr int kRounds = 5, kSenders = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string task_id = "0190a6e2-7c3f-7b41-8d2e-0000000001a" + std::to_string(round);
+    json pending{{"id", task_id},
+                 {"flow_run_id", flow_run_id},
+                 {"task_key", "extract"},
+                 {"name", "extract-" + std::to_string(round)},
+                 {"state", {{"type", "PENDING"}}}};
+    json completed = pending;
+    completed["state"] = {{"type", "COMPLETED"}};
+    const std::string runs = json{{"task_runs", {pending, completed}}}.dump();
+    const std::string log = json::array({{{"flow_run_id", flow_run_id},
+                                          {"name", "t"},
+                                          {"level", 20},
+                                          {"message", "round " + std::to_string(round)}}})
+                                .dump();
+    const std::string key = "concurrent-" + std::to_string(round);
+    std::atomic<bool> go{false};
+    std::atomic<int> created{0};
+    std::vector<std::thread> senders;
+    for (int i = 0; i < kSenders; ++i)
+      senders.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        bool logs = i % 2 == 1;
+        auto r = http_.request("POST", logs ? "/logs/" : "/task_runs/batch", logs ? log : runs,
+                               {{"Idempotency-Key", logs ? key + "-logs" : key}});
+        if (r.status == 201) ++created;
+      });
+    go = true;
+    for (auto& t : senders) t.join();
+    EXPECT_EQ(created.load(), kSenders);
+    auto history = call(http_, "GET", "/task_run_states/?task_run_id=" + task_id).body;
+    EXPECT_EQ(history.size(), 2u) << "round " << round;
+    auto events = call(http_, "POST", "/events/filter",
+                       {{"filter", {{"resource", {{"id", {"baton.task-run." + task_id}}}}}}})
+                      .body["events"];
+    EXPECT_EQ(events.size(), 2u) << "round " << round;
+  }
+  auto logs =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"flow_run_id", {{"any_", {flow_run_id}}}}}}})
+          .body;
+  EXPECT_EQ(logs.size(), static_cast<size_t>(kRounds));
+}
+
 TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
   json run = create_flow_run();
   std::string id = run["id"];
@@ -305,6 +356,42 @@ TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
                       {"sort", "TIMESTAMP_DESC"}});
   ASSERT_EQ(errors.body.size(), 2u);
   EXPECT_EQ(errors.body[0]["message"], "line 3");
+}
+
+TEST_F(ServerHttp, LogsAreFilteredByTaskRunInPrefectsShape) {
+  std::string id = create_flow_run()["id"];
+  std::string load = new_id(), save = new_id();
+  json logs = json::array();
+  // Interleaved: save, load, flow, load (the last at ERROR).
+  const std::pair<std::string, int> lines[] = {{save, 20}, {load, 20}, {"", 20}, {load, 40}};
+  for (int i = 0; i < 4; ++i) {
+    json line{{"flow_run_id", id},
+              {"name", "baton.task_runs"},
+              {"level", lines[i].second},
+              {"message", "line " + std::to_string(i)},
+              {"timestamp", "2024-03-31T08:00:0" + std::to_string(i) + "Z"}};
+    if (!lines[i].first.empty()) line["task_run_id"] = lines[i].first;
+    logs.push_back(line);
+  }
+  ASSERT_EQ(call(http_, "POST", "/logs/", logs).status, 201);
+  auto of_load =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"task_run_id", {{"any_", {load}}}}}}});
+  ASSERT_EQ(of_load.status, 200) << of_load.body;
+  ASSERT_EQ(of_load.body.size(), 2u) << of_load.body;
+  EXPECT_EQ(of_load.body[0]["message"], "line 1");
+  EXPECT_EQ(of_load.body[1]["message"], "line 3");
+  for (const auto& l : of_load.body) EXPECT_EQ(l["task_run_id"], load);
+  auto errors = call(http_, "POST", "/logs/filter",
+                     {{"logs",
+                       {{"flow_run_id", {{"any_", {id}}}},
+                        {"task_run_id", {{"any_", {load}}}},
+                        {"level", {{"ge_", 40}}}}}});
+  ASSERT_EQ(errors.body.size(), 1u) << errors.body;
+  EXPECT_EQ(errors.body[0]["message"], "line 3");
+  auto none =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"task_run_id", {{"any_", {new_id()}}}}}}});
+  EXPECT_EQ(none.status, 200);
+  EXPECT_TRUE(none.body.empty()) << none.body;
 }
 
 struct BadInput {
@@ -449,6 +536,14 @@ INSTANTIATE_TEST_SUITE_P(
                  "0.flow_run_id"},
         BadInput{"logs_filter_bad_level", "POST", "/logs/filter",
                  "{\"logs\": {\"level\": {\"ge_\": \"high\"}}}", 422, "logs.level.ge_"},
+        BadInput{"logs_filter_two_task_runs", "POST", "/logs/filter",
+                 "{\"logs\": {\"task_run_id\": {\"any_\": "
+                 "[\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", "
+                 "\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4f\"]}}}",
+                 422, "logs.task_run_id.any_"},
+        BadInput{"logs_filter_task_run_not_uuid", "POST", "/logs/filter",
+                 "{\"logs\": {\"task_run_id\": {\"any_\": [\"nope\"]}}}", 422,
+                 "logs.task_run_id.any_.0"},
         BadInput{"events_missing_resource", "POST", "/events", "{\"event\": \"my.event\"}", 422,
                  nullptr},
         BadInput{"events_filter_unknown", "POST", "/events/filter", "{\"filter\": {\"colour\": 1}}",
