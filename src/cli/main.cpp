@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "error: " << e.what() << " (see 'baton --help')\n";
     return 2;
+  } catch (const baton::cli::ExitStatus& e) {
+    return e.code;
   } catch (const baton::Error& e) {
     std::cerr << "error: " << e.what();
     if (!e.field().empty()) std::cerr << " [" << e.field() << "]";

@@ -3,12 +3,16 @@
 // server (BATON_API_URL). Human tables by default, --json for machines.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "baton/error.h"
 #include "cli/command_registry.h"
+#include "cli/server_connection.h"
 #include "cli/table.h"
 #include "client/orchestration_client.h"
 #include "model/ids.h"
@@ -200,6 +204,66 @@ void install_logs(CLI::App* group, const std::string& what,
   });
 }
 
+// How often `flow-run watch` reads the embedded database, and how often it re-reads a server's
+// run when no event came (a stream that dropped an event must not leave it waiting for ever),
+// unless --poll-interval says.
+constexpr double kWatchPollS = 0.2;
+constexpr double kWatchRecheckS = 2;
+
+// `flow-run watch`: prints each state the run enters until it is final; exits 0 when it ended
+// Completed, 1 otherwise (ExitStatus), 1 with a message when `timeout_s` (> 0) passes first.
+// Every wake-up re-reads the run and its state history and prints the states not yet printed, so
+// each state is printed once and in order however the wake-ups come. Against a server the run's
+// events wake it; the subscription is made before the first read, so a transition between that
+// read and the subscription still wakes it. The embedded database is polled.
+void watch_flow_run(const std::string& id, double timeout_s, double poll_s, bool as_json) {
+  require_id(id, "flow run");
+  using Steady = std::chrono::steady_clock;
+  std::optional<Steady::time_point> deadline;
+  if (timeout_s > 0)
+    deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                   std::chrono::duration<double>(timeout_s));
+  auto client = make_client();
+  std::optional<EventSubscription> events;
+  if (server_configured()) events.emplace(json{{"resource", {{"id", {"baton.flow-run." + id}}}}});
+  std::optional<size_t> shown;  // how much of the history is printed; none before the first read
+  for (;;) {
+    FlowRunRecord run = read_flow_run_or_throw(*client, id);
+    auto history = client->read_states(run.id);  // read after the run: it holds run.state
+    if (history.empty()) history.push_back(run.state);
+    if (!shown) shown = history.size() - 1;  // from the current state on
+    for (; *shown < history.size(); ++*shown) {
+      const State& s = history[*shown];
+      if (as_json)
+        std::cout << json(s).dump() << std::endl;
+      else
+        std::cout << format_time(s.timestamp) << "  " << state_label(s)
+                  << (s.message.empty() ? "" : "  " + s.message) << std::endl;
+    }
+    if (run.state.is_terminal()) {
+      if (run.state.type == StateType::kCompleted) return;
+      throw ExitStatus{1};
+    }
+    auto wait = std::chrono::duration_cast<Steady::duration>(
+        std::chrono::duration<double>(poll_s > 0 ? poll_s
+                                      : events   ? kWatchRecheckS
+                                                 : kWatchPollS));
+    if (deadline) {
+      auto left = *deadline - Steady::now();
+      if (left <= Steady::duration::zero()) {
+        std::cerr << "error: flow run " << id << " is still " << state_label(run.state) << " after "
+                  << timeout_s << " s (--timeout)" << std::endl;
+        throw ExitStatus{1};
+      }
+      wait = std::min(wait, left);
+    }
+    if (events)
+      events->next(std::chrono::ceil<std::chrono::milliseconds>(wait));
+    else
+      std::this_thread::sleep_for(wait);
+  }
+}
+
 // --- flow ------------------------------------------------------------------------------------
 
 void install_flow(CLI::App& root) {
@@ -268,6 +332,28 @@ void install_flow_run(CLI::App& root) {
     filter.flow_run_id = read_flow_run_or_throw(client, id).id;
     return filter;
   });
+
+  {
+    struct Options {
+      std::string id;
+      double timeout_s = 0, poll_s = 0;
+      bool as_json = false;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* watch = fr->add_subcommand(
+        "watch", "Print each state a flow run enters until it is final; exit 0 if it Completed");
+    watch->add_option("id", opts->id, "Flow run id")->required();
+    watch->add_option("--timeout", opts->timeout_s, "Give up (exit 1) after this many seconds")
+        ->check(CLI::PositiveNumber);
+    watch
+        ->add_option("--poll-interval", opts->poll_s,
+                     "Seconds between reads of the run: of the database (default 0.2), or of a "
+                     "server when no event came (default 2)")
+        ->check(CLI::PositiveNumber);
+    watch->add_flag("--json", opts->as_json, "Print each state as one JSON line");
+    watch->callback(
+        [opts] { watch_flow_run(opts->id, opts->timeout_s, opts->poll_s, opts->as_json); });
+  }
 
   {
     auto id = std::make_shared<std::string>();

@@ -1,4 +1,4 @@
-// `baton server start|status`, `baton flow-run cancel`, `baton events stream`.
+// `baton server start|status`, `baton flow-run cancel`, `baton events stream|emit`.
 #include <pthread.h>
 #include <signal.h>
 
