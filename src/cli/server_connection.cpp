@@ -67,22 +67,21 @@ std::optional<json> EventSubscription::next(std::optional<std::chrono::milliseco
 }
 
 std::optional<json> EventSubscription::receive(std::optional<std::chrono::milliseconds> timeout) {
-  for (;;) {
-    auto text = ws_.receive(timeout);
-    if (!text) {
-      if (!ws_.is_open()) throw unavailable("the event stream from " + api_url() + " closed");
-      return std::nullopt;
-    }
-    json message = json::parse(*text, nullptr, false);
-    if (!message.is_object()) continue;  // not the server's: ignored, as a browser would
-    if (message.value("type", "") == "error") {
-      const json& e = message["error"];
-      throw invalid_argument(
-          e.value("message", "the server refused the filter"),
-          e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "");
-    }
-    return message;
+  auto text = ws_.receive(timeout);
+  if (!text) {
+    if (!ws_.is_open()) throw unavailable("the event stream from " + api_url() + " closed");
+    return std::nullopt;
   }
+  json message = json::parse(*text, nullptr, false);
+  // Not the server's: an empty message of no type, which the callers skip.
+  if (!message.is_object()) return json::object();
+  if (message.value("type", "") == "error") {
+    const json& e = message["error"];
+    throw invalid_argument(
+        e.value("message", "the server refused the filter"),
+        e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "");
+  }
+  return message;
 }
 
 }  // namespace baton::cli

@@ -47,7 +47,8 @@ class EventSubscription {
       std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
  private:
-  // The next message of any type; nullopt on timeout. Throws as described above.
+  // The next message (an object; an empty one for anything that is not); nullopt on timeout.
+  // Throws as described above.
   std::optional<nlohmann::json> receive(std::optional<std::chrono::milliseconds> timeout);
 
   WebSocketClient ws_;
