@@ -6,7 +6,8 @@
 // executable, so their static registrations are never dropped by the linker.
 //
 // Commands report failure by throwing baton::Error: main() prints "error: <message>" on stderr
-// and exits with exit_code(kind) (2 for bad input and unknown ids).
+// and exits with exit_code(kind) (2 for bad input and unknown ids). A command that has its own
+// exit status throws ExitStatus.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +17,12 @@
 namespace baton::cli {
 
 using Installer = std::function<void(CLI::App& root)>;
+
+// Thrown by a command that has finished and must exit with a non-zero status without an error
+// message (e.g. `flow-run watch` for a run that ended Failed): main() returns `code`.
+struct ExitStatus {
+  int code;
+};
 
 struct Registration {
   Registration(int order, Installer installer);

@@ -1,5 +1,10 @@
 // The `baton` command line: parses, dispatches to the registered command groups, and turns errors
-// into one-line messages with the exit codes of baton::exit_code (2 for bad input).
+// into one-line messages with the exit codes of baton::exit_code (2 for bad input). Diagnostics
+// logged through spdlog (a remote call being retried, ...) go to stderr: stdout carries the
+// commands' output, which --json makes machine-read.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -35,6 +40,7 @@ BATON_CLI_COMMANDS(0, [](CLI::App& root) {
 }  // namespace baton::cli
 
 int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("baton"));
   CLI::App app{"Baton: workflow orchestration for C++", "baton"};
   app.require_subcommand(1);
   for (const auto& install : baton::cli::installers()) install(app);
@@ -60,6 +66,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "error: " << e.what() << " (see 'baton --help')\n";
     return 2;
+  } catch (const baton::cli::ExitStatus& e) {
+    return e.code;
   } catch (const baton::Error& e) {
     std::cerr << "error: " << e.what();
     if (!e.field().empty()) std::cerr << " [" << e.field() << "]";

@@ -3,11 +3,16 @@
 // server (BATON_API_URL). Human tables by default, --json for machines.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "baton/error.h"
 #include "cli/command_registry.h"
+#include "cli/server_connection.h"
 #include "cli/table.h"
 #include "client/orchestration_client.h"
 #include "model/ids.h"
@@ -99,6 +104,13 @@ FlowRunRecord read_flow_run_or_throw(OrchestrationClient& client, const std::str
   return *run;
 }
 
+TaskRunRecord read_task_run_or_throw(OrchestrationClient& client, const std::string& id) {
+  require_id(id, "task run");
+  auto run = client.read_task_run(id);
+  if (!run) throw not_found("no task run with id " + id);
+  return *run;
+}
+
 void print_json(const json& j) { std::cout << j.dump(2) << '\n'; }
 
 struct ListOptions {
@@ -112,6 +124,144 @@ void add_limit_and_json(CLI::App* cmd, ListOptions& opts, int default_limit) {
       ->check(CLI::Range(1, 10000))
       ->default_val(default_limit);
   cmd->add_flag("--json", opts.as_json, "Print JSON instead of a table");
+}
+
+// "Flow run id" for "flow run": the help text of a command's id argument.
+std::string id_help(const std::string& what) {
+  std::string help = what + " id";
+  help[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(help[0])));
+  return help;
+}
+
+// `<group> inspect ID [--json]`: one run read by `read` (which throws for an unknown or malformed
+// id) with its state history. Human output: the id and name, the lines `describe` prints, the
+// state, times and run count, the tags, then the history as a table. --json: the run as the API
+// gives it plus "state_history". Shared by flow-run and task-run.
+template <typename Run>
+void install_inspect(CLI::App* group, const std::string& what,
+                     Run (*read)(OrchestrationClient&, const std::string&),
+                     void (*describe)(const Run&)) {
+  auto id = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  auto* inspect = group->add_subcommand("inspect", "Show one " + what + " with its state history");
+  inspect->add_option("id", *id, id_help(what))->required();
+  inspect->add_flag("--json", *as_json, "Print JSON");
+  inspect->callback([id, as_json, read, describe] {
+    auto client = make_client();
+    Run run = read(*client, *id);
+    auto history = client->read_states(run.id);
+    if (*as_json) {
+      json j = run;
+      j["state_history"] = history;
+      return print_json(j);
+    }
+    std::cout << "id:               " << run.id << '\n' << "name:             " << run.name << '\n';
+    describe(run);
+    std::cout << "state:            " << state_label(run.state)
+              << (run.state.message.empty() ? "" : ": " + run.state.message) << '\n'
+              << "run count:        " << run.run_count << '\n'
+              << "start (UTC):      " << when(run.start_time) << '\n'
+              << "end (UTC):        " << when(run.end_time) << '\n'
+              << "run time:         " << duration(run.total_run_time_s) << '\n';
+    if (!run.tags.empty()) {
+      std::cout << "tags:            ";
+      for (const auto& t : run.tags) std::cout << ' ' << t;
+      std::cout << '\n';
+    }
+    std::cout << "\nstate history:\n";
+    Table table({"TIME (UTC)", "TYPE", "NAME", "MESSAGE"});
+    for (const auto& s : history)
+      table.add_row(
+          {format_time(s.timestamp), std::string(to_string(s.type)), state_label(s), s.message});
+    table.print(std::cout);
+  });
+}
+
+// `<group> logs ID [--limit N] [--json]`: the log lines `filter_for` selects (it also checks that
+// the run exists), oldest first. Shared by flow-run and task-run.
+void install_logs(CLI::App* group, const std::string& what,
+                  std::function<LogFilter(OrchestrationClient&, const std::string&)> filter_for) {
+  auto id = std::make_shared<std::string>();
+  auto opts = std::make_shared<ListOptions>();
+  auto* logs = group->add_subcommand("logs", "Print a " + what + "'s log lines, oldest first");
+  logs->add_option("id", *id, id_help(what))->required();
+  add_limit_and_json(logs, *opts, 1000);
+  logs->callback([id, opts, filter_for] {
+    auto client = make_client();
+    LogFilter filter = filter_for(*client, *id);
+    filter.limit = opts->limit;
+    auto lines = client->read_logs(filter);
+    if (opts->as_json) return print_json(lines);
+    for (const auto& line : lines) {
+      const char* level = line.level >= 50   ? "CRITICAL"
+                          : line.level >= 40 ? "ERROR"
+                          : line.level >= 30 ? "WARNING"
+                          : line.level >= 20 ? "INFO"
+                                             : "DEBUG";
+      std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name << " - "
+                << line.message << '\n';
+    }
+  });
+}
+
+// How often `flow-run watch` reads the embedded database, and how often it re-reads a server's
+// run when no event came (a stream that dropped an event must not leave it waiting for ever),
+// unless --poll-interval says.
+constexpr double kWatchPollS = 0.2;
+constexpr double kWatchRecheckS = 2;
+
+// `flow-run watch`: prints each state the run enters until it is final; exits 0 when it ended
+// Completed, 1 otherwise (ExitStatus), 1 with a message when `timeout_s` (> 0) passes first.
+// Every wake-up re-reads the run and its state history and prints the states not yet printed, so
+// each state is printed once and in order however the wake-ups come. Against a server the run's
+// events wake it; the subscription is made before the first read, so a transition between that
+// read and the subscription still wakes it. The embedded database is polled.
+void watch_flow_run(const std::string& id, double timeout_s, double poll_s, bool as_json) {
+  require_id(id, "flow run");
+  using Steady = std::chrono::steady_clock;
+  std::optional<Steady::time_point> deadline;
+  if (timeout_s > 0)
+    deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                   std::chrono::duration<double>(timeout_s));
+  auto client = make_client();
+  std::optional<EventSubscription> events;
+  if (server_configured()) events.emplace(json{{"resource", {{"id", {"baton.flow-run." + id}}}}});
+  std::optional<size_t> shown;  // how much of the history is printed; none before the first read
+  for (;;) {
+    FlowRunRecord run = read_flow_run_or_throw(*client, id);
+    auto history = client->read_states(run.id);  // read after the run: it holds run.state
+    if (history.empty()) history.push_back(run.state);
+    if (!shown) shown = history.size() - 1;  // from the current state on
+    for (; *shown < history.size(); ++*shown) {
+      const State& s = history[*shown];
+      if (as_json)
+        std::cout << json(s).dump() << std::endl;
+      else
+        std::cout << format_time(s.timestamp) << "  " << state_label(s)
+                  << (s.message.empty() ? "" : "  " + s.message) << std::endl;
+    }
+    if (run.state.is_terminal()) {
+      if (run.state.type == StateType::kCompleted) return;
+      throw ExitStatus{1};
+    }
+    auto wait = std::chrono::duration_cast<Steady::duration>(
+        std::chrono::duration<double>(poll_s > 0 ? poll_s
+                                      : events   ? kWatchRecheckS
+                                                 : kWatchPollS));
+    if (deadline) {
+      auto left = *deadline - Steady::now();
+      if (left <= Steady::duration::zero()) {
+        std::cerr << "error: flow run " << id << " is still " << state_label(run.state) << " after "
+                  << timeout_s << " s (--timeout)" << std::endl;
+        throw ExitStatus{1};
+      }
+      wait = std::min(wait, left);
+    }
+    if (events)
+      events->next(std::chrono::ceil<std::chrono::milliseconds>(wait));
+    else
+      std::this_thread::sleep_for(wait);
+  }
 }
 
 // --- flow ------------------------------------------------------------------------------------
@@ -170,71 +320,39 @@ void install_flow_run(CLI::App& root) {
     });
   }
 
-  {
-    auto id = std::make_shared<std::string>();
-    auto as_json = std::make_shared<bool>(false);
-    auto* inspect = fr->add_subcommand("inspect", "Show one flow run with its state history");
-    inspect->add_option("id", *id, "Flow run id")->required();
-    inspect->add_flag("--json", *as_json, "Print JSON");
-    inspect->callback([id, as_json] {
-      auto client = make_client();
-      auto run = read_flow_run_or_throw(*client, *id);
-      auto history = client->read_states(run.id);
-      if (*as_json) {
-        json j = run;
-        j["state_history"] = history;
-        return print_json(j);
-      }
-      std::cout << "id:               " << run.id << '\n'
-                << "name:             " << run.name << '\n'
-                << "flow:             " << run.flow_name << " (" << run.flow_id << ")\n"
-                << "state:            " << state_label(run.state)
-                << (run.state.message.empty() ? "" : ": " + run.state.message) << '\n'
-                << "run count:        " << run.run_count << '\n'
-                << "start (UTC):      " << when(run.start_time) << '\n'
-                << "end (UTC):        " << when(run.end_time) << '\n'
-                << "run time:         " << duration(run.total_run_time_s) << '\n'
-                << "parameters:       " << run.parameters.dump() << '\n';
-      if (!run.parent_task_run_id.empty())
-        std::cout << "parent task run:  " << run.parent_task_run_id << '\n';
-      if (!run.tags.empty()) {
-        std::cout << "tags:            ";
-        for (const auto& t : run.tags) std::cout << ' ' << t;
-        std::cout << '\n';
-      }
-      std::cout << "\nstate history:\n";
-      Table table({"TIME (UTC)", "TYPE", "NAME", "MESSAGE"});
-      for (const auto& s : history)
-        table.add_row(
-            {format_time(s.timestamp), std::string(to_string(s.type)), state_label(s), s.message});
-      table.print(std::cout);
-    });
-  }
+  install_inspect<FlowRunRecord>(fr, "flow run", read_flow_run_or_throw, [](const auto& run) {
+    std::cout << "flow:             " << run.flow_name << " (" << run.flow_id << ")\n"
+              << "parameters:       " << run.parameters.dump() << '\n';
+    if (!run.parent_task_run_id.empty())
+      std::cout << "parent task run:  " << run.parent_task_run_id << '\n';
+  });
+
+  install_logs(fr, "flow run", [](OrchestrationClient& client, const std::string& id) {
+    LogFilter filter;
+    filter.flow_run_id = read_flow_run_or_throw(client, id).id;
+    return filter;
+  });
 
   {
-    auto id = std::make_shared<std::string>();
-    auto opts = std::make_shared<ListOptions>();
-    auto* logs = fr->add_subcommand("logs", "Print a flow run's log lines, oldest first");
-    logs->add_option("id", *id, "Flow run id")->required();
-    add_limit_and_json(logs, *opts, 1000);
-    logs->callback([id, opts] {
-      auto client = make_client();
-      auto run = read_flow_run_or_throw(*client, *id);
-      LogFilter filter;
-      filter.flow_run_id = run.id;
-      filter.limit = opts->limit;
-      auto lines = client->read_logs(filter);
-      if (opts->as_json) return print_json(lines);
-      for (const auto& line : lines) {
-        const char* level = line.level >= 50   ? "CRITICAL"
-                            : line.level >= 40 ? "ERROR"
-                            : line.level >= 30 ? "WARNING"
-                            : line.level >= 20 ? "INFO"
-                                               : "DEBUG";
-        std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name << " - "
-                  << line.message << '\n';
-      }
-    });
+    struct Options {
+      std::string id;
+      double timeout_s = 0, poll_s = 0;
+      bool as_json = false;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* watch = fr->add_subcommand(
+        "watch", "Print each state a flow run enters until it is final; exit 0 if it Completed");
+    watch->add_option("id", opts->id, "Flow run id")->required();
+    watch->add_option("--timeout", opts->timeout_s, "Give up (exit 1) after this many seconds")
+        ->check(CLI::PositiveNumber);
+    watch
+        ->add_option("--poll-interval", opts->poll_s,
+                     "Seconds between reads of the run: of the database (default 0.2), or of a "
+                     "server when no event came (default 2)")
+        ->check(CLI::PositiveNumber);
+    watch->add_flag("--json", opts->as_json, "Print each state as one JSON line");
+    watch->callback(
+        [opts] { watch_flow_run(opts->id, opts->timeout_s, opts->poll_s, opts->as_json); });
   }
 
   {
@@ -279,6 +397,22 @@ void install_task_run(CLI::App& root) {
       table.add_row({r.id, r.name, state_label(r.state), std::to_string(r.run_count),
                      when(r.start_time), r.start_time ? duration(r.total_run_time_s) : "-"});
     table.print(std::cout);
+  });
+
+  install_inspect<TaskRunRecord>(tr, "task run", read_task_run_or_throw, [](const auto& run) {
+    std::cout << "task key:         " << run.task_key << '\n'
+              << "flow run:         " << run.flow_run_id << '\n';
+    if (!run.cache_key.empty()) {
+      std::cout << "cache key:        " << run.cache_key;
+      if (run.cache_expiration) std::cout << " (expires " << when(run.cache_expiration) << ")";
+      std::cout << '\n';
+    }
+  });
+
+  install_logs(tr, "task run", [](OrchestrationClient& client, const std::string& id) {
+    LogFilter filter;
+    filter.task_run_id = read_task_run_or_throw(client, id).id;
+    return filter;
   });
 }
 

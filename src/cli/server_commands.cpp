@@ -1,4 +1,4 @@
-// `baton server start|status`, `baton flow-run cancel`, `baton events stream`.
+// `baton server start|status`, `baton flow-run cancel`, `baton events stream|emit`.
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,9 +9,11 @@
 #include "baton/error.h"
 #include "baton/version.h"
 #include "cli/command_registry.h"
+#include "cli/server_connection.h"
 #include "client/embedded_client.h"
 #include "client/http_client.h"
 #include "client/remote_client.h"
+#include "model/ids.h"
 #include "server/server.h"
 #include "server/sqlite_event_store.h"
 #include "storage/sqlite/connection.h"
@@ -22,15 +24,8 @@ namespace baton::cli {
 namespace {
 using nlohmann::json;
 
-std::string env(const char* name, std::string fallback = {}) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
-}
-
-std::string api_url() { return env("BATON_API_URL", "http://127.0.0.1:4200/api"); }
-
 void start_server(const std::string& host, int port, const std::string& database, int workers,
-                  int network_threads, size_t body_limit) {
+                  int network_threads, size_t body_limit, bool store_events) {
   if (port < 0 || port > 65535)
     throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
   // Block the stop signals before any thread exists, so every thread inherits the mask and this
@@ -52,7 +47,8 @@ void start_server(const std::string& host, int port, const std::string& database
   // Creates and migrates the file; a new one gets the small pages that suit the server's many
   // small commits (an existing file keeps its own).
   auto client = EmbeddedClient::open(path, sqlite::kTransactionalPageSize);
-  server::Server srv(options, std::move(client), std::make_unique<server::SqliteEventStore>(path));
+  server::Server srv(options, std::move(client),
+                     store_events ? std::make_unique<server::SqliteEventStore>(path) : nullptr);
   uint16_t bound = srv.start();
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api"
@@ -66,7 +62,7 @@ void start_server(const std::string& host, int port, const std::string& database
 
 void server_status() {
   std::string url = api_url();
-  HttpClient http(url, env("BATON_API_KEY"), std::chrono::seconds(5));
+  HttpClient http(url, api_key(), std::chrono::seconds(5));
   auto health = http.request("GET", "/health");
   if (health.status != 200)
     throw unavailable("the server at " + url + " answered HTTP " + std::to_string(health.status));
@@ -81,47 +77,89 @@ void server_status() {
   std::cout << "Baton server running at " << url << " (" << shown << ")\n";
 }
 
+// The JSON of `option`'s text, which must be of `expected` (an object or an array); exit 2 naming
+// the option otherwise.
+json json_option(const std::string& option, const std::string& text, json::value_t expected,
+                 const std::string& example) {
+  json j = json::parse(text, nullptr, false);
+  bool ok = !j.is_discarded() &&
+            (j.type() == expected || (expected == json::value_t::array && j.is_object()));
+  if (!ok)
+    throw invalid_argument(
+        option + " must be a JSON " +
+            (expected == json::value_t::object ? "object" : "array of objects (or one object)") +
+            ", e.g. " + example + "; got: " + text,
+        option);
+  if (expected == json::value_t::array) {
+    if (j.is_object()) j = json::array({j});
+    for (const auto& item : j)
+      if (!item.is_object())
+        throw invalid_argument(option + " must hold objects, e.g. " + example + "; got: " + text,
+                               option);
+  }
+  return j;
+}
+
 void stream_events(const std::string& filter_text, const std::vector<std::string>& prefixes,
                    const std::vector<std::string>& resources, bool as_json, int limit) {
-  json filter = json::object();
-  if (!filter_text.empty()) {
-    filter = json::parse(filter_text, nullptr, false);
-    if (filter.is_discarded() || !filter.is_object())
-      throw invalid_argument(
-          "--filter must be a JSON object, e.g. {\"event\": {\"prefix\": [\"baton.flow-run.\"]}}",
-          "filter");
-  }
+  json filter = filter_text.empty() ? json::object()
+                                    : json_option("--filter", filter_text, json::value_t::object,
+                                                  R"({"event": {"prefix": ["baton.flow-run."]}})");
   if (!prefixes.empty()) filter["event"]["prefix"] = prefixes;
   if (!resources.empty()) filter["resource"]["id"] = resources;
-  WebSocketClient ws(api_url(), "/events/out", env("BATON_API_KEY"));
-  ws.send(json{{"type", "filter"}, {"filter", filter}}.dump());
-  int shown = 0;
-  while (limit <= 0 || shown < limit) {
-    auto text = ws.receive();
-    if (!text) throw unavailable("the event stream closed");
-    json message = json::parse(*text, nullptr, false);
-    if (!message.is_object()) continue;
-    std::string type = message.value("type", "");
-    if (type == "error") {
-      const json& e = message["error"];
-      throw invalid_argument(
-          e.value("message", "the server refused the filter"),
-          e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "");
-    }
-    if (type == "subscribed") {
-      std::cerr << "Streaming events from " << api_url() << " (Ctrl-C to stop)" << std::endl;
-      continue;
-    }
-    if (type != "event") continue;
-    const json& e = message["event"];
-    if (as_json) {
-      std::cout << e.dump() << std::endl;
-    } else {
-      std::cout << e.value("occurred", "") << "  " << e.value("event", "") << "  "
-                << e["resource"].value("baton.resource.id", "") << std::endl;
-    }
+  EventSubscription events(filter);
+  std::cerr << "Streaming events from " << api_url() << " (Ctrl-C to stop)" << std::endl;
+  for (int shown = 0; limit <= 0 || shown < limit;) {
+    auto e = events.next();
+    if (!e) continue;
     ++shown;
+    if (as_json) {
+      std::cout << e->dump() << std::endl;
+    } else {
+      std::cout << e->value("occurred", "") << "  " << e->value("event", "") << "  "
+                << (*e)["resource"].value("baton.resource.id", "") << std::endl;
+    }
   }
+}
+
+struct EmitOptions {
+  std::string event, resource_id, resource, payload, related;
+  bool as_json = false;
+};
+
+// `baton events emit`: posts one event to the server (POST /api/events) and prints its id.
+void emit_event(const EmitOptions& o) {
+  if (o.event.empty()) throw invalid_argument("the event name is empty", "event");
+  if (o.resource_id.empty()) throw invalid_argument("the resource id is empty", "--resource-id");
+  json resource = o.resource.empty() ? json::object()
+                                     : json_option("--resource", o.resource, json::value_t::object,
+                                                   R"({"baton.resource.name": "nightly"})");
+  if (auto id = resource.find("baton.resource.id");
+      id != resource.end() && *id != json(o.resource_id))
+    throw invalid_argument("--resource names the resource " + id->dump() +
+                               " but --resource-id names '" + o.resource_id + "'",
+                           "--resource");
+  resource["baton.resource.id"] = o.resource_id;
+  json event{
+      {"id", new_id()},
+      {"occurred", format_time(now())},
+      {"event", o.event},
+      {"resource", resource},
+      {"related", o.related.empty() ? json::array()
+                                    : json_option("--related", o.related, json::value_t::array,
+                                                  R"([{"baton.resource.id": "db", )"
+                                                  R"("baton.resource.role": "target"}])")},
+      {"payload", o.payload.empty() ? json::object()
+                                    : json_option("--payload", o.payload, json::value_t::object,
+                                                  R"({"rows": 42})")}};
+  HttpClient http(api_url(), api_key(), std::chrono::seconds(30));
+  auto answer = http.request("POST", "/events", event.dump());
+  if (answer.status < 200 || answer.status >= 300)
+    throw error_from_response(answer.status, answer.body);
+  if (o.as_json)
+    std::cout << event.dump(2) << '\n';
+  else
+    std::cout << event["id"].get<std::string>() << '\n';
 }
 }  // namespace
 
@@ -137,6 +175,7 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   static int workers = 64;
   static int network_threads = server::network_threads_default();
   static size_t body_limit = 8 * 1024 * 1024;
+  static bool no_event_store = false;
   start->add_option("--host", host, "Address to listen on")->capture_default_str();
   start->add_option("--port", port, "Port to listen on (0: any free port)")->capture_default_str();
   start->add_option("--database", database, "SQLite file (default $BATON_HOME/baton.db)");
@@ -150,8 +189,13 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   start->add_option("--max-body-bytes", body_limit, "Larger request bodies are refused with 413")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
       ->capture_default_str();
-  start->callback(
-      [] { start_server(host, port, database, workers, network_threads, body_limit); });
+  // Prefect's PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED=false.
+  start->add_flag("--no-event-store", no_event_store,
+                  "Stream events live without storing them (POST /api/events/filter then answers "
+                  "503)");
+  start->callback([] {
+    start_server(host, port, database, workers, network_threads, body_limit, !no_event_store);
+  });
 
   auto* status = server->add_subcommand("status", "Tell whether a server answers at BATON_API_URL");
   status->callback([] { server_status(); });
@@ -170,7 +214,22 @@ BATON_CLI_COMMANDS(60, [](CLI::App& root) {
   stream->add_option("--resource", resources, "Only events about this resource id (repeatable)");
   stream->add_flag("--json", as_json, "Print each event as one JSON line");
   stream->add_option("--limit", limit, "Exit after this many events (0: run until interrupted)");
-  stream->callback([] { stream_events(filter, prefixes, resources, as_json, limit); });
+  stream->callback(
+      [] { needing_server([] { stream_events(filter, prefixes, resources, as_json, limit); }); });
+
+  auto* emit = events->add_subcommand("emit", "Post one event to the server");
+  static EmitOptions emitted;
+  emit->add_option("event", emitted.event, "The event's name, e.g. acme.model.trained")->required();
+  emit->add_option("--resource-id", emitted.resource_id,
+                   "The id of the resource the event is about, e.g. acme.model.churn")
+      ->required();
+  emit->add_option("--resource", emitted.resource, "More labels of the resource, as a JSON object");
+  emit->add_option("--payload", emitted.payload, "The event's payload, as a JSON object");
+  emit->add_option("--related", emitted.related,
+                   "Related resources, as a JSON array of objects each with baton.resource.id "
+                   "and baton.resource.role");
+  emit->add_flag("--json", emitted.as_json, "Print the event as JSON instead of its id");
+  emit->callback([] { needing_server([] { emit_event(emitted); }); });
 });
 
 // `flow-run cancel` joins the flow-run group of run_commands.cpp (installed earlier), or creates

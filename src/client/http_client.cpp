@@ -3,6 +3,8 @@
 // that context until it completes or the stream's deadline cancels it.
 #include "client/http_client.h"
 
+#include <poll.h>
+
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -39,8 +41,16 @@ beast::error_code connect(asio::io_context& ioc, beast::tcp_stream& stream, cons
   return ec;
 }
 
-Error unreachable(const HttpUrl& url, const beast::error_code& ec) {
-  return unavailable("cannot reach the Baton server at " + url.to_string() + ": " + ec.message());
+ConnectionError unreachable(const HttpUrl& url, const beast::error_code& ec) {
+  return ConnectionError(
+      "cannot reach the Baton server at " + url.to_string() + ": " + ec.message(), false);
+}
+
+// A pooled connection is readable only when the server closed it (end of stream or reset) or
+// sent something unasked; either way it must not carry another request.
+bool closed_by_server(beast::tcp_stream& stream) {
+  pollfd p{stream.socket().native_handle(), POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 }  // namespace
 
@@ -120,6 +130,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 
   for (int attempt = 0;; ++attempt) {
     auto c = take();
+    while (c && closed_by_server(c->stream)) c = take();
     bool reused = c != nullptr;
     if (!c) {
       c = std::make_unique<Connection>();
@@ -147,10 +158,14 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     if (ec) {
       // A kept-alive connection the server closed meanwhile: try once more on a fresh one.
       if (reused && attempt == 0 && ec != beast::error::timeout) continue;
-      throw unreachable(url_, ec);
+      throw ConnectionError("the connection to the Baton server at " + url_.to_string() +
+                                " failed after " + method + " " + target +
+                                " was sent: " + ec.message(),
+                            true);
     }
     auto res = parser.release();
-    HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
+    HttpResult out{static_cast<int>(res.result_int()), std::move(res.body()),
+                   std::string(res[http::field::retry_after])};
     if (res.keep_alive() && !write_error) give_back(std::move(c));
     return out;
   }

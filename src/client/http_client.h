@@ -2,11 +2,15 @@
 //
 // HttpClient keeps a pool of keep-alive connections to one base URL (e.g.
 // "http://127.0.0.1:4200/api") and sends `Authorization: Bearer <key>` when given a key. Each
-// request has a timeout. A request on a reused connection that the server had meanwhile closed is
-// retried once on a fresh connection.
+// request has a timeout. A pooled connection the server has closed meanwhile (its end of stream
+// is waiting to be read) is dropped before use; a request on a reused connection that fails
+// before any answer (the server closed it while the request was on its way) is retried once on a
+// fresh connection, since a server that closes an idle keep-alive connection has not read it.
 //
-// Errors: a server that cannot be reached (refused, reset, timed out) → baton::Error kUnavailable
-// naming the URL. HTTP error statuses are not errors here: the caller reads `status` and `body`.
+// Errors: a server that cannot be reached or an exchange that breaks off (refused, reset, timed
+// out) → ConnectionError (kind kUnavailable) naming the URL, and telling whether the request may
+// have reached the server. HTTP error statuses are not errors here: the caller reads `status`,
+// `body` and `retry_after`.
 //
 // Boost.Beast stays inside http_client.cpp.
 //
@@ -22,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "baton/error.h"
+
 namespace baton {
 
 struct HttpUrl {
@@ -36,6 +42,22 @@ struct HttpUrl {
 struct HttpResult {
   int status = 0;
   std::string body;
+  std::string retry_after;  // the Retry-After header's value; empty when the answer has none
+};
+
+// What HttpClient::request throws when no answer came: kind kUnavailable, naming the URL.
+// sent() is false when no connection could be established (refused, unreachable, connect timed
+// out, name not resolved): the request never left this process, so repeating it is always safe.
+// It is true when the connection failed after the request was written (reset, closed, timed out
+// waiting for the answer): the server may have applied it.
+class ConnectionError : public Error {
+ public:
+  ConnectionError(std::string message, bool sent)
+      : Error(ErrorKind::kUnavailable, std::move(message)), sent_(sent) {}
+  bool sent() const noexcept { return sent_; }
+
+ private:
+  bool sent_;
 };
 
 class HttpClient {

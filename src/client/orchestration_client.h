@@ -169,8 +169,10 @@ class OrchestrationClient {
   virtual std::vector<nlohmann::json> list_variables() = 0;
 };
 
-// BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set). Otherwise
-// the embedded client over $BATON_HOME/baton.db (BATON_HOME defaults to ~/.baton).
+// BATON_API_URL set: a remote client for that server (sending BATON_API_KEY when set, retrying
+// calls for BATON_CLIENT_RETRY_SECONDS, default 30, while the server is away; see
+// remote_client.h). Otherwise the embedded client over $BATON_HOME/baton.db (BATON_HOME defaults
+// to ~/.baton). Throws invalid_argument naming the variable when one holds an invalid value.
 std::unique_ptr<OrchestrationClient> make_client();
 
 }  // namespace baton

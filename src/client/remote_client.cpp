@@ -9,6 +9,7 @@
 
 #include "baton/error.h"
 #include "client/process_identity.h"
+#include "client/retry_backoff.h"
 #include "model/ids.h"
 #include "model/json_text.h"
 #include "storage/artifact_store.h"
@@ -33,6 +34,7 @@ ErrorKind kind_from_status(int status) {
       return ErrorKind::kTooLarge;
     case 422:
       return ErrorKind::kInvalidArgument;
+    case 429:
     case 503:
       return ErrorKind::kUnavailable;
     default:
@@ -84,8 +86,11 @@ std::string variable_path(const std::string& name) {
   return "/variables/name/" + segment(name);
 }
 
-std::string seconds_text(std::chrono::milliseconds d) {
-  return std::to_string(d.count() / 1000) + "." + std::to_string(d.count() % 1000 / 100) + " s";
+// An answer that says the request was not applied and may be repeated later: 429, and 503 with
+// Retry-After. Baton answers 503 without it for conditions that waiting does not change ("this
+// server does not store events").
+bool try_later(const HttpResult& r) {
+  return r.status == 429 || (r.status == 503 && !r.retry_after.empty());
 }
 }  // namespace
 
@@ -124,8 +129,42 @@ RemoteClient::~RemoteClient() {
   sender_.join();
 }
 
+HttpResult RemoteClient::request(const std::string& method, const std::string& target,
+                                 const std::string& body) {
+  std::optional<RetryBackoff> backoff;  // started by the first failure
+  for (;;) {
+    std::string failure;
+    std::optional<std::chrono::milliseconds> asked;
+    try {
+      HttpResult r = http_.request(method, target, body);
+      if (!try_later(r) || options_.retry_for <= std::chrono::milliseconds::zero()) return r;
+      failure = error_from_response(r.status, r.body).what() +
+                (" (HTTP " + std::to_string(r.status) + ")");
+      asked = retry_after_delay(r.retry_after);
+    } catch (const ConnectionError& e) {
+      // A GET changes nothing, so it may be repeated whatever became of the first one.
+      if (e.sent() && method != "GET")
+        throw ConnectionError(std::string(e.what()) +
+                                  "; the request may or may not have been applied, so it was "
+                                  "not repeated",
+                              true);
+      if (options_.retry_for <= std::chrono::milliseconds::zero()) throw;
+      failure = e.what();
+    }
+    if (!backoff) {
+      backoff.emplace(options_.retry_for);
+      spdlog::warn("{} {} failed: {}; retrying for up to {} (BATON_CLIENT_RETRY_SECONDS)", method,
+                   http_.url().to_string() + target, failure, seconds_text(options_.retry_for));
+    }
+    if (!backoff->wait(asked))
+      throw unavailable("gave up on " + method + " " + http_.url().to_string() + target +
+                        " after retrying for " + seconds_text(backoff->elapsed()) +
+                        " (BATON_CLIENT_RETRY_SECONDS); last error: " + failure);
+  }
+}
+
 json RemoteClient::call(const std::string& method, const std::string& target, const json& body) {
-  auto result = http_.request(method, target, body.is_null() ? std::string() : body.dump());
+  auto result = request(method, target, body.is_null() ? std::string() : body.dump());
   if (result.status >= 200 && result.status < 300) {
     if (result.body.empty()) return nullptr;
     json j = json::parse(result.body, nullptr, false);
@@ -337,7 +376,7 @@ ConcurrencySlots RemoteClient::acquire_concurrency_slots(const std::vector<std::
             {"mode", "concurrency"},
             {"lease_duration", std::clamp(lease_seconds, 1.0, 86400.0)}};
   if (!holder.empty()) body["holder"] = holder;
-  auto r = http_.request("POST", "/v2/concurrency_limits/increment-with-lease", body.dump());
+  auto r = request("POST", "/v2/concurrency_limits/increment-with-lease", body.dump());
   ConcurrencySlots out;
   json answer = json::parse(r.body, nullptr, false);
   if (r.status == 423) {  // a limit is full: nothing was taken
@@ -434,8 +473,8 @@ void RemoteClient::run_sender() {
 
 void RemoteClient::send_with_retry(const std::string& target, const std::string& text,
                                    size_t records) {
-  const auto started = std::chrono::steady_clock::now();
-  auto delay = std::chrono::milliseconds(100);
+  const auto started = RetryBackoff::Clock::now();
+  std::optional<RetryBackoff> backoff;  // made by the first failure: nothing to pay when none
   std::string last_error;
   // One key for every attempt of this batch: an attempt the server committed but could not
   // answer makes the next attempt a repeat the server recognises, not a second copy.
@@ -456,17 +495,15 @@ void RemoteClient::send_with_retry(const std::string& target, const std::string&
       if (e.kind() != ErrorKind::kUnavailable) throw;
       last_error = e.what();
     }
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
-    if (waited + delay > options_.give_up_after) {
+    if (!backoff) backoff.emplace(options_.give_up_after, started);
+    if (!backoff->wait()) {
       std::string what = "gave up sending " + std::to_string(records) + " record(s) to " +
-                         http_.url().to_string() + target + " after " + seconds_text(waited) +
+                         http_.url().to_string() + target + " after " +
+                         seconds_text(backoff->elapsed()) +
                          " of retries; they are lost. Last error: " + last_error;
       spdlog::error("{}", what);
       throw unavailable(what);
     }
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
   }
 }
 

@@ -2,23 +2,40 @@
 //
 //   export BATON_API_URL=http://127.0.0.1:4200/api   # make_client() then returns a RemoteClient
 //   export BATON_API_KEY=...                          # sent as "Authorization: Bearer ..."
+//   export BATON_CLIENT_RETRY_SECONDS=30              # Options::retry_for (0: no retries)
 //
-// Flow-run calls are synchronous requests: the server applies the orchestration rules and
-// answers with the outcome. Task-run snapshots and log lines are queued and sent in batches by
-// one background sender thread (POST /api/task_runs/batch, POST /api/logs/), in the order they
-// were recorded, each batch with an Idempotency-Key header that its retries repeat, so that a
-// batch the server committed but could not answer is not recorded twice. When the server is
-// unreachable or answers 503, the sender retries with exponential backoff (100 ms doubling to 5
-// s) for up to `give_up_after`; then it drops that batch, logs an error saying how many records
-// were lost and why, and the next flush() throws kUnavailable with the same message (when
-// several batches were dropped since the previous flush, the first one's, with the total lost).
-// A batch the server rejects as invalid (4xx) is dropped and reported likewise.
+// Flow-run calls (and every other read or write but task runs and logs) are synchronous requests:
+// the server applies the orchestration rules and answers with the outcome. So that a server
+// restart does not fail the flows running meanwhile, a synchronous call is repeated, with the
+// backoff of retry_backoff.h (100 ms doubling to 5 s, ±20% jitter), for up to `retry_for` after
+// its first failure, when the server certainly did not apply it:
+// - no connection could be established (refused, unreachable, connect timed out): any method;
+// - the server answered 429, or 503 with a Retry-After header ("not now"): any method, waiting
+//   what Retry-After says (seconds) when it says, capped by what is left of the budget. A 503
+//   without Retry-After is a lasting condition ("this server does not store events") and fails
+//   at once;
+// - the connection failed after the request was sent (reset, closed, timed out): GET only, which
+//   changes nothing. Another method may have been applied: it is not repeated, and the error says
+//   it may or may not have been applied (the caller knows whether reading back is worth it).
+// The first retry of a call logs a warning naming the URL and the budget; a call still failing
+// when the budget is spent throws kUnavailable naming the URL, the time spent retrying and the
+// last error. With retry_for 0 a call fails at once with the first error, as before retries.
+//
+// Task-run snapshots and log lines are queued and sent in batches by one background sender thread
+// (POST /api/task_runs/batch, POST /api/logs/), in the order they were recorded, each batch with
+// an Idempotency-Key header that its retries repeat, so that a batch the server committed but
+// could not answer is not recorded twice. Hence the sender retries every failure to get an
+// answer, before or after sending, and every 429, 503 and 5xx answer, with the same backoff, for
+// up to `give_up_after`; then it drops that batch, logs an error saying how many records were
+// lost and why, and the next flush() throws kUnavailable with the same message (when several
+// batches were dropped since the previous flush, the first one's, with the total lost). A batch
+// the server rejects as invalid (another 4xx) is dropped and reported likewise.
 // flush() waits until everything recorded before it has been accepted by the server (durable
 // there); reads of task runs, logs and cached states flush first, so a process reads its writes.
 // The destructor flushes (logging, not throwing, a failure) and joins the sender.
 //
 // Errors: the server's JSON error body becomes a baton::Error of the same kind, message and field;
-// an unreachable server is kUnavailable naming the URL.
+// an unreachable server is kUnavailable naming the URL (a ConnectionError when not retried).
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -44,6 +61,8 @@ class RemoteClient final : public OrchestrationClient {
     std::chrono::milliseconds request_timeout{30'000};
     std::chrono::milliseconds give_up_after{60'000};  // how long the sender keeps retrying a batch
     size_t max_batch = 2'000;                         // records per request
+    // How long a synchronous call keeps retrying after its first failure (see above); 0: never.
+    std::chrono::milliseconds retry_for{30'000};
   };
 
   RemoteClient(const std::string& api_url, const std::string& api_key)
@@ -107,6 +126,9 @@ class RemoteClient final : public OrchestrationClient {
     std::vector<TaskRunRecord> task_runs;
     std::vector<LogRecord> logs;
   };
+  // `method target` through http_, retried as the header comment says; the first answer that is
+  // not "try later", whatever its status.
+  HttpResult request(const std::string& method, const std::string& target, const std::string& body);
   void run_sender();
   // Posts `body` (JSON text), retrying with back-off while the server is unavailable.
   void send_with_retry(const std::string& target, const std::string& body, size_t records);

@@ -48,6 +48,8 @@ INSTANTIATE_TEST_SUITE_P(
                   ErrorKind::kInternal, "error 423", ""},
         ErrorCase{"error_not_an_object", 503, R"({"error":"busy"})", ErrorKind::kUnavailable,
                   "HTTP 503", ""},
+        ErrorCase{"too_many_requests_from_a_proxy", 429, "slow down", ErrorKind::kUnavailable,
+                  "HTTP 429: slow down", ""},
         ErrorCase{"html_from_a_proxy", 502, "<html>bad gateway</html>", ErrorKind::kInternal,
                   "<html>bad gateway</html>", ""},
         ErrorCase{"empty_body", 404, "", ErrorKind::kNotFound, "HTTP 404", ""}),

@@ -6,14 +6,13 @@
 //   nothing twice: a batch committed but not answered would be recorded twice, docs/server.md);
 // - a batch still unsent after `give_up_after` is dropped, and the next flush() throws
 //   kUnavailable saying how many records were lost in all and where they were going; only once;
-// - flow-run calls, which are synchronous, fail at once with kUnavailable naming the URL;
+// - flow-run calls, which are synchronous, are retried instead (remote_retry_test.cpp), or with
+//   retries turned off fail at once with kUnavailable naming the URL;
 // - every batch carries an idempotency key, which the server stores with it.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
-#include <random>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,28 +27,6 @@ namespace baton::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The port of "http://127.0.0.1:PORT/api".
-uint16_t port_of(const std::string& url) {
-  auto colon = url.rfind(':');
-  return static_cast<uint16_t>(std::stoi(url.substr(colon + 1)));
-}
-
-// A server on a free port below Linux's ephemeral range (32768-60999 by default), so that while
-// it is down no outgoing connection of a test running beside this one can be given its port and
-// keep the restart from binding it. A port another program holds fails the start; try another.
-std::unique_ptr<ServerProcess> start_below_ephemeral_ports(const std::string& home) {
-  std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<int> ports(20000, 32000);
-  for (int attempt = 1;; ++attempt) {
-    try {
-      return std::make_unique<ServerProcess>(
-          ServerProcess::Options{.home = home, .port = static_cast<uint16_t>(ports(random))});
-    } catch (const std::runtime_error&) {
-      if (attempt == 20) throw;
-    }
-  }
-}
 
 // One task run's Pending, Running and Completed snapshots, as the SDK records them.
 std::vector<TaskRunRecord> task_run_lifecycle(const std::string& flow_run_id, int index) {
@@ -105,7 +82,7 @@ FlowRunRecord new_flow_run(RemoteClient& client) {
 
 TEST(RemoteSender, StatesRecordedWhileTheServerIsDownArriveOnceItIsBack) {
   FreshDir home("remote-outage");
-  auto server = start_below_ephemeral_ports(home.path());
+  auto server = start_below_ephemeral_ports({.home = home.path()});
   const std::string url = server->url();
   RemoteClient client(url, "", {.give_up_after = 60s});
   FlowRunRecord run = new_flow_run(client);
@@ -116,8 +93,9 @@ TEST(RemoteSender, StatesRecordedWhileTheServerIsDownArriveOnceItIsBack) {
   record_task_runs(client, run.id, 2, 40);
   // Long enough for the sender to have found the server gone and backed off more than once.
   std::this_thread::sleep_for(500ms);
+  RemoteClient no_retries(url, "", {.retry_for = 0ms});
   try {
-    new_flow_run(client);
+    new_flow_run(no_retries);
     ADD_FAILURE() << "a flow run was created with the server down";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnavailable);
@@ -151,7 +129,7 @@ TEST(RemoteSender, StatesRecordedWhileTheServerIsDownArriveOnceItIsBack) {
 
 TEST(RemoteSender, GivingUpReportsTheLostRecordsOnceAndLosesNothingElse) {
   FreshDir home("remote-give-up");
-  auto server = start_below_ephemeral_ports(home.path());
+  auto server = start_below_ephemeral_ports({.home = home.path()});
   const std::string url = server->url();
   RemoteClient client(url, "", {.give_up_after = 400ms});
   FlowRunRecord run = new_flow_run(client);

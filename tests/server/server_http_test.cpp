@@ -16,6 +16,7 @@
 #include "baton/error.h"
 #include "client/http_client.h"
 #include "client/orchestration_client.h"
+#include "model/ids.h"
 #include "server_process.h"
 
 namespace baton {
@@ -357,6 +358,42 @@ TEST_F(ServerHttp, LogsAreWrittenAndFiltered) {
   EXPECT_EQ(errors.body[0]["message"], "line 3");
 }
 
+TEST_F(ServerHttp, LogsAreFilteredByTaskRunInPrefectsShape) {
+  std::string id = create_flow_run()["id"];
+  std::string load = new_id(), save = new_id();
+  json logs = json::array();
+  // Interleaved: save, load, flow, load (the last at ERROR).
+  const std::pair<std::string, int> lines[] = {{save, 20}, {load, 20}, {"", 20}, {load, 40}};
+  for (int i = 0; i < 4; ++i) {
+    json line{{"flow_run_id", id},
+              {"name", "baton.task_runs"},
+              {"level", lines[i].second},
+              {"message", "line " + std::to_string(i)},
+              {"timestamp", "2024-03-31T08:00:0" + std::to_string(i) + "Z"}};
+    if (!lines[i].first.empty()) line["task_run_id"] = lines[i].first;
+    logs.push_back(line);
+  }
+  ASSERT_EQ(call(http_, "POST", "/logs/", logs).status, 201);
+  auto of_load =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"task_run_id", {{"any_", {load}}}}}}});
+  ASSERT_EQ(of_load.status, 200) << of_load.body;
+  ASSERT_EQ(of_load.body.size(), 2u) << of_load.body;
+  EXPECT_EQ(of_load.body[0]["message"], "line 1");
+  EXPECT_EQ(of_load.body[1]["message"], "line 3");
+  for (const auto& l : of_load.body) EXPECT_EQ(l["task_run_id"], load);
+  auto errors = call(http_, "POST", "/logs/filter",
+                     {{"logs",
+                       {{"flow_run_id", {{"any_", {id}}}},
+                        {"task_run_id", {{"any_", {load}}}},
+                        {"level", {{"ge_", 40}}}}}});
+  ASSERT_EQ(errors.body.size(), 1u) << errors.body;
+  EXPECT_EQ(errors.body[0]["message"], "line 3");
+  auto none =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"task_run_id", {{"any_", {new_id()}}}}}}});
+  EXPECT_EQ(none.status, 200);
+  EXPECT_TRUE(none.body.empty()) << none.body;
+}
+
 struct BadInput {
   const char* name;
   const char* method;
@@ -499,6 +536,14 @@ INSTANTIATE_TEST_SUITE_P(
                  "0.flow_run_id"},
         BadInput{"logs_filter_bad_level", "POST", "/logs/filter",
                  "{\"logs\": {\"level\": {\"ge_\": \"high\"}}}", 422, "logs.level.ge_"},
+        BadInput{"logs_filter_two_task_runs", "POST", "/logs/filter",
+                 "{\"logs\": {\"task_run_id\": {\"any_\": "
+                 "[\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", "
+                 "\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4f\"]}}}",
+                 422, "logs.task_run_id.any_"},
+        BadInput{"logs_filter_task_run_not_uuid", "POST", "/logs/filter",
+                 "{\"logs\": {\"task_run_id\": {\"any_\": [\"nope\"]}}}", 422,
+                 "logs.task_run_id.any_.0"},
         BadInput{"events_missing_resource", "POST", "/events", "{\"event\": \"my.event\"}", 422,
                  nullptr},
         BadInput{"events_filter_unknown", "POST", "/events/filter", "{\"filter\": {\"colour\": 1}}",

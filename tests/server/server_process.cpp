@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -150,6 +151,25 @@ int ServerProcess::stop(int signal) {
     out_fd_ = -1;
   }
   return status_;
+}
+
+std::unique_ptr<ServerProcess> start_below_ephemeral_ports(ServerProcess::Options options) {
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> ports(20000, 32000);
+  // A port another program holds fails the start; try another.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      options.port = static_cast<uint16_t>(ports(random));
+      return std::make_unique<ServerProcess>(options);
+    } catch (const std::runtime_error&) {
+      if (attempt == 20) throw;
+    }
+  }
+}
+
+uint16_t port_of(const std::string& url) {
+  auto colon = url.rfind(':');
+  return static_cast<uint16_t>(std::stoi(url.substr(colon + 1)));
 }
 
 std::string ServerProcess::output() {

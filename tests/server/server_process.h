@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,6 +48,14 @@ class ServerProcess {
   std::string url_, home_, output_;
   bool owns_home_ = false;  // a fresh home, removed by the destructor
 };
+
+// A server on a free port below Linux's ephemeral range (32768-60999 by default), for tests that
+// stop it and start it again on the same port (the port of its url(), see port_of()): while it is
+// down, no outgoing connection of a test running beside this one can be given its port and keep
+// the restart from binding it. `options.port` is chosen here.
+std::unique_ptr<ServerProcess> start_below_ephemeral_ports(ServerProcess::Options options);
+// The port of "http://127.0.0.1:PORT/api".
+uint16_t port_of(const std::string& url);
 
 // The `baton` executable under test (BATON_TEST_BINARY overrides it, to compare two builds).
 std::string baton_binary();
