@@ -3,6 +3,7 @@
 // server (BATON_API_URL). Human tables by default, --json for machines.
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -177,30 +178,61 @@ void install_inspect(CLI::App* group, const std::string& what,
   });
 }
 
-// `<group> logs ID [--limit N] [--json]`: the log lines `filter_for` selects (it also checks that
-// the run exists), oldest first. Shared by flow-run and task-run.
+// Python's logging levels, which Prefect's and Baton's log lines use.
+constexpr std::pair<std::string_view, int> kLogLevels[] = {
+    {"DEBUG", 10}, {"INFO", 20}, {"WARNING", 30}, {"ERROR", 40}, {"CRITICAL", 50}};
+
+// The name of the highest level `level` reaches ("DEBUG" below INFO).
+std::string_view level_name(int level) {
+  std::string_view name = kLogLevels[0].first;
+  for (const auto& [n, value] : kLogLevels)
+    if (level >= value) name = n;
+  return name;
+}
+
+// --level: a level name (any case) or a number of 0 or more.
+int parse_log_level(const std::string& text) {
+  for (const auto& [name, value] : kLogLevels)
+    if (upper(text) == name) return value;
+  int level = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), level);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || level < 0)
+    throw invalid_argument("'" + text +
+                               "' is not a log level; expected DEBUG, INFO, WARNING, ERROR, "
+                               "CRITICAL or a number such as 25",
+                           "--level");
+  return level;
+}
+
+// `<group> logs ID [--level L] [--reverse] [--limit N] [--json]`: the log lines `filter_for`
+// selects (it also checks that the run exists) at `--level` or above, oldest first or, with
+// --reverse, newest first (the newest N with --limit). Shared by flow-run and task-run.
 void install_logs(CLI::App* group, const std::string& what,
                   std::function<LogFilter(OrchestrationClient&, const std::string&)> filter_for) {
-  auto id = std::make_shared<std::string>();
-  auto opts = std::make_shared<ListOptions>();
+  struct Options : ListOptions {
+    std::string id, level;
+    bool reverse = false;
+  };
+  auto opts = std::make_shared<Options>();
   auto* logs = group->add_subcommand("logs", "Print a " + what + "'s log lines, oldest first");
-  logs->add_option("id", *id, id_help(what))->required();
+  logs->add_option("id", opts->id, id_help(what))->required();
+  logs->add_option("--level", opts->level,
+                   "Lowest level shown: DEBUG, INFO, WARNING, ERROR, CRITICAL or a number");
+  logs->add_flag("--reverse", opts->reverse, "Newest lines first");
   add_limit_and_json(logs, *opts, 1000);
-  logs->callback([id, opts, filter_for] {
+  logs->callback([opts, filter_for] {
+    std::optional<int> min_level;
+    if (!opts->level.empty()) min_level = parse_log_level(opts->level);
     auto client = make_client();
-    LogFilter filter = filter_for(*client, *id);
+    LogFilter filter = filter_for(*client, opts->id);
+    filter.min_level = min_level;
+    filter.sort = opts->reverse ? "TIMESTAMP_DESC" : "TIMESTAMP_ASC";
     filter.limit = opts->limit;
     auto lines = client->read_logs(filter);
     if (opts->as_json) return print_json(lines);
-    for (const auto& line : lines) {
-      const char* level = line.level >= 50   ? "CRITICAL"
-                          : line.level >= 40 ? "ERROR"
-                          : line.level >= 30 ? "WARNING"
-                          : line.level >= 20 ? "INFO"
-                                             : "DEBUG";
-      std::cout << format_time(line.timestamp) << " | " << level << " | " << line.name << " - "
-                << line.message << '\n';
-    }
+    for (const auto& line : lines)
+      std::cout << format_time(line.timestamp) << " | " << level_name(line.level) << " | "
+                << line.name << " - " << line.message << '\n';
   });
 }
 
@@ -329,7 +361,7 @@ void install_flow_run(CLI::App& root) {
 
   install_logs(fr, "flow run", [](OrchestrationClient& client, const std::string& id) {
     LogFilter filter;
-    filter.flow_run_id = read_flow_run_or_throw(client, id).id;
+    filter.flow_run_ids = {read_flow_run_or_throw(client, id).id};
     return filter;
   });
 
@@ -411,7 +443,7 @@ void install_task_run(CLI::App& root) {
 
   install_logs(tr, "task run", [](OrchestrationClient& client, const std::string& id) {
     LogFilter filter;
-    filter.task_run_id = read_task_run_or_throw(client, id).id;
+    filter.task_run_ids = {read_task_run_or_throw(client, id).id};
     return filter;
   });
 }

@@ -322,9 +322,19 @@ void RemoteClient::write_logs(std::vector<LogRecord> logs) {
 std::vector<LogRecord> RemoteClient::read_logs(const LogFilter& f) {
   flush();
   json logs = json::object();
-  if (!f.flow_run_id.empty()) logs["flow_run_id"] = any_of({f.flow_run_id});
-  if (!f.task_run_id.empty()) logs["task_run_id"] = any_of({f.task_run_id});
-  if (f.min_level > 0) logs["level"] = {{"ge_", f.min_level}};
+  if (!f.flow_run_ids.empty()) logs["flow_run_id"] = any_of(f.flow_run_ids);
+  json task_runs = json::object();
+  if (!f.task_run_ids.empty()) task_runs = any_of(f.task_run_ids);
+  if (f.task_run_is_null) task_runs["is_null_"] = *f.task_run_is_null;
+  if (!task_runs.empty()) logs["task_run_id"] = std::move(task_runs);
+  json level = json::object();
+  if (f.min_level) level["ge_"] = *f.min_level;
+  if (f.max_level) level["le_"] = *f.max_level;
+  if (!level.empty()) logs["level"] = std::move(level);
+  json timestamp = json::object();
+  if (f.timestamp_after) timestamp["after_"] = format_time(*f.timestamp_after);
+  if (f.timestamp_before) timestamp["before_"] = format_time(*f.timestamp_before);
+  if (!timestamp.empty()) logs["timestamp"] = std::move(timestamp);
   return call("POST", "/logs/filter",
               {{"logs", logs}, {"sort", f.sort}, {"limit", f.limit}, {"offset", f.offset}})
       .get<std::vector<LogRecord>>();

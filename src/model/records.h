@@ -132,14 +132,22 @@ struct TaskRunFilter {
   int offset = 0;
 };
 
+// Log lines to read, Prefect's LogFilter: a line matches when it is of one of `flow_run_ids` (if
+// any), of one of `task_run_ids` (if any), has a task run or not as `task_run_is_null` says (true:
+// the flow run's own lines, outside any task), and its level and timestamp lie within the bounds
+// set (each bound inclusive, as Prefect's ge_/le_ and after_/before_). Each id list holds at most
+// kMaxLogFilterIds ids; read_logs refuses more with invalid_argument naming the list.
 struct LogFilter {
-  std::string flow_run_id;
-  std::string task_run_id;
-  int min_level = 0;
+  std::vector<std::string> flow_run_ids;
+  std::vector<std::string> task_run_ids;
+  std::optional<bool> task_run_is_null;
+  std::optional<int> min_level, max_level;
+  std::optional<TimePoint> timestamp_after, timestamp_before;
   std::string sort = "TIMESTAMP_ASC";  // or "TIMESTAMP_DESC"
   int limit = 200;
   int offset = 0;
 };
+inline constexpr size_t kMaxLogFilterIds = 200;
 
 // Artifacts to list (storage::ArtifactStore::filter, OrchestrationClient::filter_artifacts). Empty
 // lists do not constrain.

@@ -245,6 +245,40 @@ FlowRunFilter flow_run_filter_from(const json& b) {
   return f;
 }
 
+// Prefect's LogFilter: run ids (at most kMaxLogFilterIds of each), task_run_id.is_null_ (true: the
+// flow run's own lines), level ge_/le_ and timestamp after_/before_, every bound inclusive.
+json log_filter_schema() {
+  json ids = s::array(s::uuid());
+  ids["maxItems"] = kMaxLogFilterIds;
+  auto range = [](json bound, const char* low, const char* high) {
+    return s::nullable(s::object({{low, s::nullable(bound)}, {high, s::nullable(bound)}}, {}, true));
+  };
+  return s::nullable(s::object(
+      {{"flow_run_id", s::nullable(s::object({{"any_", s::nullable(ids)}}, {}, true))},
+       {"task_run_id",
+        s::nullable(s::object({{"any_", s::nullable(ids)}, {"is_null_", s::nullable(s::boolean())}},
+                              {}, true))},
+       {"level", range(s::integer(std::numeric_limits<int>::min(), std::numeric_limits<int>::max()),
+                         "ge_", "le_")},
+       {"timestamp", range(s::date_time(), "after_", "before_")}},
+      {}, true));
+}
+
+LogFilter log_filter_from(const json& b) {
+  LogFilter f;
+  f.flow_run_ids = strings_at(b, {"logs", "flow_run_id", "any_"});
+  f.task_run_ids = strings_at(b, {"logs", "task_run_id", "any_"});
+  if (auto v = at(b, {"logs", "task_run_id", "is_null_"})) f.task_run_is_null = v->get<bool>();
+  if (auto v = at(b, {"logs", "level", "ge_"})) f.min_level = v->get<int>();
+  if (auto v = at(b, {"logs", "level", "le_"})) f.max_level = v->get<int>();
+  if (auto t = at(b, {"logs", "timestamp", "after_"}))
+    f.timestamp_after = parse_time(t->get<std::string>(), "logs.timestamp.after_");
+  if (auto t = at(b, {"logs", "timestamp", "before_"}))
+    f.timestamp_before = parse_time(t->get<std::string>(), "logs.timestamp.before_");
+  read_page(b, f.limit, f.offset, f.sort);
+  return f;
+}
+
 TaskRunFilter task_run_filter_from(const json& b) {
   TaskRunFilter f;
   f.ids = strings_at(b, {"task_runs", "id", "any_"});
@@ -722,7 +756,7 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                 if (!client.read_flow_run(id)) throw not_found("no flow run with id " + id);
                 std::string csv = "timestamp,level,flow_run_id,task_run_id,name,message\r\n";
                 LogFilter f;
-                f.flow_run_id = id;
+                f.flow_run_ids = {id};
                 f.limit = kMaxLimit;
                 for (;; f.offset += kMaxLimit) {
                   auto lines = client.read_logs(f);
@@ -931,30 +965,11 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .tag = "Logs",
        .summary = "Filter log lines",
        .request_schema = s::object(
-           pagination_properties(
-               {{"logs", s::nullable(s::object(
-                             {{"flow_run_id", any_filter(s::uuid())},
-                              {"task_run_id", any_filter(s::uuid())},
-                              {"level", s::nullable(s::object({{"ge_", s::nullable(s::integer(0))}},
-                                                              {}, true))}},
-                             {}, true))}},
-               {"TIMESTAMP_ASC", "TIMESTAMP_DESC"}),
+           pagination_properties({{"logs", log_filter_schema()}}, {"TIMESTAMP_ASC", "TIMESTAMP_DESC"}),
            {}, true),
        .response_schema = s::array(ref("Log")),
        .handler = [&client](Request& r) {
-         const json& b = r.json;
-         LogFilter f;
-         auto flow_runs = strings_at(b, {"logs", "flow_run_id", "any_"});
-         auto task_runs = strings_at(b, {"logs", "task_run_id", "any_"});
-         if (flow_runs.size() > 1 || task_runs.size() > 1)
-           throw invalid_argument(
-               "filter logs by at most one flow run and one task run",
-               flow_runs.size() > 1 ? "logs.flow_run_id.any_" : "logs.task_run_id.any_");
-         if (!flow_runs.empty()) f.flow_run_id = flow_runs.front();
-         if (!task_runs.empty()) f.task_run_id = task_runs.front();
-         if (auto v = at(b, {"logs", "level", "ge_"})) f.min_level = v->get<int>();
-         read_page(b, f.limit, f.offset, f.sort);
-         return Response::json(client.read_logs(f));
+         return Response::json(client.read_logs(log_filter_from(r.json)));
        }});
 }
 

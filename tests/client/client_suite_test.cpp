@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "../storage/log_filter_cases.h"
 #include "baton/error.h"
 #include "model/ids.h"
 
@@ -430,7 +431,7 @@ TEST_P(ClientSuite, ClosingTheClientFlushesEverythingRecorded) {
   for (const auto& t : task_runs) EXPECT_EQ(t.state.type, StateType::kCompleted);
   EXPECT_EQ(client().read_states(ids[123]).size(), 3u);
   LogFilter lf;
-  lf.flow_run_id = run.id;
+  lf.flow_run_ids = {run.id};
   EXPECT_EQ(client().read_logs(lf).size(), 1u);
 }
 
@@ -451,7 +452,7 @@ TEST_P(ClientSuite, LogsFilterByRunLevelAndPage) {
   }
   client().write_logs(logs);
   LogFilter f;
-  f.flow_run_id = run.id;
+  f.flow_run_ids = {run.id};
   auto all = client().read_logs(f);
   ASSERT_EQ(all.size(), 10u);
   EXPECT_EQ(all.front().message, "line 0");
@@ -459,16 +460,46 @@ TEST_P(ClientSuite, LogsFilterByRunLevelAndPage) {
   f.min_level = 40;
   EXPECT_EQ(client().read_logs(f).size(), 5u);
   f = {};
-  f.task_run_id = task;
+  f.task_run_ids = {task};
   EXPECT_EQ(client().read_logs(f).size(), 4u);
   f = {};
-  f.flow_run_id = run.id;
+  f.flow_run_ids = {run.id};
   f.sort = "TIMESTAMP_DESC";
   f.limit = 3;
   f.offset = 1;
   auto page = client().read_logs(f);
   ASSERT_EQ(page.size(), 3u);
   EXPECT_EQ(page[0].message, "line 8");
+}
+
+// Prefect's whole log filter gives the same lines in the same order through every transport (the
+// remote one maps it to POST /api/logs/filter and back).
+TEST_P(ClientSuite, LogFilterCasesSelectTheSameLinesThroughEveryTransport) {
+  LogFilterData data;
+  client().write_logs(data.lines());
+  for (const auto& c : data.cases())
+    EXPECT_EQ(line_numbers(client().read_logs(c.filter)), c.expected) << c.name;
+}
+
+TEST_P(ClientSuite, LogFilterIdListsBeyondTheCapAreBadInputNamingTheList) {
+  std::vector<std::string> ids(kMaxLogFilterIds + 1);
+  for (auto& id : ids) id = new_id();
+  for (auto [list, name] : {std::pair{&LogFilter::flow_run_ids, "flow_run"},
+                            std::pair{&LogFilter::task_run_ids, "task_run"}}) {
+    LogFilter f;
+    f.*list = ids;
+    try {
+      client().read_logs(f);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+      EXPECT_NE(e.field().find(name), std::string::npos) << e.field();
+    }
+    ids.pop_back();
+    f.*list = ids;
+    EXPECT_TRUE(client().read_logs(f).empty()) << name;
+    ids.push_back(new_id());
+  }
 }
 
 TEST_P(ClientSuite, DeleteFlowRunCascadesToTaskRunsStatesAndLogs) {
@@ -486,11 +517,11 @@ TEST_P(ClientSuite, DeleteFlowRunCascadesToTaskRunsStatesAndLogs) {
   EXPECT_TRUE(client().read_states(run.id).empty());
   EXPECT_TRUE(client().read_states(task).empty());
   LogFilter f;
-  f.flow_run_id = run.id;
+  f.flow_run_ids = {run.id};
   EXPECT_TRUE(client().read_logs(f).empty());
   EXPECT_FALSE(client().delete_flow_run(run.id));
   EXPECT_TRUE(client().read_flow_run(keep.id));
-  f.flow_run_id = keep.id;
+  f.flow_run_ids = {keep.id};
   EXPECT_EQ(client().read_logs(f).size(), 1u);
 }
 

@@ -134,7 +134,7 @@ TEST_P(MultiProcessSuite, ConcurrentProcessesAndThreadsLoseNoRow) {
       if (flow.rfind("proc-", 0) == 0) {
         EXPECT_EQ(client().read_states(tasks.front().id).size(), 3u);
         LogFilter lf;
-        lf.flow_run_id = run.id;
+        lf.flow_run_ids = {run.id};
         lf.limit = 1000;
         EXPECT_EQ(client().read_logs(lf).size(), static_cast<size_t>(kTasks));
       }

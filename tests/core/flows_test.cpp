@@ -106,7 +106,7 @@ TEST_P(SdkFlows, RunLoggerLinesAreStoredWithTheirRuns) {
   f();
   client().flush();
   LogFilter lf;
-  lf.flow_run_id = flow_run_id;
+  lf.flow_run_ids = {flow_run_id};
   auto logs = client().read_logs(lf);
   bool flow_line = false, task_line = false;
   for (const auto& l : logs) {
@@ -137,7 +137,7 @@ TEST_P(SdkFlows, LogPrintsCapturesStdoutOnlyWhenEnabled) {
   f();
   client().flush();
   LogFilter lf;
-  lf.task_run_id = loud_id;
+  lf.task_run_ids = {loud_id};
   auto logs = client().read_logs(lf);
   std::vector<std::pair<int, std::string>> lines;
   for (const auto& l : logs) lines.emplace_back(l.level, l.message);
@@ -145,7 +145,7 @@ TEST_P(SdkFlows, LogPrintsCapturesStdoutOnlyWhenEnabled) {
             lines.end());
   EXPECT_NE(std::find(lines.begin(), lines.end(), std::make_pair(40, std::string("an error line"))),
             lines.end());
-  lf.task_run_id = quiet_id;
+  lf.task_run_ids = {quiet_id};
   EXPECT_TRUE(client().read_logs(lf).empty());
 }
 

@@ -69,7 +69,7 @@ std::vector<TaskRunRecord> task_runs_of(OrchestrationClient& client,
 
 size_t logs_of(OrchestrationClient& client, const std::string& flow_run_id) {
   LogFilter filter;
-  filter.flow_run_id = flow_run_id;
+  filter.flow_run_ids = {flow_run_id};
   filter.limit = 1000;
   return client.read_logs(filter).size();
 }

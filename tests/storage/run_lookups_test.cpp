@@ -87,7 +87,7 @@ TEST(RunLookups, DeleteTaskRunTakesItsHistoryAndLogsOnly) {
   EXPECT_TRUE(s.read_states(gone.id).empty());
   EXPECT_FALSE(s.delete_task_run(gone.id));
   LogFilter logs;
-  logs.flow_run_id = fr;
+  logs.flow_run_ids = {fr};
   auto left = s.read_logs(logs);
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].message, "kept");

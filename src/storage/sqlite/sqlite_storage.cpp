@@ -1213,18 +1213,35 @@ bool SqliteStorage::delete_task_run(const std::string& id) {
 
 std::vector<LogRecord> SqliteStorage::read_logs(const LogFilter& f) {
   check_page(f.limit, f.offset);
+  for (const auto& [ids, field] : {std::pair{&f.flow_run_ids, "flow_run_ids"},
+                                   std::pair{&f.task_run_ids, "task_run_ids"}})
+    if (ids->size() > kMaxLogFilterIds)
+      throw invalid_argument(std::string(field) + " holds " + std::to_string(ids->size()) +
+                                 " ids; at most " + std::to_string(kMaxLogFilterIds) +
+                                 " are accepted",
+                             field);
+  // The run ids reach ix_log_flow_run_id (flow_run_id, timestamp), with the time bounds, or the
+  // partial ix_log_task_run_id, which a task_run_id IN (...) term implies is usable.
   Where w;
-  if (!f.flow_run_id.empty()) {
-    w.add("flow_run_id = ?");
-    w.bind(f.flow_run_id);
-  }
-  if (!f.task_run_id.empty()) {
-    w.add("task_run_id = ?");
-    w.bind(f.task_run_id);
-  }
-  if (f.min_level > 0) {
+  w.in("flow_run_id", f.flow_run_ids);
+  w.in("task_run_id", f.task_run_ids);
+  // A line without a task run is stored with NULL there (write_task_runs binds '' as NULL).
+  if (f.task_run_is_null) w.add(*f.task_run_is_null ? "task_run_id IS NULL" : "task_run_id IS NOT NULL");
+  if (f.min_level) {
     w.add("level >= ?");
-    w.bind(static_cast<int64_t>(f.min_level));
+    w.bind(static_cast<int64_t>(*f.min_level));
+  }
+  if (f.max_level) {
+    w.add("level <= ?");
+    w.bind(static_cast<int64_t>(*f.max_level));
+  }
+  if (f.timestamp_after) {
+    w.add("timestamp >= ?");
+    w.bind(micros(*f.timestamp_after));
+  }
+  if (f.timestamp_before) {
+    w.add("timestamp <= ?");
+    w.bind(micros(*f.timestamp_before));
   }
   std::string order = order_by(f.sort, {{"TIMESTAMP_ASC", "timestamp ASC, id ASC"},
                                         {"TIMESTAMP_DESC", "timestamp DESC, id DESC"}});
