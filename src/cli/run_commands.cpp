@@ -216,13 +216,14 @@ void install_logs(CLI::App* group, const std::string& what,
   auto opts = std::make_shared<Options>();
   auto* logs = group->add_subcommand("logs", "Print a " + what + "'s log lines, oldest first");
   logs->add_option("id", opts->id, id_help(what))->required();
-  logs->add_option("--level", opts->level,
-                   "Lowest level shown: DEBUG, INFO, WARNING, ERROR, CRITICAL or a number");
+  auto* level =
+      logs->add_option("--level", opts->level,
+                       "Lowest level shown: DEBUG, INFO, WARNING, ERROR, CRITICAL or a number");
   logs->add_flag("--reverse", opts->reverse, "Newest lines first");
   add_limit_and_json(logs, *opts, 1000);
-  logs->callback([opts, filter_for] {
+  logs->callback([opts, level, filter_for] {
     std::optional<int> min_level;
-    if (!opts->level.empty()) min_level = parse_log_level(opts->level);
+    if (level->count() > 0) min_level = parse_log_level(opts->level);
     auto client = make_client();
     LogFilter filter = filter_for(*client, opts->id);
     filter.min_level = min_level;

@@ -251,7 +251,8 @@ json log_filter_schema() {
   json ids = s::array(s::uuid());
   ids["maxItems"] = kMaxLogFilterIds;
   auto range = [](json bound, const char* low, const char* high) {
-    return s::nullable(s::object({{low, s::nullable(bound)}, {high, s::nullable(bound)}}, {}, true));
+    return s::nullable(
+        s::object({{low, s::nullable(bound)}, {high, s::nullable(bound)}}, {}, true));
   };
   return s::nullable(s::object(
       {{"flow_run_id", s::nullable(s::object({{"any_", s::nullable(ids)}}, {}, true))},
@@ -259,7 +260,7 @@ json log_filter_schema() {
         s::nullable(s::object({{"any_", s::nullable(ids)}, {"is_null_", s::nullable(s::boolean())}},
                               {}, true))},
        {"level", range(s::integer(std::numeric_limits<int>::min(), std::numeric_limits<int>::max()),
-                         "ge_", "le_")},
+                       "ge_", "le_")},
        {"timestamp", range(s::date_time(), "after_", "before_")}},
       {}, true));
 }
@@ -964,9 +965,9 @@ void add_run_routes(Router& router, ServerContext& ctx) {
        .path = "/api/logs/filter",
        .tag = "Logs",
        .summary = "Filter log lines",
-       .request_schema = s::object(
-           pagination_properties({{"logs", log_filter_schema()}}, {"TIMESTAMP_ASC", "TIMESTAMP_DESC"}),
-           {}, true),
+       .request_schema = s::object(pagination_properties({{"logs", log_filter_schema()}},
+                                                         {"TIMESTAMP_ASC", "TIMESTAMP_DESC"}),
+                                   {}, true),
        .response_schema = s::array(ref("Log")),
        .handler = [&client](Request& r) {
          return Response::json(client.read_logs(log_filter_from(r.json)));

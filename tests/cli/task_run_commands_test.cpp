@@ -1,6 +1,6 @@
-// `baton task-run inspect` and `baton task-run logs`, run as the real executable against the
-// embedded database and against the real server (BATON_API_URL): the same commands must give the
-// same results through both transports.
+// `baton task-run inspect`, `baton task-run logs` and `baton flow-run logs` (--level, --reverse),
+// run as the real executable against the embedded database and against the real server
+// (BATON_API_URL): the same commands must give the same results through both transports.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -146,6 +146,63 @@ TEST_P(TaskRunCommands, LogsPrintOnlyThatTaskRunsLinesOldestFirst) {
   EXPECT_EQ(ok_json("flow-run logs --json " + flow_run_).size(), 6u);
 }
 
+// Every message of a --json answer, in order.
+std::vector<std::string> messages(const json& lines) {
+  std::vector<std::string> out;
+  for (const auto& l : lines) out.push_back(l["message"]);
+  return out;
+}
+
+TEST_P(TaskRunCommands, LogsLevelAndReverseSelectAndOrderTheLines) {
+  auto load = record("load", {State::completed()});
+  auto t0 = now();
+  log(load.id,
+      {{10, "load debug"},
+       {20, "load info"},
+       {30, "load warning"},
+       {40, "load error"},
+       {50, "load critical"}},
+      t0);
+  log("", {{20, "flow info"}, {45, "flow error"}}, t0 + std::chrono::microseconds(10));
+  using V = std::vector<std::string>;
+  struct Row {
+    std::string args;
+    V expected;
+  };
+  const Row rows[] = {
+      {"task-run logs --json " + load.id,
+       {"load debug", "load info", "load warning", "load error", "load critical"}},
+      {"task-run logs --level WARNING --json " + load.id,
+       {"load warning", "load error", "load critical"}},
+      {"task-run logs --level error --json " + load.id, {"load error", "load critical"}},
+      {"task-run logs --level 35 --json " + load.id, {"load error", "load critical"}},
+      {"task-run logs --level 0 --json " + load.id,
+       {"load debug", "load info", "load warning", "load error", "load critical"}},
+      {"task-run logs --reverse --json " + load.id,
+       {"load critical", "load error", "load warning", "load info", "load debug"}},
+      // The newest lines, not the oldest, when --limit cuts.
+      {"task-run logs --reverse --limit 2 --json " + load.id, {"load critical", "load error"}},
+      {"task-run logs --level INFO --reverse --limit 3 --json " + load.id,
+       {"load critical", "load error", "load warning"}},
+      {"flow-run logs --level ERROR --json " + flow_run_,
+       {"load error", "load critical", "flow error"}},
+      {"flow-run logs --level critical --reverse --json " + flow_run_, {"load critical"}},
+      {"flow-run logs --reverse --limit 3 --json " + flow_run_,
+       {"flow error", "flow info", "load critical"}},
+  };
+  for (const auto& row : rows) EXPECT_EQ(messages(ok_json(row.args)), row.expected) << row.args;
+
+  // The human form: one line per log line, newest first with --reverse.
+  std::string text = ok("flow-run logs --level WARNING --reverse " + flow_run_);
+  auto flow_error = text.find("ERROR | baton.flow_runs - flow error");
+  auto critical = text.find("CRITICAL | baton.task_runs - load critical");
+  auto warning = text.find("WARNING | baton.task_runs - load warning");
+  ASSERT_NE(flow_error, std::string::npos) << text;
+  EXPECT_LT(flow_error, critical) << text;
+  EXPECT_LT(critical, warning) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 4) << text;
+}
+
 TEST_P(TaskRunCommands, UnknownOrMalformedIdsAndBadOptionsExitWithCodeTwo) {
   const std::string unknown = new_id();
   expect_bad_input({
@@ -160,6 +217,13 @@ TEST_P(TaskRunCommands, UnknownOrMalformedIdsAndBadOptionsExitWithCodeTwo) {
       {"task-run logs", "id"},
       // A flow run's id is not a task run's.
       {"task-run inspect " + flow_run_, "no task run with id " + flow_run_},
+      // --level: a level name or a number of 0 or more.
+      {"task-run logs " + unknown + " --level loud", "'loud' is not a log level"},
+      {"task-run logs " + unknown + " --level -5", "[--level]"},
+      {"task-run logs " + unknown + " --level 2.5", "[--level]"},
+      {"task-run logs " + unknown + " --level ''", "[--level]"},
+      {"flow-run logs " + flow_run_ + " --level WARN1NG", "[--level]"},
+      {"flow-run logs " + flow_run_ + " --level", "--level"},
   });
 }
 

@@ -481,7 +481,7 @@ TEST_P(ClientSuite, LogFilterCasesSelectTheSameLinesThroughEveryTransport) {
     EXPECT_EQ(line_numbers(client().read_logs(c.filter)), c.expected) << c.name;
 }
 
-TEST_P(ClientSuite, LogFilterIdListsBeyondTheCapAreBadInputNamingTheList) {
+TEST_P(ClientSuite, LogFilterIdListsBeyondTheCapOrNotOfUuidsAreBadInputNamingTheList) {
   std::vector<std::string> ids(kMaxLogFilterIds + 1);
   for (auto& id : ids) id = new_id();
   for (auto [list, name] : {std::pair{&LogFilter::flow_run_ids, "flow_run"},
@@ -499,6 +499,15 @@ TEST_P(ClientSuite, LogFilterIdListsBeyondTheCapAreBadInputNamingTheList) {
     f.*list = ids;
     EXPECT_TRUE(client().read_logs(f).empty()) << name;
     ids.push_back(new_id());
+    f.*list = {new_id(), "nope"};
+    try {
+      client().read_logs(f);
+      ADD_FAILURE() << name << ": no error for a malformed id";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+      EXPECT_NE(e.field().find(name), std::string::npos) << e.field();
+      EXPECT_EQ(e.field().back(), '1') << e.field();
+    }
   }
 }
 

@@ -119,6 +119,56 @@ TEST_P(SdkFlows, RunLoggerLinesAreStoredWithTheirRuns) {
   EXPECT_TRUE(task_line);
 }
 
+// What the run logger stored, read back through Prefect's whole log filter: several task runs at
+// once, the flow run's own lines (no task run), level bounds, newest first.
+TEST_P(SdkFlows, RunLogsAreReadBackByTaskRunsLevelAndOrder) {
+  std::string flow_run_id;
+  std::vector<std::string> task_run_ids;  // the tasks run one after another
+  auto noisy = baton::task("noisy", [&](int i) {
+    task_run_ids.push_back(engine::current_task_run_id());
+    auto log = baton::get_run_logger();
+    log.info("task {} info", i);
+    log.warning("task {} warning", i);
+    log.error("task {} error", i);
+  });
+  auto f = baton::flow("noisy_flow", [&] {
+    flow_run_id = engine::current_flow_run_id();
+    baton::get_run_logger().warning("flow warning");
+    for (int i = 0; i < 3; ++i) noisy(i);
+    baton::get_run_logger().error("flow error");
+  });
+  f();
+  client().flush();
+  ASSERT_EQ(task_run_ids.size(), 3u);
+  using V = std::vector<std::string>;
+  auto read = [&](const LogFilter& lf) {
+    V out;
+    for (const auto& l : client().read_logs(lf)) out.push_back(l.message);
+    return out;
+  };
+  LogFilter two_tasks;
+  two_tasks.task_run_ids = {task_run_ids[2], task_run_ids[0]};
+  two_tasks.min_level = RunLogger::kWarning;
+  EXPECT_EQ(read(two_tasks),
+            (V{"task 0 warning", "task 0 error", "task 2 warning", "task 2 error"}));
+  LogFilter own;
+  own.flow_run_ids = {flow_run_id};
+  own.task_run_is_null = true;
+  own.min_level = RunLogger::kWarning;
+  EXPECT_EQ(read(own), (V{"flow warning", "flow error"}));
+  LogFilter infos;
+  infos.flow_run_ids = {flow_run_id};
+  infos.task_run_is_null = false;
+  infos.min_level = infos.max_level = RunLogger::kInfo;
+  EXPECT_EQ(read(infos), (V{"task 0 info", "task 1 info", "task 2 info"}));
+  LogFilter errors_newest_first;
+  errors_newest_first.flow_run_ids = {flow_run_id};
+  errors_newest_first.min_level = RunLogger::kError;
+  errors_newest_first.sort = "TIMESTAMP_DESC";
+  errors_newest_first.limit = 3;
+  EXPECT_EQ(read(errors_newest_first), (V{"flow error", "task 2 error", "task 1 error"}));
+}
+
 TEST_P(SdkFlows, LogPrintsCapturesStdoutOnlyWhenEnabled) {
   std::string quiet_id, loud_id;
   auto quiet = baton::task("quiet_print", [&] {

@@ -394,6 +394,104 @@ TEST_F(ServerHttp, LogsAreFilteredByTaskRunInPrefectsShape) {
   EXPECT_TRUE(none.body.empty()) << none.body;
 }
 
+// Prefect's LogFilter body as a Prefect client sends it: several flow and task runs,
+// task_run_id.is_null_, level ge_/le_ and timestamp after_/before_ (inclusive), both sorts, pages.
+TEST_F(ServerHttp, LogsFilterTakesPrefectsWholeFilter) {
+  std::string a = create_flow_run()["id"], b = create_flow_run()["id"];
+  std::string a1 = new_id(), a2 = new_id(), b1 = new_id();
+  // Line i at 08:00:0i: (flow run, task run, level).
+  struct Line {
+    std::string flow_run, task_run;
+    int level;
+  };
+  const Line rows[] = {{a, "", 10}, {a, a1, 20}, {a, a2, 30}, {b, "", 40},
+                       {b, b1, 50}, {a, a1, 40}, {b, b1, 10}};
+  json logs = json::array();
+  for (int i = 0; i < 7; ++i) {
+    json line{{"flow_run_id", rows[i].flow_run},
+              {"name", "baton.task_runs"},
+              {"level", rows[i].level},
+              {"message", "line " + std::to_string(i)},
+              {"timestamp", "2024-03-31T08:00:0" + std::to_string(i) + "Z"}};
+    line["task_run_id"] = rows[i].task_run.empty() ? json(nullptr) : json(rows[i].task_run);
+    logs.push_back(line);
+  }
+  ASSERT_EQ(call(http_, "POST", "/logs/", logs).status, 201);
+  // Bodies as a Prefect client writes them; $a, $b, $a1, $a2, $b1 stand for the runs' ids.
+  struct Row {
+    const char* name;
+    std::string body;
+    std::vector<int> expected;
+  };
+  const Row cases[] = {
+      {"two_flow_runs",
+       R"({"logs": {"flow_run_id": {"any_": ["$a", "$b"]}}})",
+       {0, 1, 2, 3, 4, 5, 6}},
+      {"three_task_runs",
+       R"({"logs": {"task_run_id": {"any_": ["$a1", "$a2", "$b1"]}}})",
+       {1, 2, 4, 5, 6}},
+      {"is_null_true", R"({"logs": {"task_run_id": {"is_null_": true}}})", {0, 3}},
+      {"is_null_false_of_one_flow_run",
+       R"({"logs": {"flow_run_id": {"any_": ["$b"]}, "task_run_id": {"is_null_": false}}})",
+       {4, 6}},
+      {"level_ge_le", R"({"logs": {"level": {"ge_": 20, "le_": 40}}})", {1, 2, 3, 5}},
+      {"timestamp_after_before_inclusive",
+       R"({"logs": {"timestamp": {"after_": "2024-03-31T08:00:02Z",
+                                  "before_": "2024-03-31T08:00:04Z"}}})",
+       {2, 3, 4}},
+      {"timestamp_in_another_zone",
+       R"({"logs": {"timestamp": {"after_": "2024-03-31T10:00:05+02:00"}}})",
+       {5, 6}},
+      {"timestamp_microseconds",
+       R"({"logs": {"timestamp": {"after_": "2024-03-31T08:00:04.000001Z"}}})",
+       {5, 6}},
+      {"combined_newest_first",
+       R"({"logs": {"flow_run_id": {"any_": ["$a", "$b"]}, "task_run_id": {"is_null_": false},
+                    "level": {"ge_": 20}, "timestamp": {"before_": "2024-03-31T08:00:05Z"}},
+           "sort": "TIMESTAMP_DESC"})",
+       {5, 4, 2, 1}},
+      {"page_oldest_first",
+       R"({"logs": {"flow_run_id": {"any_": ["$a", "$b"]}}, "limit": 2, "offset": 3})",
+       {3, 4}},
+      {"page_newest_first", R"({"sort": "TIMESTAMP_DESC", "limit": 3, "offset": 1})", {5, 4, 3}},
+      {"nulls_mean_no_filter",
+       R"({"logs": {"flow_run_id": null, "task_run_id": {"any_": null, "is_null_": null},
+                    "level": {"ge_": null, "le_": null}, "timestamp": null}})",
+       {0, 1, 2, 3, 4, 5, 6}},
+  };
+  auto with_ids = [&](std::string body) {
+    // Longest names first, so "$a1" is not read as "$a" followed by "1".
+    for (const auto& [name, id] : {std::pair{"$a1", a1}, std::pair{"$a2", a2}, std::pair{"$b1", b1},
+                                   std::pair{"$a", a}, std::pair{"$b", b}})
+      for (auto at = body.find(name); at != std::string::npos; at = body.find(name))
+        body.replace(at, std::string(name).size(), id);
+    return body;
+  };
+  for (const auto& c : cases) {
+    auto r = call_raw(http_, "POST", "/logs/filter", with_ids(c.body));
+    ASSERT_EQ(r.status, 200) << c.name << " " << r.body;
+    std::vector<int> got;
+    for (const auto& l : r.body)
+      got.push_back(std::stoi(l["message"].get<std::string>().substr(5)));
+    EXPECT_EQ(got, c.expected) << c.name;
+  }
+  // The OpenAPI document describes the same filter (it is generated from the route's schema).
+  auto doc = call(http_, "GET", "/openapi.json").body;
+  const json& filter = doc["paths"]["/api/logs/filter"]["post"]["requestBody"]["content"]
+                          ["application/json"]["schema"]["properties"]["logs"]["properties"];
+  EXPECT_EQ(filter["task_run_id"]["properties"]["any_"]["maxItems"], 200) << filter;
+  EXPECT_TRUE(filter["task_run_id"]["properties"].contains("is_null_")) << filter;
+  EXPECT_TRUE(filter["level"]["properties"].contains("le_")) << filter;
+  EXPECT_EQ(filter["timestamp"]["properties"]["after_"]["format"], "date-time") << filter;
+  // At the cap the list is accepted.
+  json many = json::array({a});
+  while (many.size() < 200) many.push_back(new_id());
+  auto capped =
+      call(http_, "POST", "/logs/filter", {{"logs", {{"flow_run_id", {{"any_", many}}}}}});
+  ASSERT_EQ(capped.status, 200) << capped.body;
+  EXPECT_EQ(capped.body.size(), 4u);
+}
+
 struct BadInput {
   const char* name;
   const char* method;
@@ -423,6 +521,15 @@ TEST_P(ServerBadInput, AnswersWithTheErrorShapeNamingTheField) {
 }
 
 constexpr const char* kMissingRun = "0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e";
+
+// A /logs/filter body whose `list` filter holds one id more than the 200 accepted.
+std::string too_many_ids(const char* list) {
+  json ids = json::array();
+  for (int i = 0; i <= 200; ++i) ids.push_back(new_id());
+  return json{{"logs", {{list, {{"any_", ids}}}}}}.dump();
+}
+const std::string kTooManyFlowRuns = too_many_ids("flow_run_id");
+const std::string kTooManyTaskRuns = too_many_ids("task_run_id");
 
 INSTANTIATE_TEST_SUITE_P(
     EveryRouteGroup, ServerBadInput,
@@ -473,8 +580,8 @@ INSTANTIATE_TEST_SUITE_P(
         // set_state reads its body without the schema walk when it plainly fits; anything else
         // must still be refused naming the field.
         BadInput{"set_state_array", "POST", "/flow_runs/{run}/set_state", "[]", 422, nullptr},
-        BadInput{"set_state_malformed", "POST", "/flow_runs/{run}/set_state", "{\"state\": ",
-                 400, nullptr},
+        BadInput{"set_state_malformed", "POST", "/flow_runs/{run}/set_state", "{\"state\": ", 400,
+                 nullptr},
         BadInput{"set_state_bad_force", "POST", "/flow_runs/{run}/set_state",
                  "{\"state\": {\"type\": \"RUNNING\"}, \"force\": \"yes\"}", 422, "force"},
         BadInput{"set_state_unknown_member", "POST", "/flow_runs/{run}/set_state",
@@ -536,11 +643,33 @@ INSTANTIATE_TEST_SUITE_P(
                  "0.flow_run_id"},
         BadInput{"logs_filter_bad_level", "POST", "/logs/filter",
                  "{\"logs\": {\"level\": {\"ge_\": \"high\"}}}", 422, "logs.level.ge_"},
-        BadInput{"logs_filter_two_task_runs", "POST", "/logs/filter",
-                 "{\"logs\": {\"task_run_id\": {\"any_\": "
-                 "[\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", "
-                 "\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4f\"]}}}",
+        BadInput{"logs_filter_too_many_flow_runs", "POST", "/logs/filter", kTooManyFlowRuns.c_str(),
+                 422, "logs.flow_run_id.any_"},
+        BadInput{"logs_filter_too_many_task_runs", "POST", "/logs/filter", kTooManyTaskRuns.c_str(),
                  422, "logs.task_run_id.any_"},
+        BadInput{"logs_filter_flow_run_not_uuid", "POST", "/logs/filter",
+                 "{\"logs\": {\"flow_run_id\": {\"any_\": "
+                 "[\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\", \"nope\"]}}}",
+                 422, "logs.flow_run_id.any_.1"},
+        BadInput{"logs_filter_ids_not_a_list", "POST", "/logs/filter",
+                 "{\"logs\": {\"flow_run_id\": {\"any_\": "
+                 "\"0190a6e2-7c3f-7b41-8d2e-5f3a9c1b2d4e\"}}}",
+                 422, "logs.flow_run_id.any_"},
+        BadInput{"logs_filter_is_null_not_bool", "POST", "/logs/filter",
+                 "{\"logs\": {\"task_run_id\": {\"is_null_\": \"yes\"}}}", 422,
+                 "logs.task_run_id.is_null_"},
+        BadInput{"logs_filter_level_le_not_integer", "POST", "/logs/filter",
+                 "{\"logs\": {\"level\": {\"le_\": 1.5}}}", 422, "logs.level.le_"},
+        BadInput{"logs_filter_after_not_a_time", "POST", "/logs/filter",
+                 "{\"logs\": {\"timestamp\": {\"after_\": \"yesterday\"}}}", 422,
+                 "logs.timestamp.after_"},
+        BadInput{"logs_filter_before_wrong_type", "POST", "/logs/filter",
+                 "{\"logs\": {\"timestamp\": {\"before_\": 5}}}", 422, "logs.timestamp.before_"},
+        BadInput{"logs_filter_unknown_bound", "POST", "/logs/filter",
+                 "{\"logs\": {\"timestamp\": {\"since_\": \"2024-03-31T08:00:00Z\"}}}", 422,
+                 "logs.timestamp.since_"},
+        BadInput{"logs_filter_bad_sort", "POST", "/logs/filter", "{\"sort\": \"LEVEL_DESC\"}", 422,
+                 "sort"},
         BadInput{"logs_filter_task_run_not_uuid", "POST", "/logs/filter",
                  "{\"logs\": {\"task_run_id\": {\"any_\": [\"nope\"]}}}", 422,
                  "logs.task_run_id.any_.0"},

@@ -63,45 +63,42 @@ struct LogFilterData {
     add("everything", {0, 1, 2, 3, 4, 5, 6, 7}, [](LogFilter&) {});
     add("one_flow_run", {0, 1, 2, 6}, [&](LogFilter& f) { f.flow_run_ids = {a}; });
     add("two_flow_runs", {0, 1, 2, 3, 4, 6, 7}, [&](LogFilter& f) { f.flow_run_ids = {a, b}; });
-    add("two_task_runs_of_two_flows", {1, 4, 6, 7},
-        [&](LogFilter& f) { f.task_run_ids = {a1, b1}; });
+    add("two_task_runs_of_two_flows", {1, 4, 6, 7}, [&](LogFilter& f) {
+      f.task_run_ids = {a1, b1};
+    });
     add("two_task_runs_of_one_flow", {1, 2, 6}, [&](LogFilter& f) { f.task_run_ids = {a1, a2}; });
-    add("flow_runs_and_task_runs", {1, 6},
-        [&](LogFilter& f) {
-          f.flow_run_ids = {a, c};
-          f.task_run_ids = {a1, b1};
-        });
+    add("flow_runs_and_task_runs", {1, 6}, [&](LogFilter& f) {
+      f.flow_run_ids = {a, c};
+      f.task_run_ids = {a1, b1};
+    });
     add("no_task_run", {0, 3, 5}, [](LogFilter& f) { f.task_run_is_null = true; });
     add("some_task_run", {1, 2, 4, 6, 7}, [](LogFilter& f) { f.task_run_is_null = false; });
-    add("flow_runs_own_lines", {0, 3},
-        [&](LogFilter& f) {
-          f.flow_run_ids = {a, b};
-          f.task_run_is_null = true;
-        });
-    add("flow_runs_task_lines", {4, 7},
-        [&](LogFilter& f) {
-          f.flow_run_ids = {b};
-          f.task_run_is_null = false;
-        });
-    add("task_runs_and_is_null_match_nothing", {},
-        [&](LogFilter& f) {
-          f.task_run_ids = {a1};
-          f.task_run_is_null = true;
-        });
+    add("flow_runs_own_lines", {0, 3}, [&](LogFilter& f) {
+      f.flow_run_ids = {a, b};
+      f.task_run_is_null = true;
+    });
+    add("flow_runs_task_lines", {4, 7}, [&](LogFilter& f) {
+      f.flow_run_ids = {b};
+      f.task_run_is_null = false;
+    });
+    add("task_runs_and_is_null_match_nothing", {}, [&](LogFilter& f) {
+      f.task_run_ids = {a1};
+      f.task_run_is_null = true;
+    });
     add("level_ge", {2, 3, 4, 6}, [](LogFilter& f) { f.min_level = 30; });
     add("level_le", {0, 1, 5, 7}, [](LogFilter& f) { f.max_level = 20; });
     add("level_between", {1, 2, 3, 5, 6}, [](LogFilter& f) {
-          f.min_level = 20;
-          f.max_level = 40;
-        });
+      f.min_level = 20;
+      f.max_level = 40;
+    });
     add("level_ge_and_le_equal", {3, 6}, [](LogFilter& f) {
-          f.min_level = 40;
-          f.max_level = 40;
-        });
+      f.min_level = 40;
+      f.max_level = 40;
+    });
     add("level_empty_range", {}, [](LogFilter& f) {
-          f.min_level = 40;
-          f.max_level = 30;
-        });
+      f.min_level = 40;
+      f.max_level = 30;
+    });
     add("after_is_inclusive", {3, 4, 5, 6, 7}, [&](LogFilter& f) { f.timestamp_after = at(3); });
     add("after_one_microsecond_later", {4, 5, 6, 7},
         [&](LogFilter& f) { f.timestamp_after = at(3) + us(1); });

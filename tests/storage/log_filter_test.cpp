@@ -19,7 +19,7 @@ TEST(LogFilter, EveryCaseSelectsExactlyItsLinesInOrder) {
     EXPECT_EQ(testing::line_numbers(s.read_logs(c.filter)), c.expected) << c.name;
 }
 
-TEST(LogFilter, IdListsBeyondTheCapAreRefusedNamingTheList) {
+TEST(LogFilter, IdListsBeyondTheCapOrNotOfUuidsAreRefusedNamingTheList) {
   SqliteStorage s(testing::fresh_db());
   std::vector<std::string> at_cap(kMaxLogFilterIds);
   for (auto& id : at_cap) id = new_id();
@@ -39,6 +39,15 @@ TEST(LogFilter, IdListsBeyondTheCapAreRefusedNamingTheList) {
       EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
       EXPECT_EQ(e.field(), field);
       EXPECT_NE(std::string(e.what()).find("at most 200"), std::string::npos) << e.what();
+    }
+    LogFilter malformed;
+    malformed.*list = {new_id(), "not-a-uuid"};
+    try {
+      s.read_logs(malformed);
+      ADD_FAILURE() << field << ": no error for a malformed id";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_EQ(e.field(), std::string(field) + ".1");
     }
   }
 }
