@@ -136,7 +136,8 @@ struct TaskRunFilter {
 // any), of one of `task_run_ids` (if any), has a task run or not as `task_run_is_null` says (true:
 // the flow run's own lines, outside any task), and its level and timestamp lie within the bounds
 // set (each bound inclusive, as Prefect's ge_/le_ and after_/before_). Each id list holds at most
-// kMaxLogFilterIds ids; read_logs refuses more with invalid_argument naming the list.
+// kMaxLogFilterIds UUIDs; read_logs refuses more, or an id that is not a UUID, with
+// invalid_argument naming the list (or the id's place in it).
 struct LogFilter {
   std::vector<std::string> flow_run_ids;
   std::vector<std::string> task_run_ids;
