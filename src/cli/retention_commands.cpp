@@ -98,6 +98,7 @@ void vacuum(const VacuumOptions& o) {
     line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
     std::cout << line << '\n';
   }
+  if (pass.error) std::rethrow_exception(pass.error);
 }
 }  // namespace
 

@@ -45,24 +45,37 @@ RetentionPass apply_retention(storage::Storage& storage, const RetentionPolicy& 
       if (pause) pause(Clock::now() - t, stop);
     }
   };
+  // Each kind on its own: a failing step ends its kind for this pass, not the other kind.
+  auto guarded = [&](auto&& kind) {
+    try {
+      return kind();
+    } catch (...) {
+      if (!pass.error) pass.error = std::current_exception();
+      return true;
+    }
+  };
   bool go_on = true;
   if (policy.events) {
     const TimePoint cutoff = now - *policy.events;
-    go_on = steps([&] {
-      int64_t n = storage.delete_events_before(cutoff, policy.events_per_step);
-      pass.events += n;
-      return n >= policy.events_per_step;
+    go_on = guarded([&] {
+      return steps([&] {
+        int64_t n = storage.delete_events_before(cutoff, policy.events_per_step);
+        pass.events += n;
+        return n >= policy.events_per_step;
+      });
     });
   }
   if (go_on && policy.runs) {
     const TimePoint cutoff = now - *policy.runs;
     storage::Storage::ExpiredRunCursor cursor;
-    steps([&] {
-      auto step = storage.delete_expired_flow_runs(cutoff, policy.runs_per_step,
-                                                   policy.run_rows_per_step, cursor);
-      pass.flow_runs += step.flow_runs;
-      pass.run_rows += step.rows;
-      return step.more;
+    guarded([&] {
+      return steps([&] {
+        auto step = storage.delete_expired_flow_runs(cutoff, policy.runs_per_step,
+                                                     policy.run_rows_per_step, cursor);
+        pass.flow_runs += step.flow_runs;
+        pass.run_rows += step.rows;
+        return step.more;
+      });
     });
   }
   pass.took = since(began);
@@ -111,8 +124,17 @@ RetentionPass RetentionService::run_pass(std::stop_token stop) {
                               [this](Clock::duration d, std::stop_token s) { pause(d, s); });
   if (pass.events > 0 || pass.flow_runs > 0 || pass.run_rows > 0)
     spdlog::info("retention: {}", describe(pass, options_.policy));
-  else
+  else if (!pass.error)
     spdlog::debug("retention: nothing to delete ({} ms)", pass.took.count());
+  if (pass.error) {
+    try {
+      std::rethrow_exception(pass.error);
+    } catch (const std::exception& e) {
+      spdlog::error("retention: a pass failed (the next one tries again): {}", e.what());
+    } catch (...) {
+      spdlog::error("retention: a pass failed with an unknown exception");
+    }
+  }
   return pass;
 }
 

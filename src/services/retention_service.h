@@ -13,7 +13,8 @@
 // Storage::delete_expired_flow_runs), and after each step waits as long as the step took before
 // the next: the server's writers wait for at most one step and get the database at least half of
 // the time while a pass runs. A pass that deleted something is logged at INFO (how many, how
-// long); a failed step is logged at ERROR, ends that pass, and the next pass tries again.
+// long); a failed step is logged at ERROR and ends its kind (events or runs) for that pass; the
+// next pass tries again.
 //
 // Thread-safety: start() and stop() from one controlling thread; run_pass() from any thread, but
 // not twice at once.
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -56,14 +58,17 @@ struct RetentionPass {
   int64_t run_rows = 0;   // rows deleted with those runs (the runs themselves included)
   int steps = 0;          // transactions
   std::chrono::milliseconds took{0};
-  bool stopped = false;  // stop was requested before the pass was done
+  bool stopped = false;      // stop was requested before the pass was done
+  std::exception_ptr error;  // the first failed step's error (the pass went on with the other kind)
 };
 
 // One pass over `storage` as of `now`: every event older than policy.events, then every expired
 // flow run (see Storage::delete_expired_flow_runs), step by step; between steps, a pause as long
 // as the step (`pause` waits it, ending early on a stop; none when null). Stops between steps
-// when `stop` is requested. Throws the first step's error (what was deleted before it stays
-// deleted). For `baton server vacuum` and the service.
+// when `stop` is requested. A failing step ends its kind (events, runs) for this pass but not the
+// other kind; the first error is returned in RetentionPass::error, not thrown (what was deleted
+// stays deleted). Throws invalid_argument for a policy with a batch below 1. For `baton server
+// vacuum` and the service.
 using PauseFn = std::function<void(std::chrono::steady_clock::duration, std::stop_token)>;
 RetentionPass apply_retention(storage::Storage& storage, const RetentionPolicy& policy,
                               TimePoint now, std::stop_token stop = {},
@@ -89,8 +94,8 @@ class RetentionService {
 
   void start();
   void stop();
-  // One pass now, on the calling thread, logged as the service logs its passes. Throws what the
-  // pass throws.
+  // One pass now, on the calling thread, logged as the service logs its passes (an error at
+  // ERROR, and in the result, not thrown).
   RetentionPass run_pass(std::stop_token stop = {});
   // Passes finished by the service's loop (failed ones included).
   uint64_t passes() const noexcept { return loop_.passes(); }

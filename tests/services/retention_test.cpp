@@ -429,6 +429,24 @@ TEST_F(RetentionTest, AFailedPassIsLoggedAndTheNextPassDeletes) {
   service.stop();
 }
 
+TEST_F(RetentionTest, AFailingKindReportsItsErrorAndTheOtherKindStillRuns) {
+  add_events(5, now_ - std::chrono::days(30));
+  std::string run = add_run(StateType::kCompleted, long_ago_);
+  counter_->exec("ALTER TABLE event RENAME TO event_aside");
+  RetentionPolicy policy;
+  policy.runs = std::chrono::days(30);
+  auto pass = apply_retention(*storage_, policy, now_);
+  ASSERT_TRUE(pass.error);
+  EXPECT_THROW(std::rethrow_exception(pass.error), Error);
+  EXPECT_EQ(pass.events, 0);
+  EXPECT_EQ(pass.flow_runs, 1);
+  EXPECT_FALSE(exists(run));
+  counter_->exec("ALTER TABLE event_aside RENAME TO event");
+  EXPECT_EQ(rows("event"), 5);
+  EXPECT_FALSE(apply_retention(*storage_, policy, now_).error);
+  EXPECT_EQ(rows("event"), 0);
+}
+
 TEST_F(RetentionTest, StopDuringAPassReturnsWithinAStep) {
   add_events(20000, now_ - std::chrono::days(30));
   RetentionPolicy policy = events_only();
