@@ -1,4 +1,5 @@
-// `baton server start|status`, `baton flow-run cancel`, `baton events stream|emit`.
+// `baton server start|status`, `baton flow-run cancel`, `baton events stream|emit`. (The retention
+// options of `server start` and `server vacuum` are in retention_commands.cpp.)
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,6 +10,7 @@
 #include "baton/error.h"
 #include "baton/version.h"
 #include "cli/command_registry.h"
+#include "cli/retention_settings.h"
 #include "cli/server_connection.h"
 #include "client/embedded_client.h"
 #include "client/http_client.h"
@@ -28,6 +30,7 @@ void start_server(const std::string& host, int port, const std::string& database
                   int network_threads, size_t body_limit, bool store_events) {
   if (port < 0 || port > 65535)
     throw invalid_argument("port " + std::to_string(port) + " is out of range 0-65535", "port");
+  auto retention_options = server_retention_options();
   // Block the stop signals before any thread exists, so every thread inherits the mask and this
   // thread alone receives them through sigwait.
   sigset_t signals;
@@ -47,15 +50,20 @@ void start_server(const std::string& host, int port, const std::string& database
   // Creates and migrates the file; a new one gets the small pages that suit the server's many
   // small commits (an existing file keeps its own).
   auto client = EmbeddedClient::open(path, sqlite::kTransactionalPageSize);
+  auto& storage = client->storage();
   server::Server srv(options, std::move(client),
                      store_events ? std::make_unique<server::SqliteEventStore>(path) : nullptr);
   uint16_t bound = srv.start();
+  // Declared after the server, so destroyed (stopped) before it.
+  services::RetentionService retention(storage, retention_options);
+  if (!retention_options.policy.keeps_everything()) retention.start();
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api"
             << std::endl;
   int received = 0;
   sigwait(&signals, &received);
   std::cout << "Stopping (signal " << received << "): finishing in-flight requests" << std::endl;
+  retention.stop();
   srv.stop();
   std::cout << "Baton server stopped" << std::endl;
 }

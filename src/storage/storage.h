@@ -19,7 +19,9 @@
 // connection). Batched writes go through BatchWriter (batch_writer.h), not through here directly.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -188,6 +190,41 @@ class Storage {
   // Called by BatchWriter when it has written everything queued: a quiet moment for
   // maintenance (SQLite checkpoints its WAL here rather than in the middle of a burst).
   virtual void on_writer_idle() {}
+
+  // --- Retention (src/services/retention_service.h runs these step by step) --------------------
+  // Each call is one short write transaction, so that the writers (group commits of flow-run
+  // transitions and task-run batches) wait at most one step, and the caller decides how long to
+  // let them run before the next.
+
+  // Deletes up to `limit` events that occurred before `cutoff`, oldest first (ix_event_occurred),
+  // in one transaction. Returns how many; fewer than `limit` means none older is left.
+  virtual int64_t delete_events_before(TimePoint cutoff, int limit) = 0;
+
+  // How far a flow-run retention pass has examined runs, in (end_time, id) order. A pass starts
+  // with a default-constructed cursor and hands the same one to every step.
+  struct ExpiredRunCursor {
+    int64_t end_time_us = std::numeric_limits<int64_t>::min();  // microseconds since the epoch
+    std::string id;
+  };
+  struct ExpiredRunsStep {
+    int64_t flow_runs = 0;  // runs deleted, subflow runs included
+    int64_t rows = 0;       // rows deleted: runs, their states, task runs, logs and artifacts
+    bool more = false;      // there may be more to delete: call again with the same cursor
+  };
+  // One step of flow-run retention, in one transaction. Examines, after `cursor`, up to
+  // `max_runs` runs in a final state (is_terminal: Completed, Failed, Cancelled, Crashed) that
+  // ended before `ended_before`, oldest end first. Each that is the root of its tree of subflows
+  // (it has no parent task run, or that task run no longer exists) is deleted together with its
+  // subflow runs at every depth, provided every run of the tree is final; otherwise the whole
+  // tree is kept. A subflow run is never deleted on its own, only with its root, so no run is
+  // left pointing at a deleted parent. Each run goes with what delete_flow_run removes (its
+  // states, its task runs with their states, its logs) and with its artifacts; children before
+  // their parent, and a run's own row after everything it owns. Once `row_budget` rows are
+  // deleted the step ends: the tree under way is finished by the next step, so a crash or a stop
+  // between steps leaves runs that are still whole or partly emptied, never rows without a run.
+  virtual ExpiredRunsStep delete_expired_flow_runs(TimePoint ended_before, int max_runs,
+                                                   int64_t row_budget,
+                                                   ExpiredRunCursor& cursor) = 0;
 };
 
 // $BATON_HOME (default ~/.baton), created when missing. Throws unavailable when it cannot be.

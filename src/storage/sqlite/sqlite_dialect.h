@@ -13,4 +13,9 @@ inline std::string json_array_contains(std::string_view column) {
   return "EXISTS (SELECT 1 FROM json_each(" + std::string(column) + ") WHERE json_each.value = ?)";
 }
 
+// Retention's range of final runs by end time (migration 0010's partial index). Without the hint
+// SQLite, lacking statistics, reads every final run by state type and sorts them. PostgreSQL: no
+// hint (its planner has statistics; pg_hint_plan is not assumed).
+inline constexpr std::string_view kFinalRunsByEndTime = " INDEXED BY ix_flow_run_final_end_time";
+
 }  // namespace baton::storage::sqlite_dialect

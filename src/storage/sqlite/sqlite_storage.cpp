@@ -585,6 +585,7 @@ sqlite::ConnectionOptions manual_checkpoints(sqlite::ConnectionOptions options, 
 
 SqliteStorage::SqliteStorage(const std::string& path, sqlite::ConnectionOptions options)
     : path_(path),
+      options_(options),
       main_(path, manual_checkpoints(options, 0)),
       // 8 MiB page cache: task runs are appended (UUIDv7 ids), so a batch touches the last pages
       // of the table and its indexes and those of the last few batches (runs held back).
@@ -1026,17 +1027,178 @@ int64_t SqliteStorage::count_flow_runs(const FlowRunFilter& f) {
   return count_matching(main_, "flow_run", w);
 }
 
+namespace {
+// What a flow run owns, as delete_flow_run and retention delete it. Without a budget everything
+// goes at once; with one, at most about `budget` rows of task runs and logs (a run may have
+// hundreds of thousands), and `complete` says whether everything went.
+struct RunContents {
+  int64_t rows = 0;
+  bool complete = true;
+};
+RunContents delete_run_contents(sqlite::Connection& db, const std::string& id,
+                                std::optional<int64_t> budget, bool with_artifacts) {
+  RunContents out;
+  auto counted = [&](Statement& s) {
+    s.run();
+    out.rows += s.changes();
+    return s.changes();
+  };
+  counted(db.prepare_cached("DELETE FROM flow_run_state WHERE flow_run_id = ?").bind(1, id));
+  if (with_artifacts)
+    counted(db.prepare_cached("DELETE FROM artifact WHERE flow_run_id = ?").bind(1, id));
+  if (!budget) {
+    counted(db.prepare_cached("DELETE FROM task_run WHERE flow_run_id = ?").bind(1, id));
+    counted(db.prepare_cached("DELETE FROM log WHERE flow_run_id = ?").bind(1, id));
+    return out;
+  }
+  // Portable "DELETE ... LIMIT": the ids of a bounded range of the run's index, then those rows.
+  for (const char* table : {"task_run", "log"}) {
+    int64_t limit = std::max<int64_t>(1, *budget - out.rows);
+    auto& d =
+        db.prepare_cached(std::string("DELETE FROM ") + table + " WHERE id IN (SELECT id FROM " +
+                          table + " WHERE flow_run_id = ? LIMIT ?)");
+    if (counted(d.bind(1, id).bind(2, limit)) >= limit) {
+      out.complete = false;
+      return out;
+    }
+  }
+  return out;
+}
+
+// The final state types (is_terminal), as the partial index of migration 0010 names them: a query
+// must repeat them word for word for SQLite to use that index.
+constexpr std::string_view kFinalStateTypes = "('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')";
+
+struct TreeRun {
+  std::string id;
+  bool expired = false;  // final, and ended before the cutoff
+};
+// `root` (expired) and its subflow runs at every depth, parents before children (breadth first).
+// A subflow run points at a task run of its parent (parent_task_run_id,
+// ix_flow_run_parent_task_run_id).
+std::vector<TreeRun> run_tree(sqlite::Connection& db, const std::string& root, int64_t cutoff_us) {
+  std::vector<TreeRun> tree{{root, true}};
+  auto& children = db.prepare_cached(
+      "SELECT f.id, CASE WHEN f.state_type IN " + std::string(kFinalStateTypes) +
+      " AND f.end_time < ? THEN 1 ELSE 0 END FROM flow_run f WHERE f.parent_task_run_id IN "
+      "(SELECT t.id FROM task_run t WHERE t.flow_run_id = ?)");
+  for (size_t i = 0; i < tree.size(); ++i) {
+    children.bind(1, cutoff_us).bind(2, tree[i].id);
+    while (children.step()) tree.push_back({children.text(0), children.int64(1) != 0});
+    children.reset();
+  }
+  return tree;
+}
+}  // namespace
+
 bool SqliteStorage::delete_flow_run(const std::string& id) {
   std::lock_guard lock(main_mutex_);
   return main_.write_transaction([&] {
     auto& d = main_.prepare_cached("DELETE FROM flow_run WHERE id = ?");
     d.bind(1, id).run();
     if (main_.changes() == 0) return false;
-    main_.prepare_cached("DELETE FROM flow_run_state WHERE flow_run_id = ?").bind(1, id).run();
-    main_.prepare_cached("DELETE FROM task_run WHERE flow_run_id = ?").bind(1, id).run();
-    main_.prepare_cached("DELETE FROM log WHERE flow_run_id = ?").bind(1, id).run();
+    delete_run_contents(main_, id, std::nullopt, /*with_artifacts=*/false);
     return true;
   });
+}
+
+sqlite::Connection& SqliteStorage::maintenance() {
+  if (!maintenance_) {
+    maintenance_ = std::make_unique<sqlite::Connection>(path_, manual_checkpoints(options_, 0));
+    maintenance_->share_write_lock(write_mutex_);
+  }
+  return *maintenance_;
+}
+
+void SqliteStorage::after_maintenance_commit() {
+  if (maintenance_->wal_bytes() > kCheckpointIdleBytes) request_checkpoint();
+}
+
+int64_t SqliteStorage::delete_events_before(TimePoint cutoff, int limit) {
+  if (limit < 1)
+    throw invalid_argument("the batch of events to delete must be at least 1", "limit");
+  std::lock_guard lock(maintenance_mutex_);
+  auto& db = maintenance();
+  int64_t deleted = db.write_transaction([&] {
+    // The subquery reads ix_event_occurred (occurred, id, event) alone, oldest first.
+    auto& d = db.prepare_cached(
+        "DELETE FROM event WHERE id IN "
+        "(SELECT id FROM event WHERE occurred < ? ORDER BY occurred, id LIMIT ?)");
+    d.bind(1, micros(cutoff)).bind(2, limit).run();
+    return static_cast<int64_t>(d.changes());
+  });
+  after_maintenance_commit();
+  return deleted;
+}
+
+Storage::ExpiredRunsStep SqliteStorage::delete_expired_flow_runs(TimePoint ended_before,
+                                                                 int max_runs, int64_t row_budget,
+                                                                 ExpiredRunCursor& cursor) {
+  if (max_runs < 1)
+    throw invalid_argument("the batch of runs to examine must be at least 1", "limit");
+  if (row_budget < 1) throw invalid_argument("the row budget must be at least 1", "row_budget");
+  std::lock_guard lock(maintenance_mutex_);
+  auto& db = maintenance();
+  ExpiredRunCursor at = cursor;
+  auto step = db.write_transaction([&] {
+    at = cursor;  // a retried attempt starts where the step started
+    ExpiredRunsStep out;
+    // ix_flow_run_final_end_time (0010) holds final runs by (end_time, id): the candidates are one
+    // range of it. Roots are runs without a parent task run or whose parent task run is gone.
+    auto& q = db.prepare_cached(
+        "SELECT r.id, r.end_time, CASE WHEN r.parent_task_run_id IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM task_run t WHERE t.id = r.parent_task_run_id) THEN 1 ELSE 0 END "
+        "FROM flow_run r" +
+        std::string(sqlite_dialect::kFinalRunsByEndTime) + " WHERE r.state_type IN " +
+        std::string(kFinalStateTypes) +
+        " AND r.end_time < ? AND r.end_time >= ? AND (r.end_time > ? OR r.id > ?) "
+        "ORDER BY r.end_time, r.id LIMIT ?");
+    q.bind(1, micros(ended_before))
+        .bind(2, at.end_time_us)
+        .bind(3, at.end_time_us)
+        .bind(4, at.id)
+        .bind(5, max_runs);
+    struct Candidate {
+      std::string id;
+      int64_t end_time_us;
+      bool root;
+    };
+    std::vector<Candidate> candidates;
+    while (q.step()) candidates.push_back({q.text(0), q.int64(1), q.int64(2) != 0});
+    q.reset();
+    out.more = static_cast<int>(candidates.size()) == max_runs;
+    auto& delete_run = db.prepare_cached("DELETE FROM flow_run WHERE id = ?");
+    for (const auto& c : candidates) {
+      if (c.root) {
+        auto tree = run_tree(db, c.id, micros(ended_before));
+        bool all_expired = true;
+        for (const auto& run : tree) all_expired = all_expired && run.expired;
+        if (all_expired) {
+          // Deepest first: a child goes before the parent whose task run it points at.
+          for (auto run = tree.rbegin(); run != tree.rend(); ++run) {
+            auto contents = delete_run_contents(db, run->id, row_budget - out.rows, true);
+            out.rows += contents.rows;
+            if (!contents.complete) {
+              out.more = true;  // this tree again, from where it was left, in the next step
+              return out;
+            }
+            delete_run.bind(1, run->id).run();
+            out.rows += delete_run.changes();
+            out.flow_runs += delete_run.changes();
+          }
+        }
+      }
+      at = {c.end_time_us, c.id};
+      if (out.rows >= row_budget) {
+        out.more = true;
+        break;
+      }
+    }
+    return out;
+  });
+  cursor = at;
+  after_maintenance_commit();
+  return step;
 }
 
 std::vector<StateRow> SqliteStorage::read_states(const std::string& run_id) {

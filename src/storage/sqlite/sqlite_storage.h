@@ -59,6 +59,9 @@ class SqliteStorage final : public Storage {
   int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,
                           const State& state) override;
   void on_writer_idle() override;
+  int64_t delete_events_before(TimePoint cutoff, int limit) override;
+  ExpiredRunsStep delete_expired_flow_runs(TimePoint ended_before, int max_runs, int64_t row_budget,
+                                           ExpiredRunCursor& cursor) override;
 
   const std::string& path() const noexcept { return path_; }
 
@@ -85,8 +88,14 @@ class SqliteStorage final : public Storage {
   // the writers while each leaves less behind, then one with this process's writers held back
   // for the last pages (see the .cpp for what that costs them).
   void restart_wal();
+  // The retention connection, opened on first use; call with maintenance_mutex_ held.
+  sqlite::Connection& maintenance();
+  // After a commit on the retention connection: a WAL grown past kCheckpointIdleBytes is handed
+  // to the checkpointer (deletes write pages too).
+  void after_maintenance_commit();
 
   std::string path_;
+  sqlite::ConnectionOptions options_;
   // Held by write transactions on either connection (Connection::share_write_lock): flow-run
   // transitions wait for a group commit in progress instead of sleeping in the busy handler.
   // Declared before the connections, which point at it.
@@ -103,6 +112,12 @@ class SqliteStorage final : public Storage {
   bool run_cache_open_ = false;
   std::mutex batch_mutex_;
   sqlite::Connection batch_;
+  // Retention's deletes (delete_events_before, delete_expired_flow_runs) run on a connection of
+  // their own: between two of their transactions the writers take turns on write_mutex_ as usual,
+  // and reads on main_ never wait behind a delete. A commit here moves main_'s data version, so
+  // the run cache cannot keep a deleted run. Guarded by maintenance_mutex_.
+  std::mutex maintenance_mutex_;
+  std::unique_ptr<sqlite::Connection> maintenance_;
   // Idempotency keys stored since old ones were last pruned (see write_task_runs). Guarded by
   // batch_mutex_.
   int64_t request_keys_since_prune_ = 0;
