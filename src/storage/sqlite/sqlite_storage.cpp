@@ -1,5 +1,6 @@
 #include "storage/sqlite/sqlite_storage.h"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 
@@ -1104,7 +1105,12 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
 
 sqlite::Connection& SqliteStorage::maintenance() {
   if (!maintenance_) {
-    maintenance_ = std::make_unique<sqlite::Connection>(path_, manual_checkpoints(options_, 0));
+    // A step that finds the file locked by another process for long gives up (the next pass
+    // tries again) rather than keep the server's stop waiting behind it.
+    sqlite::ConnectionOptions options = manual_checkpoints(options_, 0);
+    options.busy_timeout = std::min(options.busy_timeout, std::chrono::milliseconds(1000));
+    options.busy_give_up = std::min(options.busy_give_up, std::chrono::milliseconds(5000));
+    maintenance_ = std::make_unique<sqlite::Connection>(path_, options);
     maintenance_->share_write_lock(write_mutex_);
   }
   return *maintenance_;
