@@ -56,7 +56,7 @@ void start_server(const std::string& host, int port, const std::string& database
   uint16_t bound = srv.start();
   // Declared after the server, so destroyed (stopped) before it.
   services::RetentionService retention(storage, retention_options);
-  if (!retention_options.policy.keeps_everything()) retention.start();
+  retention.start();
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::cout << "Baton server listening on http://" << shown_host << ":" << bound << "/api"
             << std::endl;

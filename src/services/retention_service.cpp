@@ -110,7 +110,21 @@ RetentionService::RetentionService(storage::Storage& storage, Options options)
 
 RetentionService::~RetentionService() { stop(); }
 
-void RetentionService::start() { loop_.start(); }
+void RetentionService::start() {
+  const auto& p = options_.policy;
+  if (p.keeps_everything()) {
+    spdlog::info("retention: off (events and flow runs are kept for ever)");
+    return;
+  }
+  auto kept = [](const std::optional<std::chrono::seconds>& d) {
+    return d ? format_duration(*d) : std::string("for ever");
+  };
+  spdlog::info(
+      "retention: events kept {}, final flow runs kept {}; a pass every {}", kept(p.events),
+      kept(p.runs),
+      format_duration(std::chrono::duration_cast<std::chrono::seconds>(options_.interval)));
+  loop_.start();
+}
 
 void RetentionService::stop() { loop_.stop(); }
 

@@ -92,6 +92,7 @@ class RetentionService {
   RetentionService(storage::Storage& storage, Options options);
   ~RetentionService();
 
+  // Logs the policy at INFO and starts the loop; a policy that keeps everything starts nothing.
   void start();
   void stop();
   // One pass now, on the calling thread, logged as the service logs its passes (an error at

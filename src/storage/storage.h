@@ -200,10 +200,10 @@ class Storage {
   // in one transaction. Returns how many; fewer than `limit` means none older is left.
   virtual int64_t delete_events_before(TimePoint cutoff, int limit) = 0;
 
-  // How far a flow-run retention pass has examined runs, in (end_time, id) order. A pass starts
-  // with a default-constructed cursor and hands the same one to every step.
+  // How far a flow-run retention pass has examined runs, in (expected_start_time, id) order. A
+  // pass starts with a default-constructed cursor and hands the same one to every step.
   struct ExpiredRunCursor {
-    int64_t end_time_us = std::numeric_limits<int64_t>::min();  // microseconds since the epoch
+    int64_t expected_start_us = std::numeric_limits<int64_t>::min();  // since the epoch
     std::string id;
   };
   struct ExpiredRunsStep {
@@ -212,8 +212,12 @@ class Storage {
     bool more = false;      // there may be more to delete: call again with the same cursor
   };
   // One step of flow-run retention, in one transaction. Examines, after `cursor`, up to
-  // `max_runs` runs in a final state (is_terminal: Completed, Failed, Cancelled, Crashed) that
-  // ended before `ended_before`, oldest end first. Each that is the root of its tree of subflows
+  // `max_runs` runs that were expected to start before `ended_before` (every run that ended
+  // before it was, unless it was scheduled ahead and cancelled early: that one is examined once its
+  // expected start is that old), in (expected_start_time, id) order, whatever their state: the
+  // range needs no index of its own, so ending a run writes no extra index entry. Of those, a run
+  // in a final state (is_terminal: Completed, Failed, Cancelled, Crashed) that ended before
+  // `ended_before` is expired, and each expired run that is the root of its tree of subflows
   // (it has no parent task run, or that task run no longer exists) is deleted together with its
   // subflow runs at every depth, provided every run of the tree is final; otherwise the whole
   // tree is kept. A subflow run is never deleted on its own, only with its root, so no run is

@@ -93,6 +93,7 @@ class RetentionTest : public ::testing::Test {
     r.state = State::pending();
     r.state.timestamp = ended - 1min;
     r.created = r.updated = ended - 2min;
+    r.expected_start_time = r.state.timestamp;  // as the rules set it from the first state
     storage_->insert_flow_run(r);
     storage_->update_flow_run(r.id, [&](FlowRunRecord& run, const std::string&) {
       storage::FlowRunWrite w;

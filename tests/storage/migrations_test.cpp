@@ -72,10 +72,6 @@ TEST(Migrations, VersionsRecordedByTheOldNumberingAreRenumbered) {
   {
     sqlite::Connection db(path);
     migrate_sqlite(db);
-    // Such a database predates the core migrations numbered 0010 and up: it cannot have them.
-    db.exec(
-        "DROP INDEX ix_flow_run_final_end_time; DELETE FROM schema_migrations WHERE version "
-        "BETWEEN 10 AND 99");
     db.exec("UPDATE schema_migrations SET version = version - 90 WHERE version >= 100");
   }
   sqlite::Connection db(path);

@@ -13,9 +13,10 @@ inline std::string json_array_contains(std::string_view column) {
   return "EXISTS (SELECT 1 FROM json_each(" + std::string(column) + ") WHERE json_each.value = ?)";
 }
 
-// Retention's range of final runs by end time (migration 0010's partial index). Without the hint
-// SQLite, lacking statistics, reads every final run by state type and sorts them. PostgreSQL: no
-// hint (its planner has statistics; pg_hint_plan is not assumed).
-inline constexpr std::string_view kFinalRunsByEndTime = " INDEXED BY ix_flow_run_final_end_time";
+// Retention's range of runs by expected start time (ix_flow_run_expected_start_time, migration
+// 0001). Without the hint SQLite, lacking statistics, may read the runs by state type and sort
+// them. PostgreSQL: no hint (its planner has statistics; pg_hint_plan is not assumed).
+inline constexpr std::string_view kRunsByExpectedStart =
+    " INDEXED BY ix_flow_run_expected_start_time";
 
 }  // namespace baton::storage::sqlite_dialect

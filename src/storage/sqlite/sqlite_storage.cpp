@@ -1,5 +1,6 @@
 #include "storage/sqlite/sqlite_storage.h"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 
@@ -1065,8 +1066,7 @@ RunContents delete_run_contents(sqlite::Connection& db, const std::string& id,
   return out;
 }
 
-// The final state types (is_terminal), as the partial index of migration 0010 names them: a query
-// must repeat them word for word for SQLite to use that index.
+// The final state types (is_terminal).
 constexpr std::string_view kFinalStateTypes = "('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')";
 
 struct TreeRun {
@@ -1104,7 +1104,12 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
 
 sqlite::Connection& SqliteStorage::maintenance() {
   if (!maintenance_) {
-    maintenance_ = std::make_unique<sqlite::Connection>(path_, manual_checkpoints(options_, 0));
+    // A step that finds the file locked by another process for long gives up (the next pass
+    // tries again) rather than keep the server's stop waiting behind it.
+    sqlite::ConnectionOptions options = manual_checkpoints(options_, 0);
+    options.busy_timeout = std::min(options.busy_timeout, std::chrono::milliseconds(1000));
+    options.busy_give_up = std::min(options.busy_give_up, std::chrono::milliseconds(5000));
+    maintenance_ = std::make_unique<sqlite::Connection>(path_, options);
     maintenance_->share_write_lock(write_mutex_);
   }
   return *maintenance_;
@@ -1143,33 +1148,32 @@ Storage::ExpiredRunsStep SqliteStorage::delete_expired_flow_runs(TimePoint ended
   auto step = db.write_transaction([&] {
     at = cursor;  // a retried attempt starts where the step started
     ExpiredRunsStep out;
-    // ix_flow_run_final_end_time (0010) holds final runs by (end_time, id): the candidates are one
-    // range of it. Roots are runs without a parent task run or whose parent task run is gone.
+    // The next runs of ix_flow_run_expected_start_time's range before the cutoff, in any state,
+    // so that a step's work is bounded by max_runs however many of them are kept. Roots are runs
+    // without a parent task run or whose parent task run is gone.
     auto& q = db.prepare_cached(
-        "SELECT r.id, r.end_time, CASE WHEN r.parent_task_run_id IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM task_run t WHERE t.id = r.parent_task_run_id) THEN 1 ELSE 0 END "
-        "FROM flow_run r" +
-        std::string(sqlite_dialect::kFinalRunsByEndTime) + " WHERE r.state_type IN " +
+        "SELECT r.id, r.expected_start_time, CASE WHEN r.state_type IN " +
         std::string(kFinalStateTypes) +
-        " AND r.end_time < ? AND r.end_time >= ? AND (r.end_time > ? OR r.id > ?) "
-        "ORDER BY r.end_time, r.id LIMIT ?");
-    q.bind(1, micros(ended_before))
-        .bind(2, at.end_time_us)
-        .bind(3, at.end_time_us)
-        .bind(4, at.id)
-        .bind(5, max_runs);
+        " AND r.end_time < ?1 THEN 1 ELSE 0 END, CASE WHEN r.parent_task_run_id IS NULL OR NOT "
+        "EXISTS (SELECT 1 FROM task_run t WHERE t.id = r.parent_task_run_id) THEN 1 ELSE 0 END "
+        "FROM flow_run r" +
+        std::string(sqlite_dialect::kRunsByExpectedStart) +
+        " WHERE r.expected_start_time < ?1 AND r.expected_start_time >= ?2 AND "
+        "(r.expected_start_time > ?2 OR r.id > ?3) ORDER BY r.expected_start_time, r.id LIMIT ?4");
+    q.bind(1, micros(ended_before)).bind(2, at.expected_start_us).bind(3, at.id).bind(4, max_runs);
     struct Candidate {
       std::string id;
-      int64_t end_time_us;
-      bool root;
+      int64_t expected_start_us;
+      bool expired, root;
     };
     std::vector<Candidate> candidates;
-    while (q.step()) candidates.push_back({q.text(0), q.int64(1), q.int64(2) != 0});
+    while (q.step())
+      candidates.push_back({q.text(0), q.int64(1), q.int64(2) != 0, q.int64(3) != 0});
     q.reset();
     out.more = static_cast<int>(candidates.size()) == max_runs;
     auto& delete_run = db.prepare_cached("DELETE FROM flow_run WHERE id = ?");
     for (const auto& c : candidates) {
-      if (c.root) {
+      if (c.expired && c.root) {
         auto tree = run_tree(db, c.id, micros(ended_before));
         bool all_expired = true;
         for (const auto& run : tree) all_expired = all_expired && run.expired;
@@ -1188,7 +1192,7 @@ Storage::ExpiredRunsStep SqliteStorage::delete_expired_flow_runs(TimePoint ended
           }
         }
       }
-      at = {c.end_time_us, c.id};
+      at = {c.expected_start_us, c.id};
       if (out.rows >= row_budget) {
         out.more = true;
         break;
