@@ -11,6 +11,7 @@
 
 #include "core/cancellation.h"
 #include "core/tag_slots.h"
+#include "eventually.h"
 #include "model/ids.h"
 #include "sdk_fixture.h"
 #include "storage/concurrency_limits.h"
@@ -63,12 +64,7 @@ class Gate {
 
 template <class Pred>
 bool eventually(Pred pred) {
-  auto until = std::chrono::steady_clock::now() + kBound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
+  return baton::testing::eventually(pred, kBound, 5ms);
 }
 
 TEST_P(SdkTagLimits, ALimitOfOneNeverLetsTaggedRunsOverlap) {

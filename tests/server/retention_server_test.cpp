@@ -12,6 +12,7 @@
 
 #include "baton/state.h"
 #include "client/http_client.h"
+#include "eventually.h"
 #include "model/ids.h"
 #include "server_process.h"
 #include "storage/sqlite/connection.h"
@@ -27,12 +28,7 @@ constexpr auto kBound = 60s;
 
 template <class F>
 bool eventually(F done) {
-  auto deadline = std::chrono::steady_clock::now() + kBound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
+  return baton::testing::eventually(done, kBound, 20ms);
 }
 
 int64_t count(const std::string& home, const std::string& sql) {

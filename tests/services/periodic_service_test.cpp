@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "baton/error.h"
+#include "eventually.h"
 
 namespace baton::services {
 namespace {
@@ -15,16 +16,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kBound = 30s;
 
-// Polls `done` until it holds or kBound passes.
-template <class F>
-bool eventually(F done) {
-  auto deadline = std::chrono::steady_clock::now() + kBound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using baton::testing::eventually;
 
 // stop() must come back within kBound; a stop that waited for the interval (an hour in these
 // tests) would not. Not a speed measurement: the bound is 100 times what a stop takes.

@@ -11,6 +11,7 @@
 
 #include "../storage/storage_test_util.h"
 #include "baton/error.h"
+#include "eventually.h"
 #include "model/ids.h"
 #include "services/retention_service.h"
 #include "storage/artifact_store.h"
@@ -26,15 +27,7 @@ using storage::Storage;
 constexpr auto kBound = 30s;
 constexpr std::chrono::seconds kWeek{7 * 86400};
 
-template <class F>
-bool eventually(F done) {
-  auto deadline = std::chrono::steady_clock::now() + kBound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using baton::testing::eventually;
 
 // A file with its own connection for counting rows, as an operator's sqlite3 would.
 class RetentionTest : public ::testing::Test {
