@@ -17,6 +17,7 @@
 #include "cli/table.h"
 #include "client/orchestration_client.h"
 #include "model/ids.h"
+#include "model/log_level.h"
 
 namespace baton::cli {
 
@@ -178,22 +179,9 @@ void install_inspect(CLI::App* group, const std::string& what,
   });
 }
 
-// Python's logging levels, which Prefect's and Baton's log lines use.
-constexpr std::pair<std::string_view, int> kLogLevels[] = {
-    {"DEBUG", 10}, {"INFO", 20}, {"WARNING", 30}, {"ERROR", 40}, {"CRITICAL", 50}};
-
-// The name of the highest level `level` reaches ("DEBUG" below INFO).
-std::string_view level_name(int level) {
-  std::string_view name = kLogLevels[0].first;
-  for (const auto& [n, value] : kLogLevels)
-    if (level >= value) name = n;
-  return name;
-}
-
 // --level: a level name (any case) or a number of 0 or more.
 int parse_log_level(const std::string& text) {
-  for (const auto& [name, value] : kLogLevels)
-    if (upper(text) == name) return value;
+  if (auto named = log_level_from_name(text)) return *named;
   int level = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), level);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || level < 0)
@@ -232,7 +220,7 @@ void install_logs(CLI::App* group, const std::string& what,
     auto lines = client->read_logs(filter);
     if (opts->as_json) return print_json(lines);
     for (const auto& line : lines)
-      std::cout << format_time(line.timestamp) << " | " << level_name(line.level) << " | "
+      std::cout << format_time(line.timestamp) << " | " << log_level_name(line.level) << " | "
                 << line.name << " - " << line.message << '\n';
   });
 }

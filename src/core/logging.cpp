@@ -8,19 +8,12 @@
 #include "baton/logger.h"
 #include "core/run_context.h"
 #include "core/runtime.h"
+#include "model/log_level.h"
 #include "model/records.h"
 
 namespace baton::core {
 
 namespace {
-const char* level_name(int level) {
-  if (level >= 50) return "CRITICAL";
-  if (level >= 40) return "ERROR";
-  if (level >= 30) return "WARNING";
-  if (level >= 20) return "INFO";
-  return "DEBUG";
-}
-
 std::string label_for_context(const RunContext* ctx) {
   if (!ctx) return {};
   if (ctx->task_run_name) return "Task run '" + *ctx->task_run_name + "'";
@@ -95,7 +88,8 @@ void emit_log(int level, const std::string& flow_run_id, const std::string& task
     std::string ts = format_time(t);  // 2024-03-31T08:00:00.123456Z -> 08:00:00.123
     std::string clock = ts.size() >= 19 ? ts.substr(11, 8) : ts;
     if (ts.size() >= 23 && ts[19] == '.') clock += ts.substr(19, 4);
-    std::string line = clock + " | " + level_name(level);
+    std::string line = clock + " | ";
+    line += log_level_name(level);
     line.resize(std::max<std::size_t>(line.size(), 23), ' ');
     line += " | " + (label.empty() ? std::string() : label + " - ") + message + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);

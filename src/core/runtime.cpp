@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "model/log_level.h"
 #include "storage/storage.h"
 
 namespace baton::core {
@@ -13,13 +14,7 @@ namespace {
 int level_from_env() {
   const char* v = std::getenv("BATON_LOGGING_LEVEL");
   if (!v) return 20;
-  std::string s(v);
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (s == "DEBUG") return 10;
-  if (s == "WARNING") return 30;
-  if (s == "ERROR") return 40;
-  if (s == "CRITICAL") return 50;
-  return 20;
+  return log_level_from_name(v).value_or(20);
 }
 }  // namespace
 
