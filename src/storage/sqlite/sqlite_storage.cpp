@@ -276,6 +276,17 @@ struct Where {
     add(column + " IN (" + marks + ")");
     for (const auto& v : values) bind(v);
   }
+  // `column >= low` and `column <= high`, each only when given: Prefect's inclusive bounds.
+  void range(const std::string& column, std::optional<int64_t> low, std::optional<int64_t> high) {
+    if (low) {
+      add(column + " >= ?");
+      bind(*low);
+    }
+    if (high) {
+      add(column + " <= ?");
+      bind(*high);
+    }
+  }
   void state_types(const std::string& column, const std::vector<StateType>& types) {
     std::vector<std::string> names;
     for (auto t : types) names.emplace_back(to_string(t));
@@ -376,26 +387,10 @@ Where flow_run_where(const FlowRunFilter& f) {
     w.add("r.deployment_id = ?");
     w.bind(f.deployment_id);
   }
-  if (f.start_time_after) {
-    w.add("r.start_time >= ?");
-    w.bind(micros(*f.start_time_after));
-  }
-  if (f.start_time_before) {
-    w.add("r.start_time <= ?");
-    w.bind(micros(*f.start_time_before));
-  }
-  if (f.expected_start_time_after) {
-    w.add("r.expected_start_time >= ?");
-    w.bind(micros(*f.expected_start_time_after));
-  }
-  if (f.expected_start_time_before) {
-    w.add("r.expected_start_time <= ?");
-    w.bind(micros(*f.expected_start_time_before));
-  }
-  if (f.next_scheduled_start_time_before) {
-    w.add("r.next_scheduled_start_time <= ?");
-    w.bind(micros(*f.next_scheduled_start_time_before));
-  }
+  w.range("r.start_time", micros(f.start_time_after), micros(f.start_time_before));
+  w.range("r.expected_start_time", micros(f.expected_start_time_after),
+          micros(f.expected_start_time_before));
+  w.range("r.next_scheduled_start_time", std::nullopt, micros(f.next_scheduled_start_time_before));
   return w;
 }
 
@@ -1400,22 +1395,8 @@ std::vector<LogRecord> SqliteStorage::read_logs(const LogFilter& f) {
   // A line without a task run is stored with NULL there (write_task_runs binds '' as NULL).
   if (f.task_run_is_null)
     w.add(*f.task_run_is_null ? "task_run_id IS NULL" : "task_run_id IS NOT NULL");
-  if (f.min_level) {
-    w.add("level >= ?");
-    w.bind(static_cast<int64_t>(*f.min_level));
-  }
-  if (f.max_level) {
-    w.add("level <= ?");
-    w.bind(static_cast<int64_t>(*f.max_level));
-  }
-  if (f.timestamp_after) {
-    w.add("timestamp >= ?");
-    w.bind(micros(*f.timestamp_after));
-  }
-  if (f.timestamp_before) {
-    w.add("timestamp <= ?");
-    w.bind(micros(*f.timestamp_before));
-  }
+  w.range("level", f.min_level, f.max_level);
+  w.range("timestamp", micros(f.timestamp_after), micros(f.timestamp_before));
   std::string order = order_by(f.sort, {{"TIMESTAMP_ASC", "timestamp ASC, id ASC"},
                                         {"TIMESTAMP_DESC", "timestamp DESC, id DESC"}});
   std::string sql =
