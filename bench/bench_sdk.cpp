@@ -13,8 +13,12 @@
 // Prints one line per workload and the peak resident memory of the process:
 //   W1 n=100000 us_per_task=... baseline_us=... ratio=...
 //
+// W2 also prints a line per round, with the CPU time of the flow's own thread (it submits every
+// run). BENCH_W2_PROFILE=1 skips W2's baselines, so that a profiler sees Baton's work alone.
+//
 // Usage: bench_sdk [W1|W2] [page size of the new database files, 0 = Baton's] [W2's n]
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -135,6 +139,13 @@ double writer_rows_per_task(int n) {
   return client ? static_cast<double>(client->writer_stats().rows) / n : 0;
 }
 
+// CPU time of the calling thread so far.
+double thread_cpu_us() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -194,20 +205,24 @@ int main(int argc, char** argv) {
     // of each would make the ratio a coin toss either way.
     const int n = w2_n;
     constexpr int kRounds = 3;
-    std::vector<double> us, base_us, row_us, cpu, writer_cpu, writer_sys, rows, batches;
+    const bool profile = std::getenv("BENCH_W2_PROFILE") != nullptr;
+    std::vector<double> us, base_us, row_us, cpu, flow_cpu, writer_cpu, writer_sys, rows, batches;
     for (int round = 0; round < kRounds; ++round) {
       // Opening the round's database closes the previous round's client (its writer and
       // checkpointer threads joined), so the baseline, run next, has the cores to itself.
       use_database(dir / ("w2-" + std::to_string(round) + ".db"), page_size);
-      base_us.push_back(baseline_pool(n) * 1e6 / n);
-      row_us.push_back(baton::bench::write_state_rows_directly(
-                           (dir / ("w2-rows-" + std::to_string(round) + ".db")).string(), n) *
-                       1e6 / n);
+      base_us.push_back(profile ? 0 : baseline_pool(n) * 1e6 / n);
+      row_us.push_back(profile ? 0
+                               : baton::bench::write_state_rows_directly(
+                                     (dir / ("w2-rows-" + std::to_string(round) + ".db")).string(),
+                                     n) * 1e6 / n);
       rusage u0{}, u1{};
       getrusage(RUSAGE_SELF, &u0);
+      const double flow_cpu0 = thread_cpu_us();
       auto start = Clock::now();
       w2(n);
       double ours = Seconds(Clock::now() - start).count();
+      flow_cpu.push_back((thread_cpu_us() - flow_cpu0) / n);
       getrusage(RUSAGE_SELF, &u1);
       auto us_of = [](timeval t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
       cpu.push_back(
@@ -217,15 +232,21 @@ int main(int argc, char** argv) {
       rows.push_back(writer_rows_per_task(n));
       batches.push_back(writer_batches());
       us.push_back(ours * 1e6 / n);
+      std::printf(
+          "W2 round=%d us_per_task=%.2f baseline_us=%.2f row_us=%.2f cpu_us=%.2f flow_cpu_us=%.2f "
+          "writer_cpu_us=%.2f batches=%.0f\n",
+          round, us.back(), base_us.back(), row_us.back(), cpu.back(), flow_cpu.back(),
+          writer_cpu.back(), batches.back());
+      std::fflush(stdout);
     }
     // CPU per task, all threads and the writer's alone: on a shared machine these move less than
     // the wall-clock figure.
     std::printf(
         "W2 n=%d us_per_task=%.2f baseline_us=%.2f ratio=%.2f row_us=%.2f row_ratio=%.2f "
-        "cpu_us=%.2f writer_cpu_us=%.2f writer_sys_us=%.2f rows_per_task=%.2f batches=%.0f "
-        "rounds=%d (medians; us_per_task %.2f-%.2f, baseline_us %.2f-%.2f)\n",
+        "cpu_us=%.2f flow_cpu_us=%.2f writer_cpu_us=%.2f writer_sys_us=%.2f rows_per_task=%.2f "
+        "batches=%.0f rounds=%d (medians; us_per_task %.2f-%.2f, baseline_us %.2f-%.2f)\n",
         n, median(us), median(base_us), median(us) / median(base_us), median(row_us),
-        median(us) / median(row_us), median(cpu),
+        median(us) / median(row_us), median(cpu), median(flow_cpu),
         median(writer_cpu), median(writer_sys), median(rows), median(batches), kRounds,
         *std::min_element(us.begin(), us.end()), *std::max_element(us.begin(), us.end()),
         *std::min_element(base_us.begin(), base_us.end()),

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 namespace baton::core::run_memory {
 
@@ -36,7 +38,63 @@ constexpr std::size_t kFirstBlock = round_up(sizeof(SlabHeader));
 
 std::atomic<std::size_t> g_mapped{0};
 
+// Huge slabs whose every block was freed wait here for the next slab a thread needs, up to
+// kRetainedSlabs of them: reusing one costs nothing, where a fresh huge page costs about as much
+// as the rest of the submitting thread's work per run on the development VM (docs/sdk.md). A
+// retained slab is given MADV_FREE, so the kernel may still take its memory back under pressure
+// (its next user then faults it in afresh, as a fresh slab). Small slabs are not retained.
+class RetainedSlabs {
+ public:
+  // A retained slab, or nullptr when there is none.
+  void* take() noexcept {
+    std::lock_guard lock(mutex_);
+    if (slabs_.empty()) return nullptr;
+    void* slab = slabs_.back();  // the most recently freed: the likeliest to be in the cache
+    slabs_.pop_back();
+    return slab;
+  }
+  // Keeps `slab` (kHugeSlab bytes) for reuse; false when full (the caller unmaps it).
+  bool keep(void* slab) noexcept {
+    {
+      std::lock_guard lock(mutex_);
+      if (slabs_.size() >= kRetainedSlabs) return false;
+    }
+    madvise(slab, kHugeSlab, MADV_FREE);
+    std::lock_guard lock(mutex_);
+    if (slabs_.size() >= kRetainedSlabs) return false;
+    slabs_.push_back(slab);
+    return true;
+  }
+  std::size_t size() noexcept {
+    std::lock_guard lock(mutex_);
+    return slabs_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<void*> slabs_ = reserved();
+  static std::vector<void*> reserved() {
+    std::vector<void*> v;
+    v.reserve(kRetainedSlabs);  // keep() never allocates
+    return v;
+  }
+};
+
+// Never destroyed: blocks may be freed by other static objects' destructors at exit.
+RetainedSlabs& retained() {
+  static auto* slabs = new RetainedSlabs;
+  return *slabs;
+}
+
 SlabHeader* map_slab(std::size_t size) {
+  if (size == kHugeSlab) {
+    if (void* at = retained().take()) {
+      auto* slab = new (at) SlabHeader;
+      slab->size = size;
+      g_mapped.fetch_add(1, std::memory_order_relaxed);
+      return slab;
+    }
+  }
   constexpr int kProt = PROT_READ | PROT_WRITE;
   constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS;
   void* at = nullptr;
@@ -66,8 +124,8 @@ void release(SlabHeader* slab, int64_t count) noexcept {
   if (slab->live.fetch_sub(count, std::memory_order_acq_rel) != count) return;
   std::size_t size = slab->size;
   slab->~SlabHeader();
-  munmap(slab, size);
   g_mapped.fetch_sub(1, std::memory_order_relaxed);
+  if (size != kHugeSlab || !retained().keep(slab)) munmap(slab, size);
 }
 
 class Carver {
@@ -122,5 +180,7 @@ void deallocate(void* block) noexcept {
 }
 
 std::size_t mapped_slabs() noexcept { return g_mapped.load(std::memory_order_relaxed); }
+
+std::size_t retained_slabs() noexcept { return retained().size(); }
 
 }  // namespace baton::core::run_memory

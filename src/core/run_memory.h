@@ -5,9 +5,12 @@
 // time in W2, docs/sdk.md). Here each thread carves the blocks it allocates from a slab of its
 // own: the first slabs of a thread are small (a thread that submits a few runs holds little),
 // later ones are 2 MiB and asked for as a transparent huge page, so the kernel faults in 2 MiB at
-// a time. A slab is returned to the system once every block carved from it is freed and its
-// thread has moved on to another slab (or exited); blocks are never reused one by one, so a slab
-// stays while any of its blocks lives.
+// a time. A slab is released once every block carved from it is freed and its thread has moved
+// on to another slab (or exited); blocks are never reused one by one, so a slab stays while any of
+// its blocks lives. A released huge slab is kept for reuse (up to 64 MiB of them, given MADV_FREE
+// so that the kernel may reclaim them under pressure): the next map's handles then land in memory
+// already backed instead of fresh huge pages, which cost about 1 µs per handle to fault in on the
+// development VM (docs/sdk.md). Other released slabs go back to the system.
 //
 // Thread-safety: allocate() from any thread (each carves its own slab); deallocate() from any
 // thread. Errors: allocate() throws std::bad_alloc when the system has no memory.
@@ -20,6 +23,8 @@ namespace baton::core::run_memory {
 
 // Blocks larger than this come from operator new (allocate_sized decides by size).
 inline constexpr std::size_t kMaxBlock = 4096;
+// Released huge slabs (2 MiB each) kept for reuse, at most.
+inline constexpr std::size_t kRetainedSlabs = 32;
 
 void* allocate(std::size_t size);
 void deallocate(void* block) noexcept;
@@ -36,8 +41,10 @@ inline void deallocate_sized(void* block, std::size_t size) noexcept {
     deallocate(block);
 }
 
-// Statistics for tests: slabs currently mapped by this process.
+// Statistics for tests: slabs holding live blocks or carved from by a thread, and released huge
+// slabs kept for reuse.
 std::size_t mapped_slabs() noexcept;
+std::size_t retained_slabs() noexcept;
 
 // A std allocator over allocate()/deallocate(), for std::allocate_shared.
 template <class T>

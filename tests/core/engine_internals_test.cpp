@@ -99,9 +99,9 @@ TEST(RunMemory, BlocksAreDistinctAlignedAndWritable) {
   for (void* p : blocks) run_memory::deallocate(p);
 }
 
-// A thread's slabs go back to the system once it has exited (it no longer carves from them) and
-// every block carved from them is freed, whichever thread frees them.
-TEST(RunMemory, SlabsAreUnmappedOnceTheirThreadLeftAndEveryBlockIsFreed) {
+// A thread's slabs are released (kept for reuse or unmapped) once it has exited (it no longer
+// carves from them) and every block carved from them is freed, whichever thread frees them.
+TEST(RunMemory, SlabsAreReleasedOnceTheirThreadLeftAndEveryBlockIsFreed) {
   const std::size_t before = run_memory::mapped_slabs();
   std::vector<void*> blocks;
   // Enough for the small slabs and several 2 MiB ones.
@@ -131,6 +131,35 @@ TEST(RunMemory, ASlabStaysWhileOneOfItsBlocksLives) {
   std::memset(survivor, 1, 64);  // still mapped: no fault under ASan or otherwise
   run_memory::deallocate(survivor);
   EXPECT_EQ(run_memory::mapped_slabs(), before);
+}
+
+// A released huge slab is kept (up to kRetainedSlabs) and handed to the next thread that needs a
+// huge slab, instead of being unmapped and faulted in afresh.
+TEST(RunMemory, ReleasedHugeSlabsAreKeptForReuseUpToTheBound) {
+  // More huge slabs than the bound: blocks of 4000 bytes, about 520 to a 2 MiB slab.
+  constexpr int kBlocks = 600 * (static_cast<int>(run_memory::kRetainedSlabs) + 8);
+  std::vector<void*> blocks;
+  std::thread carver([&] {
+    for (int i = 0; i < kBlocks; ++i) blocks.push_back(run_memory::allocate(4000));
+  });
+  carver.join();
+  const std::size_t mapped = run_memory::mapped_slabs();
+  for (void* p : blocks) run_memory::deallocate(p);
+  EXPECT_GT(mapped - run_memory::mapped_slabs(), run_memory::kRetainedSlabs);
+  EXPECT_EQ(run_memory::retained_slabs(), run_memory::kRetainedSlabs);  // the rest were unmapped
+
+  // A new thread's first two slabs are small; its third is a retained one, and it is writable.
+  std::thread reuser([&] {
+    std::vector<void*> mine;
+    while (run_memory::retained_slabs() == run_memory::kRetainedSlabs && mine.size() < 2000) {
+      mine.push_back(run_memory::allocate(4000));
+      std::memset(mine.back(), 0xcd, 4000);
+    }
+    EXPECT_EQ(run_memory::retained_slabs(), run_memory::kRetainedSlabs - 1);
+    for (void* p : mine) run_memory::deallocate(p);
+  });
+  reuser.join();
+  EXPECT_EQ(run_memory::retained_slabs(), run_memory::kRetainedSlabs);  // given back on exit
 }
 
 TEST(RunMemory, AllocatorServesSharedPointersOfAnySize) {
