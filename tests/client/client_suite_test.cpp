@@ -511,6 +511,31 @@ TEST_P(ClientSuite, LogFilterIdListsBeyondTheCapOrNotOfUuidsAreBadInputNamingThe
   }
 }
 
+// A subflow run of a deleted run stays, unlinked: its parent task run is gone with the parent.
+TEST_P(ClientSuite, DeleteFlowRunKeepsItsSubflowRunsAsTopLevelRuns) {
+  auto parent = new_run();
+  std::string parent_task = new_id();
+  client().record_task_run(task_snapshot(parent.id, parent_task, State::running()));
+  FlowRunRecord child;
+  child.flow_name = "child";
+  child.parent_task_run_id = parent_task;
+  child = client().create_flow_run(child);
+  FlowRunRecord other;  // a subflow of another run: untouched
+  other.flow_name = "child";
+  other.parent_task_run_id = new_id();
+  other = client().create_flow_run(other);
+  client().flush();
+
+  EXPECT_TRUE(client().delete_flow_run(parent.id));
+  auto read = client().read_flow_run(child.id);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->parent_task_run_id, "");
+  EXPECT_EQ(client().read_flow_run(other.id)->parent_task_run_id, other.parent_task_run_id);
+  FlowRunFilter f;
+  f.parent_task_run_id = parent_task;
+  EXPECT_TRUE(client().filter_flow_runs(f).empty());
+}
+
 TEST_P(ClientSuite, DeleteFlowRunCascadesToTaskRunsStatesAndLogs) {
   auto run = new_run();
   auto keep = new_run();

@@ -1092,6 +1092,14 @@ bool SqliteStorage::delete_flow_run(const std::string& id) {
     auto& d = main_.prepare_cached("DELETE FROM flow_run WHERE id = ?");
     d.bind(1, id).run();
     if (main_.changes() == 0) return false;
+    // Its subflow runs stay, as top-level runs: their parent task run goes with this run (as
+    // Prefect's ON DELETE SET NULL), so no run points at a task run that no longer exists.
+    main_
+        .prepare_cached(
+            "UPDATE flow_run SET parent_task_run_id = NULL WHERE parent_task_run_id IN "
+            "(SELECT id FROM task_run WHERE flow_run_id = ?)")
+        .bind(1, id)
+        .run();
     delete_run_contents(main_, id, std::nullopt, /*with_artifacts=*/false);
     return true;
   });
