@@ -283,6 +283,13 @@ struct RegisteredFlow {
 std::optional<RegisteredFlow> find_flow(const std::string& name);
 std::vector<RegisteredFlow> registered_flows();
 
+// Ends cache entries in the database runs are recorded to (embedded or BATON_API_URL's server):
+// every entry of the task with `task_key` (TaskDefinition::task_key()), or the entry under one
+// cache key. Calls from then on run their bodies and cache anew; runs and results stay. Returns
+// how many entries ended.
+int64_t clear_task_cache(const std::string& task_key);
+int64_t clear_cache_key(const std::string& cache_key);
+
 // The id of the flow run / task run executing on this thread; empty when none.
 std::string current_flow_run_id();
 std::string current_task_run_id();

@@ -338,6 +338,10 @@ class Task {
   Task refresh_cache(bool on = true) const requires detail::CacheableCallable<F> {
     return with([&](auto& d) { d.refresh_cache = on; });
   }
+  // Ends every cache entry of this task (all inputs, earlier program runs included): the calls
+  // from then on run the body and cache anew. Returns how many entries ended. To end the entry of
+  // one cache key, baton::clear_cache(key).
+  int64_t clear_cache() const { return engine::clear_task_cache(def_->task_key()); }
   // Write every result to the result store ($BATON_HOME/storage), referenced from its state.
   Task persist_result(bool on = true) const requires detail::CacheableCallable<F> {
     return with([&](auto& d) { d.persist_result = on; });
@@ -442,6 +446,13 @@ class Task {
 template <class F>
 Task<std::decay_t<F>> task(std::string name, F&& fn) {
   return Task<std::decay_t<F>>(std::move(name), std::forward<F>(fn));
+}
+
+// Ends the cache entry under `cache_key` (as `baton task-run inspect` shows it, or as a
+// cache_key_fn makes it): the calls from then on that compute this key run their bodies. Returns
+// how many entries ended (0 or 1 unless several runs stored the key).
+inline int64_t clear_cache(const std::string& cache_key) {
+  return engine::clear_cache_key(cache_key);
 }
 
 }  // namespace baton

@@ -437,10 +437,66 @@ void install_task_run(CLI::App& root) {
   });
 }
 
+// `baton cache inspect KEY` and `baton cache clear (KEY | --task TASK_KEY)`: what a cached call
+// would get now, and a way to make the next calls run their bodies again (Prefect has none:
+// PrefectHQ/prefect#10494). Task keys and cache keys are what `baton task-run inspect` shows.
+void install_cache(CLI::App& root) {
+  auto* cache = root.add_subcommand("cache", "Task-run cache entries: inspect and clear them");
+  cache->require_subcommand(1);
+  struct Options {
+    std::string key, task_key;
+    bool as_json = false;
+  };
+  auto opts = std::make_shared<Options>();
+
+  auto* inspect = cache->add_subcommand(
+      "inspect", "Show the entry a call with this cache key would be answered from now");
+  inspect->add_option("key", opts->key, "The cache key (see `baton task-run inspect`)")
+      ->required();
+  inspect->add_flag("--json", opts->as_json, "Print the entry's state as JSON");
+  inspect->callback([opts] {
+    auto state = make_client()->find_cached_state(opts->key, now());
+    if (!state)
+      throw not_found("no unexpired cache entry under key '" + opts->key + "'");
+    if (opts->as_json) return print_json(*state);
+    std::cout << "cache key:        " << opts->key << '\n'
+              << "state:            " << state_label(*state) << '\n'
+              << "stored (UTC):     " << when(state->timestamp) << '\n'
+              << "expires (UTC):    " << (state->cache_expiration ? when(state->cache_expiration)
+                                                                   : std::string("never"))
+              << '\n'
+              << "result:           " << (state->result.is_null() ? "-" : state->result.dump())
+              << '\n';
+  });
+
+  auto* clear = cache->add_subcommand(
+      "clear", "End the entries under a cache key, or every entry of a task (--task): the next "
+               "calls run their bodies and cache anew; runs and results stay");
+  clear->add_option("key", opts->key, "The cache key (see `baton task-run inspect`)");
+  clear->add_option("--task", opts->task_key,
+                    "Every entry of the task with this task key instead (see `baton task-run "
+                    "inspect`)");
+  clear->add_flag("--json", opts->as_json, "Print {\"cleared\": N}, N the cache keys ended");
+  clear->callback([opts] {
+    CacheSelector which{opts->key, opts->task_key};
+    check_cache_selector(which);
+    int64_t cleared = make_client()->expire_cache(which, now());
+    if (opts->as_json) {
+      std::cout << nlohmann::json{{"cleared", cleared}}.dump() << '\n';
+      return;
+    }
+    std::cout << "cleared " << cleared << (cleared == 1 ? " cache key" : " cache keys")
+              << (opts->key.empty() ? " of task '" + opts->task_key + "'"
+                                    : " under key '" + opts->key + "'")
+              << '\n';
+  });
+}
+
 }  // namespace
 
 BATON_CLI_COMMANDS(10, install_flow);
 BATON_CLI_COMMANDS(11, install_flow_run);
 BATON_CLI_COMMANDS(12, install_task_run);
+BATON_CLI_COMMANDS(13, install_cache);
 
 }  // namespace baton::cli

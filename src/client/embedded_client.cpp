@@ -410,6 +410,18 @@ std::optional<State> EmbeddedClient::find_cached_state(const std::string& cache_
   return storage_->find_cached_state(cache_key, at);
 }
 
+int64_t EmbeddedClient::expire_cache(const CacheSelector& which, TimePoint at) {
+  check_cache_selector(which);
+  // Everything recorded so far is committed after the flush, so the uncommitted entries may go
+  // (lookups then read storage, which ends them below).
+  writer_->flush();
+  {
+    std::lock_guard lock(cache_mutex_);
+    uncommitted_cache_.clear();
+  }
+  return storage_->expire_cache(which, at);
+}
+
 std::vector<std::string> EmbeddedClient::mark_crashed_runs() {
   sync_reads();
   std::vector<std::string> marked;

@@ -98,6 +98,13 @@ class OrchestrationClient {
   // cache_expiration is unset or later than `now`; nullopt when there is none. Sees everything
   // recorded before the call (including records not yet flushed).
   virtual std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) = 0;
+  // Clears the cache entries `which` selects: their runs' cache_expiration becomes `at`, so no
+  // lookup at or after `at` finds them (the next call runs its body and caches its result
+  // anew). Runs, states and stored results stay. Includes entries recorded before the call and
+  // not yet flushed. Returns how many cache keys it ended (a key is held by the run that stored
+  // it and by every Cached run since; all of them end); throws invalid_argument unless exactly
+  // one of which.cache_key and which.task_key is set.
+  virtual int64_t expire_cache(const CacheSelector& which, TimePoint at) = 0;
 
   // Marks Crashed every flow run left RUNNING (or CANCELLING) by a process that no longer
   // exists, and the SCHEDULED/PENDING/RUNNING task runs inside it. A run's process is known from

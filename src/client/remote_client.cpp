@@ -372,6 +372,17 @@ std::optional<State> RemoteClient::find_cached_state(const std::string& cache_ke
   return r.get<State>();
 }
 
+int64_t RemoteClient::expire_cache(const CacheSelector& which, TimePoint at) {
+  check_cache_selector(which);
+  flush();
+  json body = {{"now", format_time(at)}};
+  if (which.cache_key.empty())
+    body["task_key"] = which.task_key;
+  else
+    body["cache_key"] = which.cache_key;
+  return call("POST", "/task_runs/cache/clear", body).at("cleared").get<int64_t>();
+}
+
 std::vector<std::string> RemoteClient::mark_crashed_runs() {
   return call("POST", "/flow_runs/mark_crashed", json::object())
       .at("flow_run_ids")

@@ -86,6 +86,7 @@ class RemoteClient final : public OrchestrationClient {
   std::vector<LogRecord> read_logs(const LogFilter& filter) override;
   void flush() override;
   std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
+  int64_t expire_cache(const CacheSelector& which, TimePoint at) override;
   std::vector<std::string> mark_crashed_runs() override;
   ConcurrencySlots acquire_concurrency_slots(const std::vector<std::string>& names, int slots,
                                              double lease_seconds,

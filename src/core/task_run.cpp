@@ -706,6 +706,15 @@ TaskRunPtr submit_task(std::shared_ptr<const TaskDefinition> task, std::unique_p
   return run;
 }
 
+int64_t clear_task_cache(const std::string& task_key) {
+  return core::Runtime::get().client().expire_cache({.cache_key = {}, .task_key = task_key}, now());
+}
+
+int64_t clear_cache_key(const std::string& cache_key) {
+  return core::Runtime::get().client().expire_cache({.cache_key = cache_key, .task_key = {}},
+                                                    now());
+}
+
 std::string current_flow_run_id() {
   auto* ctx = core::current_context();
   return ctx && ctx->flow ? ctx->flow->id() : std::string();

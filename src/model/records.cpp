@@ -1,5 +1,7 @@
 #include "model/records.h"
 
+#include "baton/error.h"
+
 namespace baton {
 
 namespace {
@@ -141,6 +143,14 @@ void from_json(const json& j, TaskRunRecord& r) {
   r.start_time = read_opt_time(j, "start_time");
   r.end_time = read_opt_time(j, "end_time");
   read(j, "total_run_time", r.total_run_time_s);
+}
+
+void check_cache_selector(const CacheSelector& which) {
+  if (which.cache_key.empty() == which.task_key.empty())
+    throw invalid_argument(
+        "give either a cache key or a task key (every cache entry of that task), not " +
+            std::string(which.cache_key.empty() ? "neither" : "both"),
+        "cache_key");
 }
 
 void to_json(json& j, const LogRecord& r) {

@@ -132,6 +132,16 @@ struct TaskRunFilter {
   int offset = 0;
 };
 
+// Which cache entries to end (OrchestrationClient::expire_cache): those stored under one cache
+// key, or under every key of one task (its task_key, as `baton task-run inspect` shows it).
+// Exactly one of the two is set.
+struct CacheSelector {
+  std::string cache_key;
+  std::string task_key;
+};
+// Throws invalid_argument (field "cache_key") unless exactly one of the two is set.
+void check_cache_selector(const CacheSelector& which);
+
 // Log lines to read, Prefect's LogFilter: a line matches when it is of one of `flow_run_ids` (if
 // any), of one of `task_run_ids` (if any), has a task run or not as `task_run_is_null` says (true:
 // the flow run's own lines, outside any task), and its level and timestamp lie within the bounds

@@ -855,6 +855,28 @@ void add_run_routes(Router& router, ServerContext& ctx) {
          auto state = client.find_cached_state(r.json["cache_key"].get<std::string>(), at);
          return Response::json(state ? json(*state) : json(nullptr));
        }});
+  router.add(
+      {.method = "POST",
+       .path = "/api/task_runs/cache/clear",
+       .tag = "Task Runs",
+       // The selected COMPLETED runs' cache_expiration becomes `now` (default: the server's
+       // clock), so that no lookup from then on finds them; runs, states and results stay.
+       .summary = "Clear the cache entries under one cache key, or every entry of one task "
+                  "(task_key); exactly one of the two",
+       .request_schema = s::object({{"cache_key", {{"type", "string"}, {"minLength", 1}}},
+                                    {"task_key", {{"type", "string"}, {"minLength", 1}}},
+                                    {"now", s::nullable(s::date_time())}},
+                                   {}, true),
+       .response_schema = s::object({{"cleared", s::integer(0)}}),
+       .handler = [&client](Request& r) {
+         TimePoint at = r.json.contains("now") && r.json["now"].is_string()
+                            ? parse_time(r.json["now"].get<std::string>(), "now")
+                            : now();
+         CacheSelector which;
+         which.cache_key = r.json.value("cache_key", "");
+         which.task_key = r.json.value("task_key", "");
+         return Response::json({{"cleared", client.expire_cache(which, at)}});
+       }});
   router.add({.method = "GET",
               .path = "/api/task_runs/{id}",
               .tag = "Task Runs",

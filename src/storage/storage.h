@@ -181,6 +181,9 @@ class Storage {
 
   // The newest COMPLETED task-run state stored under cache_key, unexpired at `now`.
   virtual std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) = 0;
+  // Sets cache_expiration to `at` on the COMPLETED runs `which` selects whose entry is unexpired
+  // at `at` (see OrchestrationClient::expire_cache); returns how many distinct keys they held.
+  virtual int64_t expire_cache(const CacheSelector& which, TimePoint at) = 0;
 
   // Appends `state` to every task run of the flow run whose current state type is one of
   // `from` (e.g. PENDING/RUNNING -> Crashed), in one transaction. Returns how many changed.

@@ -152,6 +152,47 @@ TEST_F(RunCommands, FlowRunDeleteRemovesTheRun) {
   EXPECT_FALSE(client_->read_flow_run(run.id).has_value());
 }
 
+TEST_F(RunCommands, CacheInspectAndClear) {
+  auto run = make_run("etl_pipeline", State::completed());
+  auto entry = [&](const std::string& key, const std::string& task_key) {
+    TaskRunRecord task;
+    task.id = new_id();
+    task.flow_run_id = run.id;
+    task.task_key = task_key;
+    task.name = task_key + "-0";
+    task.created = now();
+    task.state = State::completed(nlohmann::json{{"rows", 7}});
+    task.state.cache_key = key;
+    client_->record_task_run(task);
+  };
+  entry("load-k1", "load");
+  entry("load-k2", "load");
+  entry("other-k", "other");
+  client_->flush();
+
+  auto inspect = run_baton("cache inspect load-k1");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("load-k1"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("never"), std::string::npos) << inspect.out;  // no expiration
+  auto as_json = run_baton("cache inspect load-k1 --json");
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  EXPECT_EQ(nlohmann::json::parse(as_json.out)["type"], "COMPLETED") << as_json.out;
+
+  auto clear = run_baton("cache clear load-k1");
+  ASSERT_EQ(clear.exit_code, 0) << clear.err;
+  EXPECT_EQ(clear.out, "cleared 1 cache key under key 'load-k1'\n");
+  auto gone = run_baton("cache inspect load-k1");
+  EXPECT_EQ(gone.exit_code, 2);
+  EXPECT_NE(gone.err.find("no unexpired cache entry under key 'load-k1'"), std::string::npos)
+      << gone.err;
+
+  auto by_task = run_baton("cache clear --task load --json");
+  ASSERT_EQ(by_task.exit_code, 0) << by_task.err;
+  EXPECT_EQ(nlohmann::json::parse(by_task.out)["cleared"], 1);  // load-k2; load-k1 had ended
+  EXPECT_FALSE(client_->find_cached_state("load-k2", now()));
+  EXPECT_TRUE(client_->find_cached_state("other-k", now()));  // another task's
+}
+
 struct BadInputRow {
   std::string args;
   std::string expected_in_error;
@@ -169,6 +210,9 @@ TEST_F(RunCommands, BadInputIsAOneLineErrorWithExitCode2) {
       {"flow-run ls --limit 0", "--limit"},
       {"flow-run ls --bogus", "--bogus"},
       {"flow-run", "subcommand"},
+      {"cache clear", "give either a cache key or a task key"},
+      {"cache clear k --task t", "not both"},
+      {"cache inspect", "key is required"},
       {"no-such-command", "no-such-command"},
   };
   for (const auto& row : rows) {

@@ -590,6 +590,57 @@ TEST_P(ClientSuite, CachedStateIsFoundByKeyUntilItExpires) {
   EXPECT_TRUE(client().find_cached_state("load-data-1", now()));
 }
 
+TEST_P(ClientSuite, ClearingTheCacheEndsTheSelectedEntriesOnly) {
+  auto run = new_run();
+  const std::string salt = new_id();  // keys of this test alone
+  const std::string a = "a-" + salt, b = "b-" + salt, c = "c-" + salt;
+  const std::string load = "load-" + salt, other = "other-" + salt;
+  auto cache = [&](const std::string& key, const std::string& task_key, int result) {
+    auto s = State::completed(result);
+    s.cache_key = key;
+    auto t = task_snapshot(run.id, new_id(), s, 1);
+    t.task_key = task_key;
+    client().record_task_run(t);
+    return t.id;
+  };
+  cache(a, load, 1);
+  const std::string newest_a = cache(a, load, 2);  // one key held by two runs: both end
+  cache(b, load, 3);
+  cache(c, other, 4);
+
+  // By key, without a flush first: the entries may still be queued.
+  const TimePoint cleared_at = now();
+  EXPECT_EQ(client().expire_cache({.cache_key = a, .task_key = {}}, cleared_at), 1);
+  EXPECT_FALSE(client().find_cached_state(a, now()));
+  EXPECT_TRUE(client().find_cached_state(b, now()));
+  EXPECT_EQ(client().expire_cache({.cache_key = a, .task_key = {}}, now()), 0);  // already ended
+  auto run_a = client().read_task_run(newest_a);  // the run stays, its entry ended
+  ASSERT_TRUE(run_a);
+  EXPECT_EQ(run_a->state.type, StateType::kCompleted);
+  ASSERT_TRUE(run_a->cache_expiration);
+  EXPECT_EQ(std::chrono::floor<std::chrono::milliseconds>(*run_a->cache_expiration),
+            std::chrono::floor<std::chrono::milliseconds>(cleared_at));
+
+  // By task: every key of that task, no other task's.
+  cache(b + "-2", load, 6);
+  EXPECT_EQ(client().expire_cache({.cache_key = {}, .task_key = load}, now()), 2);
+  EXPECT_FALSE(client().find_cached_state(b + "-2", now()));
+  EXPECT_FALSE(client().find_cached_state(b, now()));
+  auto kept = client().find_cached_state(c, now());
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->result, 4);
+
+  // An entry stored afterwards is found again.
+  cache(a, load, 5);
+  auto fresh = client().find_cached_state(a, now());
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->result, 5);
+
+  for (const CacheSelector& bad : {CacheSelector{}, CacheSelector{a, load}})
+    EXPECT_EQ(error_kind_of([&] { client().expire_cache(bad, now()); }),
+              ErrorKind::kInvalidArgument);
+}
+
 TEST_P(ClientSuite, NewestCacheEntryWinsAndLookupsNeverWaitForTheWriter) {
   auto run = new_run();
   for (int i = 0; i < 200; ++i) {

@@ -230,6 +230,32 @@ TEST_P(SdkResilience, CustomCacheKeyFunctionAndRefresh) {
   EXPECT_EQ(calls.load(), 2);
 }
 
+TEST_P(SdkResilience, ClearedCacheEntriesMiss) {
+  std::atomic<int> calls{0};
+  const std::string salt = new_id();
+  auto body = [&](const std::string& s) {
+    ++calls;
+    return s;
+  };
+  auto load = baton::task("load_cleared_" + salt, body).cache();
+  auto keyed = baton::task("load_keyed_" + salt, body).cache_key_fn(
+      [salt](const nlohmann::json& inputs) { return "k-" + salt + inputs["0"].get<std::string>(); });
+  auto f = baton::flow("cache_clear_flow", [&] {
+    load(std::string("x"));
+    load(std::string("y"));
+    load(std::string("x"));                   // cached
+    EXPECT_EQ(load.clear_cache(), 2);         // both inputs' keys (x's held by two runs)
+    load(std::string("x"));                   // runs again
+    load(std::string("x"));                   // and is cached again
+    keyed(std::string("z"));
+    EXPECT_EQ(baton::clear_cache("k-" + salt + "z"), 1);
+    keyed(std::string("z"));                  // runs again
+    EXPECT_EQ(baton::clear_cache("k-" + salt + "never-stored"), 0);
+  });
+  f();
+  EXPECT_EQ(calls.load(), 5);
+}
+
 TEST_P(SdkResilience, ExpiredCacheEntriesMiss) {
   std::atomic<int> calls{0};
   const std::string salt = new_id();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 #include <unordered_map>
 
 #include "model/ids.h"
@@ -1443,6 +1444,28 @@ std::optional<State> SqliteStorage::find_cached_state(const std::string& cache_k
     if (auto row = find_history_entry(q.text_view(1), q.text_view(0))) out = std::move(row->state);
   q.reset();
   return out;
+}
+
+int64_t SqliteStorage::expire_cache(const CacheSelector& which, TimePoint at) {
+  check_cache_selector(which);
+  std::lock_guard lock(main_mutex_);
+  return main_.write_transaction([&] {
+    // Both read ix_task_run_cache_key (COMPLETED runs with a key): by key, its prefix; by task,
+    // the whole index, which holds only the runs whose entries are or were cached.
+    auto& q = main_.prepare_cached(
+        which.cache_key.empty()
+            ? "UPDATE task_run SET cache_expiration = ?1 WHERE task_key = ?2 AND cache_key IS NOT "
+              "NULL AND state_type = 'COMPLETED' AND (cache_expiration IS NULL OR "
+              "cache_expiration > ?1) RETURNING cache_key"
+            : "UPDATE task_run SET cache_expiration = ?1 WHERE cache_key = ?2 AND state_type = "
+              "'COMPLETED' AND (cache_expiration IS NULL OR cache_expiration > ?1) "
+              "RETURNING cache_key");
+    q.bind(1, micros(at)).bind(2, which.cache_key.empty() ? which.task_key : which.cache_key);
+    // A key is often held by several runs (the one that stored it, and each Cached run since).
+    std::set<std::string> keys;
+    while (q.step()) keys.insert(q.text(0));
+    return static_cast<int64_t>(keys.size());
+  });
 }
 
 int SqliteStorage::set_task_runs_state(const std::string& flow_run_id,

@@ -56,6 +56,7 @@ class SqliteStorage final : public Storage {
   bool delete_task_run(const std::string& id) override;
   std::vector<LogRecord> read_logs(const LogFilter& filter) override;
   std::optional<State> find_cached_state(const std::string& cache_key, TimePoint now) override;
+  int64_t expire_cache(const CacheSelector& which, TimePoint at) override;
   int set_task_runs_state(const std::string& flow_run_id, const std::vector<StateType>& from,
                           const State& state) override;
   void on_writer_idle() override;
