@@ -278,7 +278,7 @@ std::mutex& TaskRunImpl::mutex() const { return stripe_of(this).mutex; }
 std::condition_variable& TaskRunImpl::done_cv() const { return stripe_of(this).done; }
 
 // done_ is set under mutex() (for the waiters on done_cv()) and read without it: once it is true,
-// error_ and final_state_ no longer change, so a finished run answers without the lock. live_ is
+// error_ and the final state no longer change, so a finished run answers without the lock. live_ is
 // given back only after done_ is set, so a reader that holds the lock and sees done_ false may
 // still read it.
 bool TaskRunImpl::done() const { return done_.load(std::memory_order_acquire); }
@@ -299,9 +299,18 @@ bool TaskRunImpl::wait_for(Seconds timeout) const {
 }
 
 State TaskRunImpl::state() const {
-  if (done()) return final_state_;
+  if (done()) return final_state();
   std::lock_guard lock(mutex());
-  return done_.load(std::memory_order_relaxed) ? final_state_ : live_->record.state;
+  return done_.load(std::memory_order_relaxed) ? final_state() : live_->record.state;
+}
+
+State TaskRunImpl::final_state() const {
+  if (final_full_) return *final_full_;
+  State s;
+  s.type = final_type_;
+  s.name = default_name(final_type_);
+  s.timestamp = final_time_;
+  return s;
 }
 
 std::exception_ptr TaskRunImpl::error() const {
@@ -651,7 +660,17 @@ void TaskRunImpl::finish(std::exception_ptr error) {
   std::vector<std::shared_ptr<TaskRunImpl>> dependents;
   {
     std::lock_guard lock(mutex());
-    final_state_ = std::move(live_->record.state);
+    // Every member of State but type and timestamp at its default (see final_state()).
+    static_assert(sizeof(State) == 168, "a new member of State must be checked here");
+    State& last = live_->record.state;
+    if (last.name == default_name(last.type) && last.message.empty() && !last.scheduled_time &&
+        last.result.is_null() && last.cache_key.empty() && !last.cache_expiration &&
+        last.retriable) {
+      final_type_ = last.type;
+      final_time_ = last.timestamp;
+    } else {
+      final_full_ = std::make_unique<State>(std::move(last));
+    }
     error_ = std::move(error);
     done_.store(true, std::memory_order_release);
     dependents.swap(dependents_);

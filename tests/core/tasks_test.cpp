@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "model/ids.h"
 #include "sdk_fixture.h"
 
 namespace baton::testing {
@@ -94,6 +95,48 @@ TEST_P(SdkTasks, FutureResultRethrowsTheTasksExceptionType) {
     return 0;
   });
   f();
+}
+
+// A finished future answers with the very state its run recorded last, whether the handle keeps
+// it compactly (a plain Completed) or whole (Failed with its message, Cached with its result).
+TEST_P(SdkTasks, FinishedFutureStateIsTheRecordedFinalState) {
+  const std::string salt = new_id();
+  auto plain = baton::task("final_plain", [](int x) { return x; });
+  auto boom = baton::task("final_boom", [](int) -> int { throw Oops("bad input"); });
+  auto cached = baton::task("final_cached_" + salt, [](int x) { return x; }).cache();
+  std::vector<std::pair<std::string, State>> finals;  // task run id, the future's state
+  auto f = baton::flow("final_state_flow", [&] {
+    std::vector<Future<int>> futures;
+    futures.push_back(plain.submit(1));
+    futures.push_back(boom.submit(2));
+    cached(3);
+    futures.push_back(cached.submit(3));  // a hit: Cached
+    for (auto& fut : futures) {
+      fut.wait();
+      finals.emplace_back(fut.task_run_id(), fut.state());
+    }
+    return 0;
+  });
+  f();
+  client().flush();
+  ASSERT_EQ(finals.size(), 3u);
+  std::vector<std::string> names;
+  for (const auto& [id, state] : finals) {
+    auto recorded = task_run(id).state;
+    names.push_back(state.name);
+    EXPECT_EQ(state.type, recorded.type) << state.name;
+    EXPECT_EQ(state.name, recorded.name);
+    EXPECT_EQ(state.message, recorded.message) << state.name;
+    EXPECT_EQ(std::chrono::floor<std::chrono::microseconds>(state.timestamp),
+              std::chrono::floor<std::chrono::microseconds>(recorded.timestamp))
+        << state.name;
+    EXPECT_EQ(state.result, recorded.result) << state.name;
+    EXPECT_EQ(state.cache_key, recorded.cache_key) << state.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"Completed", "Failed", "Cached"}));
+  EXPECT_EQ(finals[1].second.message, "bad input");
+  EXPECT_FALSE(finals[2].second.cache_key.empty());
+  EXPECT_TRUE(finals[2].second.result.contains("storage_key")) << finals[2].second.result;
 }
 
 TEST_P(SdkTasks, MapRunsOncePerElementInOrderWithUnmappedConstant) {
