@@ -286,7 +286,7 @@ std::vector<RegisteredFlow> registered_flows();
 // Ends cache entries in the database runs are recorded to (embedded or BATON_API_URL's server):
 // every entry of the task with `task_key` (TaskDefinition::task_key()), or the entry under one
 // cache key. Calls from then on run their bodies and cache anew; runs and results stay. Returns
-// how many entries ended.
+// how many cache keys ended.
 int64_t clear_task_cache(const std::string& task_key);
 int64_t clear_cache_key(const std::string& cache_key);
 

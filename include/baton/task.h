@@ -339,8 +339,8 @@ class Task {
     return with([&](auto& d) { d.refresh_cache = on; });
   }
   // Ends every cache entry of this task (all inputs, earlier program runs included): the calls
-  // from then on run the body and cache anew. Returns how many entries ended. To end the entry of
-  // one cache key, baton::clear_cache(key).
+  // from then on run the body and cache anew. Returns how many cache keys ended. To end the entry
+  // of one cache key, baton::clear_cache(key).
   int64_t clear_cache() const { return engine::clear_task_cache(def_->task_key()); }
   // Write every result to the result store ($BATON_HOME/storage), referenced from its state.
   Task persist_result(bool on = true) const requires detail::CacheableCallable<F> {
@@ -450,7 +450,7 @@ Task<std::decay_t<F>> task(std::string name, F&& fn) {
 
 // Ends the cache entry under `cache_key` (as `baton task-run inspect` shows it, or as a
 // cache_key_fn makes it): the calls from then on that compute this key run their bodies. Returns
-// how many entries ended (0 or 1 unless several runs stored the key).
+// 1 when the key had an unexpired entry, else 0.
 inline int64_t clear_cache(const std::string& cache_key) {
   return engine::clear_cache_key(cache_key);
 }

@@ -45,6 +45,8 @@ std::atomic<std::size_t> g_mapped{0};
 // (its next user then faults it in afresh, as a fresh slab). Small slabs are not retained.
 class RetainedSlabs {
  public:
+  RetainedSlabs() { slabs_.reserve(kRetainedSlabs); }  // keep() never allocates
+
   // A retained slab, or nullptr when there is none.
   void* take() noexcept {
     std::lock_guard lock(mutex_);
@@ -72,12 +74,7 @@ class RetainedSlabs {
 
  private:
   std::mutex mutex_;
-  std::vector<void*> slabs_ = reserved();
-  static std::vector<void*> reserved() {
-    std::vector<void*> v;
-    v.reserve(kRetainedSlabs);  // keep() never allocates
-    return v;
-  }
+  std::vector<void*> slabs_;
 };
 
 // Never destroyed: blocks may be freed by other static objects' destructors at exit.
@@ -86,15 +83,8 @@ RetainedSlabs& retained() {
   return *slabs;
 }
 
-SlabHeader* map_slab(std::size_t size) {
-  if (size == kHugeSlab) {
-    if (void* at = retained().take()) {
-      auto* slab = new (at) SlabHeader;
-      slab->size = size;
-      g_mapped.fetch_add(1, std::memory_order_relaxed);
-      return slab;
-    }
-  }
+// `size` bytes freshly mapped; a huge slab aligned to its size and advised as a huge page.
+void* map_fresh(std::size_t size) {
   constexpr int kProt = PROT_READ | PROT_WRITE;
   constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS;
   void* at = nullptr;
@@ -114,6 +104,12 @@ SlabHeader* map_slab(std::size_t size) {
     // Advice only: without huge pages the slab is faulted in 4 KiB at a time, as malloc's heap.
     madvise(at, size, MADV_HUGEPAGE);
   }
+  return at;
+}
+
+SlabHeader* map_slab(std::size_t size) {
+  void* at = size == kHugeSlab ? retained().take() : nullptr;  // aligned and advised already
+  if (!at) at = map_fresh(size);
   auto* slab = new (at) SlabHeader;
   slab->size = size;
   g_mapped.fetch_add(1, std::memory_order_relaxed);

@@ -304,6 +304,16 @@ State TaskRunImpl::state() const {
   return done_.load(std::memory_order_relaxed) ? final_state() : live_->record.state;
 }
 
+namespace {
+// A final state that final_state() rebuilds from its type and time alone: every other member of
+// State at its default (the type's default name, no message, result, cache key, ...).
+bool is_plain_final(const State& s) {
+  static_assert(sizeof(State) == 168, "a new member of State must be checked here");
+  return s.name == default_name(s.type) && s.message.empty() && !s.scheduled_time &&
+         s.result.is_null() && s.cache_key.empty() && !s.cache_expiration && s.retriable;
+}
+}  // namespace
+
 State TaskRunImpl::final_state() const {
   if (final_full_) return *final_full_;
   State s;
@@ -660,12 +670,8 @@ void TaskRunImpl::finish(std::exception_ptr error) {
   std::vector<std::shared_ptr<TaskRunImpl>> dependents;
   {
     std::lock_guard lock(mutex());
-    // Every member of State but type and timestamp at its default (see final_state()).
-    static_assert(sizeof(State) == 168, "a new member of State must be checked here");
     State& last = live_->record.state;
-    if (last.name == default_name(last.type) && last.message.empty() && !last.scheduled_time &&
-        last.result.is_null() && last.cache_key.empty() && !last.cache_expiration &&
-        last.retriable) {
+    if (is_plain_final(last)) {
       final_type_ = last.type;
       final_time_ = last.timestamp;
     } else {

@@ -437,6 +437,12 @@ Response flow_run_response(const FlowRunRecord& run, int status) {
   append_json(out, run);
   return r;
 }
+
+// The cache routes' optional `now` (a date-time the schema has checked), else the server's clock.
+TimePoint now_of(const json& body) {
+  auto it = body.find("now");
+  return it != body.end() && it->is_string() ? parse_time(it->get<std::string>(), "now") : now();
+}
 }  // namespace
 
 void add_run_routes(Router& router, ServerContext& ctx) {
@@ -849,10 +855,8 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                                    {"cache_key"}, true),
        .response_schema = s::nullable(ref("State")),
        .handler = [&client](Request& r) {
-         TimePoint at = r.json.contains("now") && r.json["now"].is_string()
-                            ? parse_time(r.json["now"].get<std::string>(), "now")
-                            : now();
-         auto state = client.find_cached_state(r.json["cache_key"].get<std::string>(), at);
+         auto state = client.find_cached_state(r.json["cache_key"].get<std::string>(),
+                                               now_of(r.json));
          return Response::json(state ? json(*state) : json(nullptr));
        }});
   router.add(
@@ -869,13 +873,10 @@ void add_run_routes(Router& router, ServerContext& ctx) {
                                    {}, true),
        .response_schema = s::object({{"cleared", s::integer(0)}}),
        .handler = [&client](Request& r) {
-         TimePoint at = r.json.contains("now") && r.json["now"].is_string()
-                            ? parse_time(r.json["now"].get<std::string>(), "now")
-                            : now();
          CacheSelector which;
          which.cache_key = r.json.value("cache_key", "");
          which.task_key = r.json.value("task_key", "");
-         return Response::json({{"cleared", client.expire_cache(which, at)}});
+         return Response::json({{"cleared", client.expire_cache(which, now_of(r.json))}});
        }});
   router.add({.method = "GET",
               .path = "/api/task_runs/{id}",

@@ -1452,15 +1452,13 @@ int64_t SqliteStorage::expire_cache(const CacheSelector& which, TimePoint at) {
   return main_.write_transaction([&] {
     // Both read ix_task_run_cache_key (COMPLETED runs with a key): by key, its prefix; by task,
     // the whole index, which holds only the runs whose entries are or were cached.
+    const bool by_task = which.cache_key.empty();
     auto& q = main_.prepare_cached(
-        which.cache_key.empty()
-            ? "UPDATE task_run SET cache_expiration = ?1 WHERE task_key = ?2 AND cache_key IS NOT "
-              "NULL AND state_type = 'COMPLETED' AND (cache_expiration IS NULL OR "
-              "cache_expiration > ?1) RETURNING cache_key"
-            : "UPDATE task_run SET cache_expiration = ?1 WHERE cache_key = ?2 AND state_type = "
-              "'COMPLETED' AND (cache_expiration IS NULL OR cache_expiration > ?1) "
-              "RETURNING cache_key");
-    q.bind(1, micros(at)).bind(2, which.cache_key.empty() ? which.task_key : which.cache_key);
+        std::string("UPDATE task_run SET cache_expiration = ?1 WHERE ") +
+        (by_task ? "task_key = ?2 AND cache_key IS NOT NULL" : "cache_key = ?2") +
+        " AND state_type = 'COMPLETED' AND (cache_expiration IS NULL OR cache_expiration > ?1) "
+        "RETURNING cache_key");
+    q.bind(1, micros(at)).bind(2, by_task ? which.task_key : which.cache_key);
     // A key is often held by several runs (the one that stored it, and each Cached run since).
     std::set<std::string> keys;
     while (q.step()) keys.insert(q.text(0));
